@@ -1,0 +1,85 @@
+/**
+ * Typed errors raised by lib/model. Every error carries a machine-readable `code`
+ * and, where it applies, the file and the tensor it is about.
+ *
+ * @module
+ */
+
+/** Base class of every error thrown by lib/model. */
+export class ModelError extends Error {
+  /** Machine-readable reason, e.g. `"overlap"` or `"unknown_model_type"`. */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "ModelError";
+    this.code = code;
+  }
+}
+
+/** Reasons a safetensors file is rejected. */
+export type SafetensorsErrorCode =
+  | "truncated"
+  | "header_too_large"
+  | "header_past_end"
+  | "bad_json"
+  | "bad_entry"
+  | "duplicate"
+  | "unknown_dtype"
+  | "size_mismatch"
+  | "out_of_bounds"
+  | "overlap"
+  | "hole"
+  | "bad_index";
+
+/** A malformed safetensors file or shard index. */
+export class SafetensorsError extends ModelError {
+  /** Path of the offending file. */
+  readonly file: string;
+  /** Tensor the defect is about, when it is about one. */
+  readonly tensor?: string;
+  constructor(code: SafetensorsErrorCode, file: string, detail: string, tensor?: string) {
+    super(code, `${file}${tensor !== undefined ? ` [tensor ${tensor}]` : ""}: ${detail}`);
+    this.name = "SafetensorsError";
+    this.file = file;
+    this.tensor = tensor;
+  }
+}
+
+/** Reasons a checkpoint does not match its config. */
+export type CheckpointErrorCode = "missing_tensor" | "shape_mismatch" | "unexpected_tensor";
+
+/** A checkpoint whose tensors do not fit the model built from config.json. */
+export class CheckpointError extends ModelError {
+  /** The tensor name (HF dotted name). */
+  readonly tensor: string;
+  /** The file it was looked up in (or the checkpoint directory). */
+  readonly file: string;
+  constructor(code: CheckpointErrorCode, file: string, tensor: string, detail: string) {
+    super(code, `${file} [tensor ${tensor}]: ${detail}`);
+    this.name = "CheckpointError";
+    this.tensor = tensor;
+    this.file = file;
+  }
+}
+
+/** An unusable config.json. */
+export class ConfigError extends ModelError {
+  /** Path of the config file (or `"<object>"`). */
+  readonly file: string;
+  constructor(code: string, file: string, detail: string) {
+    super(code, `${file}: ${detail}`);
+    this.name = "ConfigError";
+    this.file = file;
+  }
+}
+
+/** A missing or unusable tokenizer. */
+export class TokenizerError extends ModelError {
+  /** The tokenizer directory or file. */
+  readonly file: string;
+  constructor(code: string, file: string, detail: string) {
+    super(code, `${file}: ${detail}`);
+    this.name = "TokenizerError";
+    this.file = file;
+  }
+}
