@@ -1,0 +1,496 @@
+// DeepGuard-TS native shim: a thin, uniform C ABI over libtorch.
+//
+// Conventions (mirrored by ffi/bindings.ts):
+// - A tensor handle is an opaque pointer to a heap-allocated at::Tensor.
+// - Functions returning a handle return NULL on failure; functions returning int32 return -1 on
+//   failure (0 or a value >= 0 on success). The message is kept in a thread-local buffer read by
+//   dg_last_error(). No C++ exception ever crosses this boundary.
+// - Shapes and dims are passed as int32 arrays (ptr + length); scalars as double.
+// - dtype codes: 0 f32, 1 f16, 2 bf16, 3 i64, 4 i32, 5 bool, 6 u8, 7 f64.
+// - device: (type, index) with type 0 = cpu, 1 = cuda.
+// One C function per libtorch op; no model logic lives here.
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+typedef void* dg_t;
+
+static thread_local std::string g_last_error;
+static std::atomic<int64_t> g_live{0};
+
+static void set_error(const char* msg) { g_last_error = msg ? msg : "unknown error"; }
+
+#define DG_TRY(...)                                                     \
+  try {                                                                \
+    g_last_error.clear();                                              \
+    __VA_ARGS__                                                        \
+  } catch (const c10::Error& e) {                                      \
+    set_error(e.what_without_backtrace());                             \
+  } catch (const std::exception& e) {                                  \
+    set_error(e.what());                                               \
+  } catch (...) {                                                      \
+    set_error("unknown C++ exception");                                \
+  }
+
+#define T(h) (*reinterpret_cast<at::Tensor*>(h))
+#define RET_T(expr) DG_TRY(return wrap(expr);) return nullptr;
+#define RET_I(expr) DG_TRY(return (int32_t)(expr);) return -1;
+#define RET_OK(stmt) DG_TRY(stmt; return 0;) return -1;
+
+static dg_t wrap(at::Tensor t) {
+  g_live.fetch_add(1, std::memory_order_relaxed);
+  return new at::Tensor(std::move(t));
+}
+
+static at::ScalarType to_scalar_type(int32_t code) {
+  switch (code) {
+    case 0: return at::kFloat;
+    case 1: return at::kHalf;
+    case 2: return at::kBFloat16;
+    case 3: return at::kLong;
+    case 4: return at::kInt;
+    case 5: return at::kBool;
+    case 6: return at::kByte;
+    case 7: return at::kDouble;
+  }
+  throw std::invalid_argument("unknown dtype code " + std::to_string(code));
+}
+
+static int32_t from_scalar_type(at::ScalarType s) {
+  switch (s) {
+    case at::kFloat: return 0;
+    case at::kHalf: return 1;
+    case at::kBFloat16: return 2;
+    case at::kLong: return 3;
+    case at::kInt: return 4;
+    case at::kBool: return 5;
+    case at::kByte: return 6;
+    case at::kDouble: return 7;
+    default: return -2;  // a dtype the TS side does not model
+  }
+}
+
+static at::Device to_device(int32_t type, int32_t index) {
+  if (type == 0) return at::Device(at::kCPU);
+  if (type == 1) {
+    if (!torch::cuda::is_available()) {
+      throw std::runtime_error("CUDA device requested but CUDA is not available in this libtorch/machine");
+    }
+    if (index < 0 || index >= (int32_t)torch::cuda::device_count()) {
+      throw std::runtime_error("CUDA device index " + std::to_string(index) + " out of range (" +
+                               std::to_string(torch::cuda::device_count()) + " devices)");
+    }
+    return at::Device(at::kCUDA, (c10::DeviceIndex)index);
+  }
+  throw std::invalid_argument("unknown device type " + std::to_string(type));
+}
+
+static at::TensorOptions opts(int32_t dtype, int32_t dev_type, int32_t dev_index) {
+  return at::TensorOptions().dtype(to_scalar_type(dtype)).device(to_device(dev_type, dev_index));
+}
+
+static std::vector<int64_t> dims(const int32_t* p, int32_t n) {
+  std::vector<int64_t> v(n);
+  for (int32_t i = 0; i < n; i++) v[i] = p[i];
+  return v;
+}
+
+static std::vector<at::Tensor> tensor_list(dg_t* hs, int32_t n) {
+  std::vector<at::Tensor> v;
+  v.reserve(n);
+  for (int32_t i = 0; i < n; i++) v.push_back(T(hs[i]));
+  return v;
+}
+
+static c10::optional<at::Tensor> opt_t(dg_t h) {
+  if (h == nullptr) return c10::nullopt;
+  return T(h);
+}
+
+extern "C" {
+
+// ---------------------------------------------------------------- runtime, errors, memory
+const char* dg_last_error() { return g_last_error.c_str(); }
+double dg_live_count() { return (double)g_live.load(); }
+void dg_free(dg_t h) {
+  if (h == nullptr) return;
+  delete reinterpret_cast<at::Tensor*>(h);
+  g_live.fetch_sub(1, std::memory_order_relaxed);
+}
+const char* dg_torch_version() { return TORCH_VERSION; }
+int32_t dg_cxx11_abi() {
+#ifdef _GLIBCXX_USE_CXX11_ABI
+  return _GLIBCXX_USE_CXX11_ABI;
+#else
+  return -1;
+#endif
+}
+int32_t dg_cuda_is_available() { RET_I(torch::cuda::is_available() ? 1 : 0) }
+int32_t dg_cuda_device_count() { RET_I(torch::cuda::device_count()) }
+int32_t dg_cuda_synchronize(int32_t index) {
+  RET_OK(if (!torch::cuda::is_available()) throw std::runtime_error("CUDA is not available");
+         torch::cuda::synchronize(index))
+}
+int32_t dg_manual_seed(double seed) { RET_OK(torch::manual_seed((uint64_t)seed)) }
+int32_t dg_set_num_threads(int32_t n) { RET_OK(at::set_num_threads(n)) }
+int32_t dg_get_num_threads() { RET_I(at::get_num_threads()) }
+int32_t dg_set_grad_enabled(int32_t on) {
+  DG_TRY(bool prev = c10::GradMode::is_enabled(); c10::GradMode::set_enabled(on != 0);
+         return prev ? 1 : 0;)
+  return -1;
+}
+int32_t dg_is_grad_enabled() { return c10::GradMode::is_enabled() ? 1 : 0; }
+
+// ---------------------------------------------------------------- queries
+int32_t dg_ndim(dg_t t) { RET_I(T(t).dim()) }
+int32_t dg_shape(dg_t t, int32_t* out) {
+  DG_TRY(auto s = T(t).sizes(); for (size_t i = 0; i < s.size(); i++) out[i] = (int32_t)s[i];
+         return (int32_t)s.size();)
+  return -1;
+}
+int32_t dg_dtype(dg_t t) { RET_I(from_scalar_type(T(t).scalar_type())) }
+int32_t dg_device_type(dg_t t) { RET_I(T(t).device().is_cuda() ? 1 : 0) }
+int32_t dg_device_index(dg_t t) { RET_I(T(t).device().is_cuda() ? T(t).device().index() : 0) }
+double dg_numel(dg_t t) { DG_TRY(return (double)T(t).numel();) return -1; }
+int32_t dg_requires_grad(dg_t t) { RET_I(T(t).requires_grad() ? 1 : 0) }
+int32_t dg_is_contiguous(dg_t t) { RET_I(T(t).is_contiguous() ? 1 : 0) }
+double dg_item(dg_t t) { DG_TRY(return T(t).item<double>();) return NAN; }
+
+// ---------------------------------------------------------------- creation and copies
+dg_t dg_from_data(const uint8_t* data, double nbytes, const int32_t* shape, int32_t ndim,
+                  int32_t dtype) {
+  DG_TRY({
+    auto t = at::empty(dims(shape, ndim), opts(dtype, 0, 0));
+    size_t want = (size_t)t.numel() * t.element_size();
+    if ((size_t)nbytes != want) {
+      throw std::invalid_argument("data has " + std::to_string((size_t)nbytes) +
+                                  " bytes but shape and dtype need " + std::to_string(want));
+    }
+    if (want > 0) std::memcpy(t.data_ptr(), data, want);
+    return wrap(t);
+  })
+  return nullptr;
+}
+
+// Reads `nbytes` at `offset` of a file into a new CPU tensor of `file_dtype`, then casts/moves it.
+dg_t dg_from_file(const char* path, double offset, double nbytes, const int32_t* shape,
+                  int32_t ndim, int32_t file_dtype, int32_t dtype, int32_t dev_type,
+                  int32_t dev_index) {
+  DG_TRY({
+    auto t = at::empty(dims(shape, ndim), opts(file_dtype, 0, 0));
+    size_t want = (size_t)t.numel() * t.element_size();
+    if ((size_t)nbytes != want) {
+      throw std::invalid_argument("byte range of " + std::to_string((size_t)nbytes) +
+                                  " bytes does not match shape and dtype (" +
+                                  std::to_string(want) + " bytes)");
+    }
+    FILE* f = std::fopen(path, "rb");
+    if (!f) throw std::runtime_error(std::string("cannot open ") + path);
+    bool ok = std::fseek(f, (long)offset, SEEK_SET) == 0 &&
+              (want == 0 || std::fread(t.data_ptr(), 1, want, f) == want);
+    std::fclose(f);
+    if (!ok) throw std::runtime_error(std::string("short read from ") + path);
+    return wrap(t.to(to_device(dev_type, dev_index), to_scalar_type(dtype)));
+  })
+  return nullptr;
+}
+
+// Copies a tensor's elements (made contiguous, moved to CPU) into `out` (exactly nbytes).
+int32_t dg_copy_to_host(dg_t t, uint8_t* out, double nbytes) {
+  DG_TRY({
+    auto c = T(t).detach().to(at::kCPU).contiguous();
+    size_t have = (size_t)c.numel() * c.element_size();
+    if (have != (size_t)nbytes) throw std::invalid_argument("host buffer size mismatch");
+    if (have > 0) std::memcpy(out, c.data_ptr(), have);
+    return 0;
+  })
+  return -1;
+}
+
+dg_t dg_empty(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+  RET_T(at::empty(dims(s, n), opts(dt, dv, di)))
+}
+dg_t dg_zeros(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+  RET_T(at::zeros(dims(s, n), opts(dt, dv, di)))
+}
+dg_t dg_ones(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+  RET_T(at::ones(dims(s, n), opts(dt, dv, di)))
+}
+dg_t dg_full(const int32_t* s, int32_t n, double v, int32_t dt, int32_t dv, int32_t di) {
+  RET_T(at::full(dims(s, n), v, opts(dt, dv, di)))
+}
+dg_t dg_arange(double start, double end, double step, int32_t dt, int32_t dv, int32_t di) {
+  RET_T(at::arange(start, end, step, opts(dt, dv, di)))
+}
+dg_t dg_rand(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+  RET_T(at::rand(dims(s, n), opts(dt, dv, di)))
+}
+dg_t dg_randn(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+  RET_T(at::randn(dims(s, n), opts(dt, dv, di)))
+}
+dg_t dg_randint(double low, double high, const int32_t* s, int32_t n, int32_t dt, int32_t dv,
+                int32_t di) {
+  RET_T(at::randint((int64_t)low, (int64_t)high, dims(s, n), opts(dt, dv, di)))
+}
+dg_t dg_multinomial(dg_t probs, int32_t n, int32_t replacement) {
+  RET_T(at::multinomial(T(probs), n, replacement != 0))
+}
+dg_t dg_to_dtype(dg_t t, int32_t dt) { RET_T(T(t).to(to_scalar_type(dt))) }
+dg_t dg_to_device(dg_t t, int32_t dv, int32_t di) { RET_T(T(t).to(to_device(dv, di))) }
+dg_t dg_clone(dg_t t) { RET_T(T(t).clone()) }
+dg_t dg_contiguous(dg_t t) { RET_T(T(t).contiguous()) }
+/** In-place copy of src into dst (broadcasting, casting); dst may be a view (e.g. a cache slot). */
+int32_t dg_copy_(dg_t dst, dg_t src) { RET_OK(T(dst).copy_(T(src))) }
+
+// ---------------------------------------------------------------- views and layout
+dg_t dg_reshape(dg_t t, const int32_t* s, int32_t n) { RET_T(T(t).reshape(dims(s, n))) }
+dg_t dg_view(dg_t t, const int32_t* s, int32_t n) { RET_T(T(t).view(dims(s, n))) }
+dg_t dg_expand(dg_t t, const int32_t* s, int32_t n) { RET_T(T(t).expand(dims(s, n))) }
+dg_t dg_permute(dg_t t, const int32_t* s, int32_t n) { RET_T(T(t).permute(dims(s, n))) }
+dg_t dg_transpose(dg_t t, int32_t a, int32_t b) { RET_T(T(t).transpose(a, b)) }
+dg_t dg_narrow(dg_t t, int32_t dim, int32_t start, int32_t len) {
+  RET_T(T(t).narrow(dim, start, len))
+}
+dg_t dg_slice(dg_t t, int32_t dim, int32_t start, int32_t end, int32_t step) {
+  RET_T(T(t).slice(dim, start, end, step))
+}
+dg_t dg_select(dg_t t, int32_t dim, int32_t index) { RET_T(T(t).select(dim, index)) }
+dg_t dg_index_select(dg_t t, int32_t dim, dg_t idx) { RET_T(T(t).index_select(dim, T(idx))) }
+dg_t dg_gather(dg_t t, int32_t dim, dg_t idx) { RET_T(T(t).gather(dim, T(idx))) }
+dg_t dg_scatter(dg_t t, int32_t dim, dg_t idx, dg_t src) {
+  RET_T(T(t).scatter(dim, T(idx), T(src)))
+}
+dg_t dg_index_add(dg_t t, int32_t dim, dg_t idx, dg_t src) {
+  RET_T(T(t).index_add(dim, T(idx), T(src)))
+}
+dg_t dg_cat(dg_t* hs, int32_t n, int32_t dim) { RET_T(at::cat(tensor_list(hs, n), dim)) }
+dg_t dg_stack(dg_t* hs, int32_t n, int32_t dim) { RET_T(at::stack(tensor_list(hs, n), dim)) }
+dg_t dg_squeeze(dg_t t, int32_t dim) { RET_T(T(t).squeeze(dim)) }
+dg_t dg_unsqueeze(dg_t t, int32_t dim) { RET_T(T(t).unsqueeze(dim)) }
+dg_t dg_repeat_interleave(dg_t t, int32_t repeats, int32_t dim) {
+  RET_T(T(t).repeat_interleave(repeats, dim))
+}
+dg_t dg_tril(dg_t t, int32_t k) { RET_T(T(t).tril(k)) }
+dg_t dg_triu(dg_t t, int32_t k) { RET_T(T(t).triu(k)) }
+dg_t dg_masked_fill(dg_t t, dg_t mask, double v) { RET_T(T(t).masked_fill(T(mask), v)) }
+dg_t dg_where(dg_t c, dg_t a, dg_t b) { RET_T(at::where(T(c), T(a), T(b))) }
+
+// ---------------------------------------------------------------- elementwise binary
+// op codes: 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 maximum, 6 minimum,
+//           7 eq, 8 ne, 9 lt, 10 le, 11 gt, 12 ge, 13 logical_and, 14 logical_or
+dg_t dg_binary(int32_t op, dg_t a, dg_t b) {
+  DG_TRY({
+    const at::Tensor& x = T(a);
+    const at::Tensor& y = T(b);
+    switch (op) {
+      case 0: return wrap(x + y);
+      case 1: return wrap(x - y);
+      case 2: return wrap(x * y);
+      case 3: return wrap(x / y);
+      case 4: return wrap(x.pow(y));
+      case 5: return wrap(at::maximum(x, y));
+      case 6: return wrap(at::minimum(x, y));
+      case 7: return wrap(x.eq(y));
+      case 8: return wrap(x.ne(y));
+      case 9: return wrap(x.lt(y));
+      case 10: return wrap(x.le(y));
+      case 11: return wrap(x.gt(y));
+      case 12: return wrap(x.ge(y));
+      case 13: return wrap(at::logical_and(x, y));
+      case 14: return wrap(at::logical_or(x, y));
+    }
+    throw std::invalid_argument("unknown binary op " + std::to_string(op));
+  })
+  return nullptr;
+}
+// Same op codes with a scalar right-hand side (logical ops not allowed).
+dg_t dg_binary_scalar(int32_t op, dg_t a, double s) {
+  DG_TRY({
+    const at::Tensor& x = T(a);
+    switch (op) {
+      case 0: return wrap(x + s);
+      case 1: return wrap(x - s);
+      case 2: return wrap(x * s);
+      case 3: return wrap(x / s);
+      case 4: return wrap(x.pow(s));
+      case 5: return wrap(x.clamp_min(s));
+      case 6: return wrap(x.clamp_max(s));
+      case 7: return wrap(x.eq(s));
+      case 8: return wrap(x.ne(s));
+      case 9: return wrap(x.lt(s));
+      case 10: return wrap(x.le(s));
+      case 11: return wrap(x.gt(s));
+      case 12: return wrap(x.ge(s));
+    }
+    throw std::invalid_argument("unknown scalar op " + std::to_string(op));
+  })
+  return nullptr;
+}
+dg_t dg_rsub_scalar(double s, dg_t a) { RET_T(s - T(a)) }
+
+// ---------------------------------------------------------------- elementwise unary
+// op codes: 0 neg, 1 exp, 2 log, 3 sqrt, 4 rsqrt, 5 abs, 6 relu, 7 silu, 8 gelu, 9 gelu_tanh,
+//           10 sigmoid, 11 tanh, 12 sin, 13 cos, 14 logical_not, 15 isnan, 16 isfinite, 17 sign
+dg_t dg_unary(int32_t op, dg_t a) {
+  DG_TRY({
+    const at::Tensor& x = T(a);
+    switch (op) {
+      case 0: return wrap(x.neg());
+      case 1: return wrap(x.exp());
+      case 2: return wrap(x.log());
+      case 3: return wrap(x.sqrt());
+      case 4: return wrap(x.rsqrt());
+      case 5: return wrap(x.abs());
+      case 6: return wrap(at::relu(x));
+      case 7: return wrap(at::silu(x));
+      case 8: return wrap(at::gelu(x));
+      case 9: return wrap(at::gelu(x, "tanh"));
+      case 10: return wrap(x.sigmoid());
+      case 11: return wrap(x.tanh());
+      case 12: return wrap(x.sin());
+      case 13: return wrap(x.cos());
+      case 14: return wrap(x.logical_not());
+      case 15: return wrap(x.isnan());
+      case 16: return wrap(x.isfinite());
+      case 17: return wrap(x.sign());
+    }
+    throw std::invalid_argument("unknown unary op " + std::to_string(op));
+  })
+  return nullptr;
+}
+// NaN bound means "no bound".
+dg_t dg_clamp(dg_t t, double lo, double hi) {
+  DG_TRY({
+    c10::optional<at::Scalar> l, h;
+    if (!std::isnan(lo)) l = lo;
+    if (!std::isnan(hi)) h = hi;
+    return wrap(at::clamp(T(t), l, h));
+  })
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- linear algebra
+dg_t dg_matmul(dg_t a, dg_t b) { RET_T(at::matmul(T(a), T(b))) }
+dg_t dg_bmm(dg_t a, dg_t b) { RET_T(at::bmm(T(a), T(b))) }
+dg_t dg_linear(dg_t x, dg_t w, dg_t b) { RET_T(at::linear(T(x), T(w), opt_t(b))) }
+
+// ---------------------------------------------------------------- reductions
+dg_t dg_softmax(dg_t t, int32_t dim) { RET_T(at::softmax(T(t), dim)) }
+dg_t dg_log_softmax(dg_t t, int32_t dim) { RET_T(at::log_softmax(T(t), dim)) }
+// ndims == 0 reduces over all elements (keepdim ignored then).
+dg_t dg_sum(dg_t t, const int32_t* d, int32_t n, int32_t keep) {
+  RET_T(n == 0 ? T(t).sum() : T(t).sum(dims(d, n), keep != 0))
+}
+dg_t dg_mean(dg_t t, const int32_t* d, int32_t n, int32_t keep) {
+  RET_T(n == 0 ? T(t).mean() : T(t).mean(dims(d, n), keep != 0))
+}
+dg_t dg_max_all(dg_t t) { RET_T(T(t).max()) }
+dg_t dg_min_all(dg_t t) { RET_T(T(t).min()) }
+// Two-output reductions write their handles into out[0] (values) and out[1] (indices).
+int32_t dg_max_dim(dg_t t, int32_t dim, int32_t keep, dg_t* out) {
+  DG_TRY(auto r = T(t).max(dim, keep != 0); out[0] = wrap(std::get<0>(r));
+         out[1] = wrap(std::get<1>(r)); return 0;)
+  return -1;
+}
+int32_t dg_min_dim(dg_t t, int32_t dim, int32_t keep, dg_t* out) {
+  DG_TRY(auto r = T(t).min(dim, keep != 0); out[0] = wrap(std::get<0>(r));
+         out[1] = wrap(std::get<1>(r)); return 0;)
+  return -1;
+}
+int32_t dg_topk(dg_t t, int32_t k, int32_t dim, int32_t largest, int32_t sorted, dg_t* out) {
+  DG_TRY(auto r = T(t).topk(k, dim, largest != 0, sorted != 0); out[0] = wrap(std::get<0>(r));
+         out[1] = wrap(std::get<1>(r)); return 0;)
+  return -1;
+}
+int32_t dg_sort(dg_t t, int32_t dim, int32_t descending, dg_t* out) {
+  DG_TRY(auto r = T(t).sort(dim, descending != 0); out[0] = wrap(std::get<0>(r));
+         out[1] = wrap(std::get<1>(r)); return 0;)
+  return -1;
+}
+dg_t dg_argmax(dg_t t, int32_t dim, int32_t keep) { RET_T(T(t).argmax(dim, keep != 0)) }
+dg_t dg_cumsum(dg_t t, int32_t dim) { RET_T(T(t).cumsum(dim)) }
+dg_t dg_norm(dg_t t, double p) { RET_T(T(t).norm(p)) }
+dg_t dg_any(dg_t t) { RET_T(T(t).any()) }
+
+// ---------------------------------------------------------------- nn functions
+dg_t dg_embedding(dg_t w, dg_t ids) { RET_T(at::embedding(T(w), T(ids))) }
+dg_t dg_layer_norm(dg_t x, const int32_t* s, int32_t n, dg_t w, dg_t b, double eps) {
+  RET_T(at::layer_norm(T(x), dims(s, n), opt_t(w), opt_t(b), eps))
+}
+dg_t dg_dropout(dg_t x, double p, int32_t train) { RET_T(at::dropout(T(x), p, train != 0)) }
+// reduction: 0 none, 1 mean, 2 sum
+dg_t dg_cross_entropy(dg_t logits, dg_t target, int32_t ignore_index, int32_t reduction,
+                      double label_smoothing) {
+  RET_T(at::cross_entropy_loss(T(logits), T(target), {}, reduction, ignore_index,
+                               label_smoothing))
+}
+// scale NaN = default 1/sqrt(d).
+dg_t dg_sdpa(dg_t q, dg_t k, dg_t v, dg_t mask, double dropout_p, int32_t causal, double scale,
+             int32_t enable_gqa) {
+  DG_TRY({
+    c10::optional<double> sc;
+    if (!std::isnan(scale)) sc = scale;
+    return wrap(at::scaled_dot_product_attention(T(q), T(k), T(v), opt_t(mask), dropout_p,
+                                                 causal != 0, sc, enable_gqa != 0));
+  })
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- autograd
+int32_t dg_set_requires_grad(dg_t t, int32_t on) { RET_OK(T(t).requires_grad_(on != 0)) }
+int32_t dg_backward(dg_t t, dg_t grad, int32_t retain_graph) {
+  RET_OK(T(t).backward(grad ? T(grad) : at::Tensor(), retain_graph != 0))
+}
+// Backward of several outputs at once (for layer-wise recomputation / gradient checkpointing).
+int32_t dg_backward_many(dg_t* outs, dg_t* grads, int32_t n) {
+  RET_OK(torch::autograd::backward(tensor_list(outs, n), tensor_list(grads, n)))
+}
+int32_t dg_has_grad(dg_t t) { RET_I(T(t).grad().defined() ? 1 : 0) }
+dg_t dg_grad(dg_t t) {
+  DG_TRY({
+    auto g = T(t).grad();
+    if (!g.defined()) throw std::runtime_error("tensor has no gradient");
+    return wrap(g);
+  })
+  return nullptr;
+}
+int32_t dg_zero_grad(dg_t t) { RET_OK(T(t).mutable_grad().reset()) }
+dg_t dg_detach(dg_t t) { RET_T(T(t).detach()) }
+
+// ---------------------------------------------------------------- optimisation
+// Decoupled-weight-decay Adam (AdamW) update of one parameter, in place, as torch.optim.AdamW:
+// p *= 1 - lr*wd; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+// p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). A parameter without grad is skipped.
+int32_t dg_adamw_update(dg_t param, dg_t exp_avg, dg_t exp_avg_sq, double step, double lr,
+                        double beta1, double beta2, double eps, double weight_decay) {
+  DG_TRY({
+    at::NoGradGuard guard;
+    at::Tensor& p = T(param);
+    auto g = p.grad();
+    if (!g.defined()) return 0;
+    at::Tensor& m = T(exp_avg);
+    at::Tensor& v = T(exp_avg_sq);
+    p.mul_(1.0 - lr * weight_decay);
+    m.mul_(beta1).add_(g, 1.0 - beta1);
+    v.mul_(beta2).addcmul_(g, g, 1.0 - beta2);
+    double bc1 = 1.0 - std::pow(beta1, step);
+    double bc2 = 1.0 - std::pow(beta2, step);
+    auto denom = (v.sqrt() / std::sqrt(bc2)).add_(eps);
+    p.addcdiv_(m, denom, -lr / bc1);
+    return 0;
+  })
+  return -1;
+}
+// Global-norm gradient clipping over a parameter list; returns the total norm before clipping.
+double dg_clip_grad_norm(dg_t* hs, int32_t n, double max_norm) {
+  DG_TRY(return torch::nn::utils::clip_grad_norm_(tensor_list(hs, n), max_norm, 2.0);)
+  return NAN;
+}
+
+}  // extern "C"

@@ -1,0 +1,31 @@
+/**
+ * Error classes thrown by the FFI layer. Every failure inside libtorch surfaces as a
+ * {@link TorchError} carrying libtorch's own message; misuse of handles is caught in TS first.
+ * @module
+ */
+
+/** A libtorch operation failed; `op` names the shim function, `message` is libtorch's text. */
+export class TorchError extends Error {
+  override name = "TorchError";
+  /** The shim function that failed, e.g. `dg_matmul`. */
+  readonly op: string;
+  constructor(op: string, message: string) {
+    super(`${op}: ${message}`);
+    this.op = op;
+  }
+}
+
+/** A tensor was used (or disposed) after it had been disposed. */
+export class DisposedTensorError extends Error {
+  override name = "DisposedTensorError";
+}
+
+/** A device was requested that this machine or this libtorch build cannot provide. */
+export class DeviceError extends Error {
+  override name = "DeviceError";
+}
+
+/** The native shim or libtorch could not be found, built or loaded. */
+export class NativeLibraryError extends Error {
+  override name = "NativeLibraryError";
+}
