@@ -1,12 +1,22 @@
 /**
  * Runs untrusted generated programs with limits.
  *
+ * Each run gets: a bubblewrap sandbox (fresh root with read-only system
+ * directories, private /tmp, loopback-only network, own PID namespace so that
+ * everything dies with it), a fresh unprivileged uid (so RLIMIT_NPROC is
+ * enforced even though the harness runs as root), rlimits on CPU, address
+ * space, file size and process count, a scrubbed environment with HOME set to
+ * the sample directory, and a wall-clock timeout that kills the whole sandbox.
+ * The only host path it can write is `opts.dir`.
+ *
  * @module
  */
 
+import { allocUids, bwrapArgs, findBwrap } from "./bwrap.ts";
+
 /** Resource limits for one sandboxed run. */
 export interface SandboxLimits {
-  /** Wall-clock timeout; the whole process group is killed when it expires. */
+  /** Wall-clock timeout; the whole sandbox (process group and PID namespace) is killed when it expires. */
   timeoutMs: number;
   /** RLIMIT_CPU in seconds. */
   cpuSeconds: number;
@@ -14,7 +24,7 @@ export interface SandboxLimits {
   memoryBytes: number;
   /** RLIMIT_FSIZE in bytes. */
   fileSizeBytes: number;
-  /** Maximum number of processes/threads of the sandbox. */
+  /** Maximum number of processes/threads of the sandbox user (RLIMIT_NPROC). */
   maxProcesses: number;
 }
 
@@ -24,9 +34,9 @@ export interface SandboxResult {
   exitCode: number | null;
   /** Terminating signal name, `null` when it exited normally. */
   signal: string | null;
-  /** Captured standard output (truncated to a bounded size). */
+  /** Captured standard output (first {@link MAX_CAPTURE} bytes). */
   stdout: string;
-  /** Captured standard error (truncated to a bounded size). */
+  /** Captured standard error (first {@link MAX_CAPTURE} bytes). */
   stderr: string;
   /** True iff the wall-clock timeout fired. */
   timedOut: boolean;
@@ -36,18 +46,107 @@ export interface SandboxResult {
   limitHit: string | null;
 }
 
-/** Default limits: 10 s wall, 5 s CPU, 1 GiB address space, 16 MiB files, 64 processes. */
+/** Default limits: 10 s wall, 5 s CPU, 1 GiB address space, 16 MiB files, 32 processes. */
 export const DEFAULT_LIMITS: SandboxLimits = {
   timeoutMs: 10_000,
   cpuSeconds: 5,
   memoryBytes: 1 << 30,
   fileSizeBytes: 16 << 20,
-  maxProcesses: 64,
+  maxProcesses: 32,
 };
 
+/** Bytes of stdout/stderr kept per stream. */
+export const MAX_CAPTURE = 1 << 20;
+
+/** Thrown when the sandbox cannot be set up (not root, bwrap missing). */
+export class SandboxUnavailableError extends Error {
+  override name = "SandboxUnavailableError";
+}
+
+/** Why the sandbox cannot run here, or `null` when it can. */
+export function sandboxProblem(): string | null {
+  if (Deno.uid() !== 0) {
+    return "the evaluation sandbox must run as root (it switches to fresh uids)";
+  }
+  if (!findBwrap()) return "bubblewrap (bwrap) is not installed; run: bash scripts/setup-eval.sh";
+  for (const p of ["/usr/bin/setpriv", "/usr/bin/prlimit"]) {
+    try {
+      Deno.statSync(p);
+    } catch {
+      return `${p} is missing (package util-linux)`;
+    }
+  }
+  return null;
+}
+
+const SIGNALS: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+  24: "SIGXCPU",
+  25: "SIGXFSZ",
+  31: "SIGSYS",
+};
+
+async function drain(stream: ReadableStream<Uint8Array>, cap: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  for await (const chunk of stream) {
+    if (kept < cap) {
+      const part = chunk.subarray(0, cap - kept);
+      chunks.push(part);
+      kept += part.length;
+    }
+  }
+  const buf = new Uint8Array(kept);
+  let off = 0;
+  for (const c of chunks) {
+    buf.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(buf);
+}
+
+async function chownTree(path: string, uid: number): Promise<void> {
+  await Deno.chown(path, uid, uid);
+  const info = await Deno.lstat(path);
+  if (!info.isDirectory) return;
+  for await (const e of Deno.readDir(path)) {
+    if (e.isSymlink) continue;
+    await chownTree(`${path}/${e.name}`, uid);
+  }
+}
+
+/** Detect which limit a finished run most likely hit. */
+export function classifyLimit(
+  r: { timedOut: boolean; signal: string | null; stderr: string; cpuKilled?: boolean },
+): string | null {
+  if (r.timedOut) return "timeout";
+  if (r.signal === "SIGXCPU") return "cpu";
+  if (r.signal === "SIGKILL" && r.cpuKilled) return "cpu";
+  if (r.signal === "SIGXFSZ") return "file-size";
+  if (/MemoryError|Cannot allocate memory|bad_alloc|out of memory/i.test(r.stderr)) return "memory";
+  if (/Resource temporarily unavailable|BlockingIOError|fork: retry/i.test(r.stderr)) {
+    return "processes";
+  }
+  if (/File too large/i.test(r.stderr)) return "file-size";
+  return null;
+}
+
 /**
- * Run `argv` inside `opts.dir` with the given limits (placeholder: timeout only;
- * hardened version follows).
+ * Run `argv` inside `opts.dir` in the sandbox. `opts.dir` (recursively) is
+ * handed to the fresh uid so that the program can write there; `argv[0]` must
+ * be reachable inside the sandbox (system paths or under `opts.dir`).
+ * Throws {@link SandboxUnavailableError} when the sandbox cannot run here.
  */
 export async function runSandboxed(
   argv: string[],
@@ -58,22 +157,47 @@ export async function runSandboxed(
     env?: Record<string, string>;
   },
 ): Promise<SandboxResult> {
+  const problem = sandboxProblem();
+  if (problem) throw new SandboxUnavailableError(problem);
+  if (argv.length === 0) throw new TypeError("runSandboxed: empty argv");
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const dir = await Deno.realPath(opts.dir);
+  const uid = allocUids(1);
+  await chownTree(dir, uid);
+  const args = [
+    ...bwrapArgs({ rwBinds: [dir], chdir: dir }),
+    "--",
+    "/usr/bin/prlimit",
+    `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`,
+    `--as=${limits.memoryBytes}`,
+    `--fsize=${limits.fileSizeBytes}`,
+    `--nproc=${limits.maxProcesses}`,
+    "--core=0",
+    "--",
+    "/usr/bin/setpriv",
+    `--reuid=${uid}`,
+    `--regid=${uid}`,
+    "--clear-groups",
+    "--inh-caps=-all",
+    "--",
+    ...argv,
+  ];
   const start = performance.now();
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    cwd: opts.dir,
-    env: { PATH: "/usr/bin:/bin", HOME: opts.dir, ...opts.env },
+  const child = new Deno.Command(findBwrap()!, {
+    args,
+    cwd: dir,
+    env: {
+      PATH: "/usr/local/bin:/usr/bin:/bin",
+      HOME: dir,
+      TMPDIR: dir,
+      LANG: "C.UTF-8",
+      ...opts.env,
+    },
     clearEnv: true,
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin)).catch(() => {});
-    await w.close().catch(() => {});
-  }
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -81,16 +205,33 @@ export async function runSandboxed(
       child.kill("SIGKILL");
     } catch { /* already gone */ }
   }, limits.timeoutMs);
-  const out = await child.output();
+  const outP = drain(child.stdout, MAX_CAPTURE);
+  const errP = drain(child.stderr, MAX_CAPTURE);
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin)).catch(() => {});
+    await w.close().catch(() => {});
+  }
+  const status = await child.status;
   clearTimeout(timer);
-  const dec = new TextDecoder();
-  return {
-    exitCode: out.signal ? null : out.code,
-    signal: out.signal,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
+  const [stdout, stderr] = await Promise.all([outP, errP]);
+  // bwrap reports a child killed by signal N as exit status 128+N.
+  let exitCode: number | null = status.code;
+  let signal: string | null = status.signal;
+  if (!signal && status.code > 128 && status.code <= 128 + 64) {
+    signal = SIGNALS[status.code - 128] ?? `SIG${status.code - 128}`;
+    exitCode = null;
+  }
+  if (signal) exitCode = null;
+  const res = {
+    exitCode,
+    signal,
+    stdout,
+    stderr,
     timedOut,
     wallMs: performance.now() - start,
-    limitHit: timedOut ? "timeout" : null,
+    limitHit: null as string | null,
   };
+  res.limitHit = classifyLimit(res);
+  return res;
 }
