@@ -2,10 +2,13 @@
  * HF tokenizer (tokenizer.json + tokenizer_config.json) through `@huggingface/tokenizers`, with
  * transformers' AutoTokenizer rules on top:
  *
- * - BOS/EOS: when tokenizer_config.json states `add_bos_token` or `add_eos_token`, or tokenizer.json
- *   has no post-processor, transformers replaces the post-processor by a template
- *   `[bos if add_bos_token] $A [eos if add_eos_token]`; otherwise tokenizer.json's own
- *   post-processor decides (Qwen2: nothing added; DeepSeek: BOS).
+ * - BOS/EOS (default rule, `"transformers5"`, as the pinned transformers 5.24 AutoTokenizer does):
+ *   tokenizer.json's post-processor alone decides (Qwen2: nothing added; DeepSeek: BOS);
+ *   `add_bos_token`/`add_eos_token` in tokenizer_config.json are ignored when tokenizer.json exists.
+ * - `"transformers4"` rule (DeepGuard upstream pins transformers 4.41.2): when tokenizer_config.json
+ *   states `add_bos_token` or `add_eos_token`, LlamaTokenizerFast rebuilt the post-processor as
+ *   `[bos if add_bos_token] $A [eos if add_eos_token]` — so a tokenizer.json without post-processor
+ *   plus `add_bos_token: true` still gets BOS.
  * - pad: `pad_token` of the config, else the EOS token (as DeepGuard sets it).
  *
  * @module
@@ -18,6 +21,15 @@ import { TokenizerError } from "./errors.ts";
 export interface EncodeOptions {
   /** Add BOS/EOS as transformers does (default true). */
   addSpecialTokens?: boolean;
+}
+
+/** Which transformers version's BOS/EOS rule to follow (see the module doc). */
+export type BosRule = "transformers5" | "transformers4";
+
+/** Options of {@link Tokenizer.load}. */
+export interface TokenizerOptions {
+  /** BOS/EOS rule (default `"transformers5"`, the pinned version). */
+  bosRule?: BosRule;
 }
 
 /** Options of {@link Tokenizer.decode}. */
@@ -61,8 +73,13 @@ export class Tokenizer {
   /**
    * @param tokenizerJson parsed tokenizer.json
    * @param config parsed tokenizer_config.json (may be `{}`)
+   * @param opts BOS rule
    */
-  constructor(tokenizerJson: Record<string, unknown>, config: Record<string, unknown>) {
+  constructor(
+    tokenizerJson: Record<string, unknown>,
+    config: Record<string, unknown>,
+    opts: TokenizerOptions = {},
+  ) {
     this.#cleanup = config.clean_up_tokenization_spaces === true;
     this.hf = new HfTokenizer(tokenizerJson, {
       ...config,
@@ -83,7 +100,7 @@ export class Tokenizer {
     for (const x of [this.bosTokenId, this.eosTokenId]) if (x !== null) special.add(x);
     this.specialIds = special;
     const explicit = "add_bos_token" in config || "add_eos_token" in config;
-    if (explicit || tokenizerJson.post_processor == null) {
+    if (opts.bosRule === "transformers4" && explicit) {
       this.#template = {
         bos: config.add_bos_token === true && this.bosTokenId !== null,
         eos: config.add_eos_token === true && this.eosTokenId !== null,
@@ -94,7 +111,7 @@ export class Tokenizer {
   }
 
   /** Load `<dir>/tokenizer.json` and `<dir>/tokenizer_config.json`. */
-  static async load(dir: string): Promise<Tokenizer> {
+  static async load(dir: string, opts: TokenizerOptions = {}): Promise<Tokenizer> {
     const tj = `${dir}/tokenizer.json`;
     let json: Record<string, unknown>;
     try {
@@ -126,7 +143,7 @@ export class Tokenizer {
       }
     }
     try {
-      return new Tokenizer(json, config);
+      return new Tokenizer(json, config, opts);
     } catch (e) {
       throw new TokenizerError(
         "bad_tokenizer_json",
