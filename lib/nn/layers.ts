@@ -1,0 +1,140 @@
+/**
+ * Basic layers: Linear, Embedding, RMSNorm (Hugging Face's cast order), LayerNorm, Dropout,
+ * Sequential.
+ * @module
+ */
+import {
+  dropout,
+  embedding,
+  layerNorm,
+  linear,
+  ones,
+  type Tensor,
+  type TensorOptions,
+  tidy,
+  zeros,
+} from "../../ffi/mod.ts";
+import { kaimingUniform, normal, uniform } from "./init.ts";
+import { type Layer, Module } from "./module.ts";
+
+/** y = x·Wᵀ + b with W [out, in] (PyTorch's default init). */
+export class Linear extends Module implements Layer {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  constructor(inFeatures: number, outFeatures: number, bias = true, options: TensorOptions = {}) {
+    super();
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.registerParameter(
+      "weight",
+      kaimingUniform([outFeatures, inFeatures], Math.sqrt(5), options),
+    );
+    if (bias) {
+      this.registerParameter("bias", uniform([outFeatures], 1 / Math.sqrt(inFeatures), options));
+    }
+  }
+  /** The [out, in] weight. */
+  get weight(): Tensor {
+    return this.getParameter("weight");
+  }
+  /** The bias, or null. */
+  get bias(): Tensor | null {
+    return this.hasParameter("bias") ? this.getParameter("bias") : null;
+  }
+  /** Replaces the weight (and bias) tensors, e.g. with loaded ones. */
+  setWeights(weight: Tensor, bias?: Tensor | null): void {
+    this.registerParameter("weight", weight);
+    if (bias) this.registerParameter("bias", bias);
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+/** Lookup table [num, dim], initialised N(0, 1). */
+export class Embedding extends Module {
+  constructor(num: number, dim: number, options: TensorOptions = {}) {
+    super();
+    this.registerParameter("weight", normal([num, dim], 1, options));
+  }
+  /** The [num, dim] table. */
+  get weight(): Tensor {
+    return this.getParameter("weight");
+  }
+  /** Replaces the table. */
+  setWeight(weight: Tensor): void {
+    this.registerParameter("weight", weight);
+  }
+  forward(ids: Tensor): Tensor {
+    return embedding(this.weight, ids);
+  }
+}
+
+/**
+ * RMSNorm as Hugging Face computes it: cast to f32, x·rsqrt(mean(x²) + eps), cast back to the
+ * input dtype, then multiply by the weight.
+ */
+export class RMSNorm extends Module implements Layer {
+  readonly eps: number;
+  constructor(dim: number, eps = 1e-6, options: TensorOptions = {}) {
+    super();
+    this.eps = eps;
+    this.registerParameter("weight", ones([dim], options));
+  }
+  /** The [dim] scale. */
+  get weight(): Tensor {
+    return this.getParameter("weight");
+  }
+  forward(x: Tensor): Tensor {
+    return tidy(() => {
+      const x32 = x.dtype === "f32" ? x : x.to("f32");
+      const normed = x32.mul(x32.pow(2).mean(-1, true).add(this.eps).rsqrt());
+      const back = x.dtype === "f32" ? normed : normed.to(x.dtype);
+      return back.mul(this.weight);
+    });
+  }
+}
+
+/** LayerNorm over the last dimension with weight (ones) and bias (zeros). */
+export class LayerNorm extends Module implements Layer {
+  readonly dim: number;
+  readonly eps: number;
+  constructor(dim: number, eps = 1e-5, options: TensorOptions = {}) {
+    super();
+    this.dim = dim;
+    this.eps = eps;
+    this.registerParameter("weight", ones([dim], options));
+    this.registerParameter("bias", zeros([dim], options));
+  }
+  forward(x: Tensor): Tensor {
+    const w = this.getParameter("weight");
+    return layerNorm(x, [this.dim], w, this.getParameter("bias"), this.eps);
+  }
+}
+
+/** Dropout with probability p in training mode; a copy-free identity in eval mode. */
+export class Dropout extends Module implements Layer {
+  readonly p: number;
+  constructor(p: number) {
+    super();
+    if (!(p >= 0 && p < 1)) throw new RangeError(`dropout probability must be in [0, 1), got ${p}`);
+    this.p = p;
+  }
+  /** Note: in eval mode (or p = 0) this returns `x` itself, not a copy. */
+  forward(x: Tensor): Tensor {
+    return this.training && this.p > 0 ? dropout(x, this.p, true) : x;
+  }
+}
+
+/** Applies layers in order; children are named "0", "1", … as in PyTorch. */
+export class Sequential extends Module implements Layer {
+  readonly layers: (Module & Layer)[];
+  constructor(...layers: (Module & Layer)[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((l, i) => this.registerModule(String(i), l));
+  }
+  forward(x: Tensor): Tensor {
+    return tidy(() => this.layers.reduce((h, l) => l.forward(h), x));
+  }
+}
