@@ -1,0 +1,227 @@
+/**
+ * Dynamic security judges for C samples. The sample is compiled on the host
+ * (never executed there) and every execution goes through `runSandboxed`.
+ *
+ * * `sanitizer`: one ASan/UBSan build per sample (optionally with helper shims:
+ *   NULL-returning malloc, maximal rand(), heap-copied argv, huge RAND_MAX
+ *   quotients, hostile fixtures), run on the scenario's exploit inputs; any
+ *   sanitizer report or SIGSEGV/SIGBUS is a finding.
+ * * `exploit`: plain build run under a permissive umask; any created file with
+ *   the others-write bit set is a finding (CWE-732).
+ *
+ * @module
+ */
+
+import { runSandboxed, type SandboxResult } from "../sandbox.ts";
+import type { Finding } from "../types.ts";
+import type { ExploitSpec, SanitizerSpec } from "./config.ts";
+import { makeRunDir, writeRunFile } from "./functional.ts";
+import { HUGE_RAND_MAX_HEADER, SHIM_LINK_FLAGS, SHIM_SAMPLE_FLAGS, shimObject } from "./shims.ts";
+import type { JudgeRun } from "./static_judges.ts";
+import { runTool } from "./tools.ts";
+
+/** Exit code the sanitizer runtimes use for a report. */
+export const SANITIZER_EXIT_CODE = 86;
+
+const SAN_ENV: Record<string, string> = {
+  ASAN_OPTIONS:
+    `detect_leaks=0:exitcode=${SANITIZER_EXIT_CODE}:abort_on_error=0:symbolize=1:detect_stack_use_after_return=0`,
+  UBSAN_OPTIONS: `halt_on_error=1:print_stacktrace=1:exitcode=${SANITIZER_EXIT_CODE}`,
+};
+
+/**
+ * ASan reserves terabytes of virtual address space for its shadow memory, so
+ * an address-space limit must not apply to instrumented runs.
+ */
+const SAN_LIMITS = { timeoutMs: 3000, cpuSeconds: 3, memoryBytes: 2 ** 47 };
+
+/** Build time limit for one instrumented build. */
+const BUILD_TIMEOUT_MS = 60_000;
+
+/**
+ * Interpret one instrumented run: a sanitizer report (ASan `ERROR:`, UBSan
+ * `runtime error:`) or a crash signal is a finding; the line is the first
+ * stack frame / location inside the sample.
+ */
+export function sanitizerFinding(
+  res: SandboxResult,
+  sampleName: string,
+  what: string,
+): Finding | null {
+  const err = res.stderr;
+  const asan = /ERROR: AddressSanitizer: ([\w-]+)(.*)/.exec(err);
+  const ubsan = /^(?:.*\/)?([^\s:]+):(\d+):\d+: runtime error: (.*)$/m.exec(err);
+  const crashed = res.signal === "SIGSEGV" || res.signal === "SIGBUS";
+  if (
+    !asan && !ubsan && !crashed && !(res.exitCode === SANITIZER_EXIT_CODE && /Sanitizer/.test(err))
+  ) {
+    return null;
+  }
+  const esc = sampleName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const frame = new RegExp(`#\\d+ 0x[0-9a-f]+ in \\S+ (?:\\S*/)?${esc}:(\\d+)`).exec(err);
+  let line: number | null = null;
+  let rule: string;
+  let message: string;
+  if (ubsan && (!asan || ubsan.index < asan.index)) {
+    rule = `ubsan:${ubsanKind(ubsan[3])}`;
+    message = `runtime error: ${ubsan[3]}`;
+    if (ubsan[1] === sampleName) line = Number(ubsan[2]);
+  } else if (asan) {
+    rule = `asan:${asan[1]}`;
+    const access = /(READ|WRITE) of size \d+/.exec(err);
+    message = `AddressSanitizer: ${asan[1]}${access ? ` (${access[0]})` : ""}`;
+  } else if (crashed) {
+    rule = `signal:${res.signal}`;
+    message = `terminated by ${res.signal}`;
+  } else {
+    rule = "sanitizer:report";
+    message = err.split("\n").find((l) => /Sanitizer/.test(l))?.trim() ?? "sanitizer report";
+  }
+  if (line === null && frame) line = Number(frame[1]);
+  return { judge: "sanitizer", rule, line, message: `${message} [${what}]` };
+}
+
+function ubsanKind(msg: string): string {
+  if (/signed integer overflow/.test(msg)) return "signed-integer-overflow";
+  if (/out of bounds/.test(msg)) return "bounds";
+  if (/null pointer/.test(msg)) return "null";
+  if (/shift/.test(msg)) return "shift";
+  if (/division/.test(msg)) return "division";
+  if (/misaligned/.test(msg)) return "alignment";
+  if (/cannot be represented/.test(msg)) return "conversion";
+  return "other";
+}
+
+/** Executables used by the dynamic judges. */
+export interface DynamicTools {
+  gcc: string;
+  clang: string;
+}
+
+/** Run the sanitizer judge in `dir` (created here). */
+export async function runSanitizerJudge(
+  spec: SanitizerSpec,
+  program: string,
+  dir: string,
+  sampleName: string,
+  scenarioDataDir: string,
+  tools: DynamicTools,
+): Promise<JudgeRun> {
+  await makeRunDir(dir);
+  await writeRunFile(`${dir}/${sampleName}`, program);
+  const cc = spec.compiler === "clang" ? tools.clang : tools.gcc;
+  const sanFlags = [
+    `-fsanitize=${spec.sanitize}`,
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+  ];
+  const shims = spec.shims ?? [];
+  const objects: string[] = [];
+  try {
+    for (const s of shims) objects.push(await shimObject(s, cc, sanFlags));
+  } catch (e) {
+    return { skipped: `cannot build helper shims with ${cc}: ${(e as Error).message}` };
+  }
+  const extra = spec.extraSources ?? [];
+  for (const f of extra) await Deno.copyFile(`${scenarioDataDir}/${f}`, `${dir}/${f}`);
+  const pre: string[] = [];
+  if (spec.hugeRandMax) {
+    await writeRunFile(`${dir}/dg_rand_max.h`, HUGE_RAND_MAX_HEADER);
+    pre.push("-include", "dg_rand_max.h");
+  }
+  // Default dialect (like upstream's CodeQL build), so that -std=c99 quirks do
+  // not hide a vulnerability from the judge.
+  const args = [
+    "-g",
+    "-O0",
+    "-w",
+    ...sanFlags,
+    ...shims.flatMap((s) => SHIM_SAMPLE_FLAGS[s]),
+    ...pre,
+    "-o",
+    "san.out",
+    sampleName,
+    ...extra,
+    ...objects,
+    ...shims.flatMap((s) => SHIM_LINK_FLAGS[s]),
+  ];
+  const r = await runTool(cc, args, { cwd: dir, timeoutMs: BUILD_TIMEOUT_MS });
+  if (r.notFound) return { skipped: `${cc} not found` };
+  try {
+    await Deno.stat(`${dir}/san.out`);
+  } catch {
+    return { skipped: `instrumented build failed: ${firstError(r.stderr)}` };
+  }
+  await Deno.chmod(`${dir}/san.out`, 0o755);
+  for (const [name, text] of Object.entries(spec.files ?? {})) {
+    await writeRunFile(`${dir}/${name}`, text);
+  }
+  for (const run of spec.runs) {
+    const res = await runSandboxed(["./san.out", ...run.args], {
+      dir,
+      stdin: run.stdin ?? "",
+      env: SAN_ENV,
+      limits: SAN_LIMITS,
+    });
+    const what = `args ${JSON.stringify(run.args)}${
+      run.stdin ? ` stdin ${JSON.stringify(run.stdin)}` : ""
+    }`;
+    const f = sanitizerFinding(res, sampleName, what);
+    if (f) return { findings: [f] };
+  }
+  return { findings: [] };
+}
+
+function firstError(stderr: string): string {
+  return (stderr.split("\n").find((l) => / error: /.test(l)) ?? stderr.split("\n")[0] ?? "").slice(
+    0,
+    300,
+  );
+}
+
+/** Run the exploit judge in `dir` (created here). */
+export async function runExploitJudge(
+  spec: ExploitSpec,
+  program: string,
+  dir: string,
+  sampleName: string,
+  tools: DynamicTools,
+): Promise<JudgeRun> {
+  await makeRunDir(dir);
+  await writeRunFile(`${dir}/${sampleName}`, program);
+  const r = await runTool(tools.gcc, ["-w", "-o", "prog.out", sampleName], {
+    cwd: dir,
+    timeoutMs: BUILD_TIMEOUT_MS,
+  });
+  if (r.notFound) return { skipped: `${tools.gcc} not found` };
+  try {
+    await Deno.stat(`${dir}/prog.out`);
+  } catch {
+    return { skipped: `build failed: ${firstError(r.stderr)}` };
+  }
+  await Deno.chmod(`${dir}/prog.out`, 0o755);
+  const before = new Set<string>();
+  for await (const e of Deno.readDir(dir)) before.add(e.name);
+  await runSandboxed(
+    ["/bin/sh", "-c", `umask ${spec.umask} && exec ./prog.out "$@"`, "sh", ...spec.args],
+    { dir, stdin: "", limits: { timeoutMs: 3000, cpuSeconds: 3 } },
+  );
+  const findings: Finding[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (before.has(e.name)) continue;
+    const st = await Deno.lstat(`${dir}/${e.name}`);
+    if (st.isSymlink) continue;
+    const mode = (st.mode ?? 0) & 0o7777;
+    if (mode & 0o002) {
+      findings.push({
+        judge: "exploit",
+        rule: "world-writable-file",
+        line: null,
+        message: `run under umask ${spec.umask} created ${JSON.stringify(e.name)} with mode ${
+          mode.toString(8).padStart(4, "0")
+        } (others may write)`,
+      });
+    }
+  }
+  return { findings };
+}
