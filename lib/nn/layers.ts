@@ -27,10 +27,11 @@ export class Linear extends Module implements Layer {
     this.outFeatures = outFeatures;
     this.registerParameter(
       "weight",
-      kaimingUniform([outFeatures, inFeatures], Math.sqrt(5), options),
+      kaimingUniform([outFeatures, inFeatures], Math.sqrt(5), options).requiresGrad_(),
     );
     if (bias) {
-      this.registerParameter("bias", uniform([outFeatures], 1 / Math.sqrt(inFeatures), options));
+      const bound = 1 / Math.sqrt(inFeatures);
+      this.registerParameter("bias", uniform([outFeatures], bound, options).requiresGrad_());
     }
   }
   /** The [out, in] weight. */
@@ -55,7 +56,7 @@ export class Linear extends Module implements Layer {
 export class Embedding extends Module {
   constructor(num: number, dim: number, options: TensorOptions = {}) {
     super();
-    this.registerParameter("weight", normal([num, dim], 1, options));
+    this.registerParameter("weight", normal([num, dim], 1, options).requiresGrad_());
   }
   /** The [num, dim] table. */
   get weight(): Tensor {
@@ -79,7 +80,7 @@ export class RMSNorm extends Module implements Layer {
   constructor(dim: number, eps = 1e-6, options: TensorOptions = {}) {
     super();
     this.eps = eps;
-    this.registerParameter("weight", ones([dim], options));
+    this.registerParameter("weight", ones([dim], options).requiresGrad_());
   }
   /** The [dim] scale. */
   get weight(): Tensor {
@@ -103,8 +104,8 @@ export class LayerNorm extends Module implements Layer {
     super();
     this.dim = dim;
     this.eps = eps;
-    this.registerParameter("weight", ones([dim], options));
-    this.registerParameter("bias", zeros([dim], options));
+    this.registerParameter("weight", ones([dim], options).requiresGrad_());
+    this.registerParameter("bias", zeros([dim], options).requiresGrad_());
   }
   forward(x: Tensor): Tensor {
     const w = this.getParameter("weight");

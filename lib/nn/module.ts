@@ -23,7 +23,10 @@ export class Module {
   readonly #params = new Map<string, Tensor>();
   readonly #children = new Map<string, Module>();
 
-  /** Registers (or replaces) a parameter; the module owns it from now on. Returns the tensor. */
+  /**
+   * Registers (or replaces) a parameter; the module owns it from now on. Its requires-grad flag is
+   * kept as given (layers create trainable parameters; loaded base weights are usually frozen).
+   */
   protected registerParameter(name: string, t: Tensor): Tensor {
     const old = this.#params.get(name);
     if (old && old !== t && !old.isDisposed) old.dispose();
