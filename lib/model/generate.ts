@@ -1,0 +1,157 @@
+/**
+ * Autoregressive generation with a preallocated KV cache.
+ *
+ * Batched prompts are left-padded; position ids come from the attention mask as HF generate
+ * builds them (`cumsum(mask) − 1`, pads clamped to 0); each prompt is repeated
+ * `numReturnSequences` times consecutively (HF's `expand_inputs_for_generation`). Per step:
+ * logits of the last position (float32) → user `logitsProcessor` → (sampling only) temperature →
+ * top-k → top-p → argmax or multinomial. Finished rows (EOS seen) are fed the pad id, as HF does,
+ * and generation ends when every row has finished or `maxNewTokens` is reached. Every step runs
+ * inside a `tidy` scope, so no tensor outlives it except the cache (freed at the end).
+ *
+ * @module
+ */
+
+import { manualSeed, noGrad, type Tensor, tensor, tidy } from "../../ffi/mod.ts";
+import { KVCache } from "./kv_cache.ts";
+import type { DecoderLM } from "./qwen_llama.ts";
+import { type SamplingOptions, selectTokens, warp } from "./sampling.ts";
+import type { Tokenizer } from "./tokenizer.ts";
+
+/**
+ * Hook called once per generation step, before the sampling warpers (HF runs user logits
+ * processors before temperature/top-k/top-p too).
+ *
+ * @param generatedIds per row, the tokens generated so far (prompt excluded; finished rows
+ *   keep growing with the pad id). Live arrays: read, do not modify.
+ * @param logits float32 scores [B, V] for the next token, on the model's device.
+ * @param step 0-based index of the token being chosen (= `generatedIds[b].length`).
+ * @returns scores [B, V] (may be `logits` itself); a tensor created in the hook is freed at the
+ *   end of the step automatically.
+ */
+export type LogitsProcessor = (generatedIds: number[][], logits: Tensor, step: number) => Tensor;
+
+/** Options of {@link generate}. */
+export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to generate per sequence (default 64). */
+  maxNewTokens?: number;
+  /** Samples per prompt (default 1); rows are ordered prompt-major. */
+  numReturnSequences?: number;
+  /** Stop a row at EOS (default true). */
+  stopAtEos?: boolean;
+  /** EOS ids (default: the tokenizer's EOS, else config's). */
+  eosTokenIds?: number[];
+  /** Pad id for left padding and finished rows (default: tokenizer pad, else EOS, else 0). */
+  padTokenId?: number;
+  /** Seed libtorch's generator first (reproducible sampling). */
+  seed?: number;
+  /** Add BOS etc. when encoding string prompts (default true). */
+  addSpecialTokens?: boolean;
+  /** Guided-decoding hook, see {@link LogitsProcessor}. */
+  logitsProcessor?: LogitsProcessor;
+}
+
+/** Output of {@link generate}. */
+export interface GenerateResult {
+  /** Per row: prompt token ids (unpadded). */
+  promptIds: number[][];
+  /** Per row: generated ids, up to and including the first EOS (no padding after it). */
+  tokens: number[][];
+  /** Per row: decoded completion (special tokens skipped), or "" without a tokenizer. */
+  texts: string[];
+  /** Per row: whether it stopped at EOS. */
+  finished: boolean[];
+}
+
+/**
+ * Generate continuations for `prompts` (strings need a tokenizer; id lists do not).
+ * Rows: prompt i's samples are rows `i·n … i·n+n−1` with n = numReturnSequences.
+ */
+export function generate(
+  model: DecoderLM,
+  tokenizer: Tokenizer | null,
+  prompts: readonly string[] | readonly (readonly number[])[],
+  opts: GenerateOptions = {},
+): GenerateResult {
+  const n = opts.numReturnSequences ?? 1;
+  const maxNew = opts.maxNewTokens ?? 64;
+  const doSample = opts.doSample ?? false;
+  const stop = opts.stopAtEos ?? true;
+  const eos = new Set(
+    opts.eosTokenIds ??
+      (tokenizer?.eosTokenId != null ? [tokenizer.eosTokenId] : model.config.eosTokenIds),
+  );
+  const pad = opts.padTokenId ?? tokenizer?.padTokenId ?? model.config.padTokenId ?? [...eos][0] ??
+    0;
+  const encoded = prompts.map((p) => {
+    if (typeof p !== "string") return [...p];
+    if (!tokenizer) throw new TypeError("generate: string prompts need a tokenizer");
+    return tokenizer.encode(p, { addSpecialTokens: opts.addSpecialTokens ?? true });
+  });
+  if (encoded.some((e) => e.length === 0)) throw new RangeError("generate: empty prompt");
+  const promptIds = encoded.flatMap((e) => new Array(n).fill(0).map(() => e));
+  const B = promptIds.length;
+  const T = Math.max(...promptIds.map((e) => e.length));
+  const lens = promptIds.map((e) => e.length);
+  if (opts.seed !== undefined) manualSeed(opts.seed);
+
+  const generated: number[][] = promptIds.map(() => []);
+  const finished = new Array<boolean>(B).fill(false);
+  const dev = model.device;
+  const cache = new KVCache(model.config, B, T + maxNew, model.dtype, dev);
+  // attention mask over the whole capacity: prompt padding, then ones
+  const amHost = new BigInt64Array(B * (T + maxNew)).fill(1n);
+  promptIds.forEach((e, b) => amHost.fill(0n, b * (T + maxNew), b * (T + maxNew) + T - e.length));
+  const amFull = tensor(amHost, [B, T + maxNew], { dtype: "i64", device: dev }).keep();
+  try {
+    noGrad(() => {
+      // prefill
+      const ids = promptIds.map((e) => [...new Array(T - e.length).fill(pad), ...e]);
+      const pos = promptIds.map((e) => [...new Array(T - e.length).fill(0), ...e.map((_, i) => i)]);
+      let input: { ids: number[][]; pos: number[][] } = { ids, pos };
+      for (let step = 0; step < maxNew; step++) {
+        const next = tidy(() => {
+          const out = model.forward(input.ids, {
+            cache,
+            positionIds: input.pos,
+            attentionMask: amFull.narrow(1, 0, cache.length + input.ids[0].length),
+            logitsToKeep: 1,
+          });
+          let scores = out.logits.select(1, out.logits.shape[1] - 1);
+          if (scores.dtype !== "f32") scores = scores.to("f32");
+          if (opts.logitsProcessor) scores = opts.logitsProcessor(generated, scores, step);
+          if (doSample) scores = warp(scores, opts);
+          return selectTokens(scores, doSample);
+        });
+        const chosen = next.toNumbers();
+        next.dispose();
+        for (let b = 0; b < B; b++) {
+          const t = finished[b] ? pad : chosen[b];
+          generated[b].push(t);
+          if (stop && !finished[b] && eos.has(t)) finished[b] = true;
+        }
+        if (stop && finished.every((f) => f)) break;
+        input = {
+          ids: generated.map((g) => [g[g.length - 1]]),
+          pos: lens.map((l) => [l + step]),
+        };
+      }
+    });
+  } finally {
+    cache.dispose();
+    amFull.dispose();
+  }
+  const tokens = generated.map((g) => {
+    const i = stop ? g.findIndex((t) => eos.has(t)) : -1;
+    return i >= 0 ? g.slice(0, i + 1) : g;
+  });
+  const texts = tokens.map((t) =>
+    tokenizer ? tokenizer.decode(t.filter((x) => !eos.has(x)), { skipSpecialTokens: true }) : ""
+  );
+  return {
+    promptIds,
+    tokens,
+    texts,
+    finished: stop ? finished : new Array<boolean>(B).fill(false),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Preallocated key/value cache: per layer one K and one V buffer of shape
+ * [B, kvHeads, maxLen, headDim]. A forward writes its new keys/values into positions
+ * [length, length + S) in place (`narrow(...).copy_`) and attends over the view [0, length + S):
+ * no per-step concatenation of the whole cache.
+ *
+ * @module
+ */
+
+import { type Device, type DType, empty, type Tensor } from "../../ffi/mod.ts";
+import type { ModelConfig } from "./config.ts";
+
+/** A preallocated KV cache for one batch. Dispose it when done. */
+export class KVCache implements Disposable {
+  /** Per-layer key buffers [B, K, maxLen, d]. */
+  readonly k: Tensor[];
+  /** Per-layer value buffers [B, K, maxLen, d]. */
+  readonly v: Tensor[];
+  /** Capacity in positions. */
+  readonly maxLen: number;
+  /** Batch size. */
+  readonly batch: number;
+  /** Number of positions filled so far (advanced by the model after each forward). */
+  length = 0;
+
+  /**
+   * @param cfg model config (layers, kv heads, head_dim)
+   * @param batch batch size
+   * @param maxLen capacity (prompt + new tokens)
+   * @param dtype activation dtype
+   * @param device device
+   */
+  constructor(cfg: ModelConfig, batch: number, maxLen: number, dtype: DType, device: Device) {
+    this.batch = batch;
+    this.maxLen = maxLen;
+    const shape = [batch, cfg.numKvHeads, maxLen, cfg.headDim];
+    this.k = [];
+    this.v = [];
+    for (let i = 0; i < cfg.numLayers; i++) {
+      this.k.push(empty(shape, { dtype, device }).keep());
+      this.v.push(empty(shape, { dtype, device }).keep());
+    }
+  }
+
+  /**
+   * Write `k`, `v` ([B, K, S, d]) of `layer` at the current length and return views over
+   * positions [0, length + S). Does not advance `length` (the model does, once per forward).
+   */
+  update(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
+    const s = k.shape[2];
+    const end = this.length + s;
+    if (end > this.maxLen) {
+      throw new RangeError(`KV cache overflow: ${end} positions > capacity ${this.maxLen}`);
+    }
+    this.k[layer].narrow(2, this.length, s).copy_(k);
+    this.v[layer].narrow(2, this.length, s).copy_(v);
+    return [this.k[layer].narrow(2, 0, end), this.v[layer].narrow(2, 0, end)];
+  }
+
+  /** Free the buffers. */
+  dispose(): void {
+    for (const t of [...this.k, ...this.v]) if (!t.isDisposed) t.dispose();
+  }
+
+  /** `using` support. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

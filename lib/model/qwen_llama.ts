@@ -1,0 +1,324 @@
+/**
+ * The Qwen2 / Llama decoder, composed from ffi ops and lib/nn modules, matching HF transformers'
+ * forward (see docs/models.md). Every submodule sits at its HF dotted name
+ * (`model.layers.3.self_attn.q_proj`), so a checkpoint loads by name and a training engineer can
+ * replace any projection (LoRA) with `model.setSubmodule(name, wrapper)`: the forward always looks
+ * its children up by name, never through cached fields.
+ *
+ * Shapes: B batch, S new positions, P cached positions, D hidden, H heads, K kv heads, d head_dim.
+ *
+ * @module
+ */
+
+import {
+  arange,
+  type Device,
+  type DType,
+  scaledDotProductAttention,
+  type Tensor,
+  tensor,
+  tidy,
+  zeros,
+} from "../../ffi/mod.ts";
+import { type Layer, Linear, Module, RMSNorm } from "../nn/mod.ts";
+import type { ModelConfig } from "./config.ts";
+import type { KVCache } from "./kv_cache.ts";
+import { applyRope, invFreqTensor, type RopeTables, ropeTables } from "./rope.ts";
+
+/** Most negative finite value per dtype (HF's additive mask value, `torch.finfo(dtype).min`). */
+export const FINFO_MIN: Readonly<Record<string, number>> = {
+  f32: -3.4028234663852886e38,
+  bf16: -3.3895313892515355e38,
+  f16: -65504,
+  f64: -1.7976931348623157e308,
+};
+
+/** Per-forward data shared by all layers (positions, mask, cache). */
+export interface LayerContext {
+  /** RoPE tables for the new positions. */
+  rope: RopeTables;
+  /** Additive mask [B,1,S,P+S] (0 allowed, finfo.min masked), or null. */
+  mask: Tensor | null;
+  /** Use SDPA's built-in causal mask (only when P = 0 and no padding). */
+  isCausal: boolean;
+  /** KV cache to read/write, or null. */
+  cache: KVCache | null;
+}
+
+/** A Linear whose parameters are the given tensors (no random init). */
+export function linearFrom(weight: Tensor, bias: Tensor | null = null): Linear {
+  // lib/nn's Linear always initialises; build an empty one and install the loaded tensors.
+  const l = new Linear(0, 0, false, { dtype: weight.dtype, device: weight.device });
+  l.setWeights(weight, bias);
+  Object.assign(l, { inFeatures: weight.shape[1], outFeatures: weight.shape[0] });
+  return l;
+}
+
+/** Grouped-query self-attention with RoPE (`self_attn`). */
+export class Attention extends Module {
+  /** Index of the owning layer (selects its KV cache slot). */
+  readonly layerIdx: number;
+  readonly #cfg: ModelConfig;
+
+  constructor(cfg: ModelConfig, layerIdx: number, p: Projections) {
+    super();
+    this.#cfg = cfg;
+    this.layerIdx = layerIdx;
+    for (const n of ["q_proj", "k_proj", "v_proj", "o_proj"] as const) this.registerModule(n, p[n]);
+  }
+
+  #proj(name: string): Layer {
+    return this.getSubmodule(name) as unknown as Layer;
+  }
+
+  /** x [B,S,D] → [B,S,D]. */
+  forward(x: Tensor, ctx: LayerContext): Tensor {
+    const { numHeads: H, numKvHeads: K, headDim: d } = this.#cfg;
+    const [B, S] = x.shape;
+    const q = applyRope(
+      this.#proj("q_proj").forward(x).view([B, S, H, d]).transpose(1, 2),
+      ctx.rope,
+    );
+    let k = applyRope(this.#proj("k_proj").forward(x).view([B, S, K, d]).transpose(1, 2), ctx.rope);
+    let v = this.#proj("v_proj").forward(x).view([B, S, K, d]).transpose(1, 2);
+    if (ctx.cache) [k, v] = ctx.cache.update(this.layerIdx, k, v);
+    const o = scaledDotProductAttention(q, k, v, {
+      mask: ctx.mask,
+      isCausal: ctx.isCausal,
+      dropoutP: this.training ? this.#cfg.attentionDropout : 0,
+      scale: 1 / Math.sqrt(d),
+      enableGqa: K !== H,
+    });
+    return this.#proj("o_proj").forward(o.transpose(1, 2).reshape([B, S, H * d]));
+  }
+}
+
+/** The four attention projections of one layer. */
+export interface Projections {
+  q_proj: Linear;
+  k_proj: Linear;
+  v_proj: Linear;
+  o_proj: Linear;
+}
+
+/** SiLU-gated MLP (`mlp`): down(silu(gate(x)) · up(x)). */
+export class MLP extends Module {
+  constructor(gate: Linear, up: Linear, down: Linear) {
+    super();
+    this.registerModule("gate_proj", gate);
+    this.registerModule("up_proj", up);
+    this.registerModule("down_proj", down);
+  }
+
+  /** x [B,S,D] → [B,S,D]. */
+  forward(x: Tensor): Tensor {
+    const f = (n: string) => this.getSubmodule(n) as unknown as Layer;
+    return f("down_proj").forward(f("gate_proj").forward(x).silu().mul(f("up_proj").forward(x)));
+  }
+}
+
+/** One pre-norm decoder layer (`model.layers.{i}`). */
+export class DecoderLayer extends Module {
+  /** Layer index. */
+  readonly index: number;
+
+  constructor(index: number, attn: Attention, mlp: MLP, inNorm: RMSNorm, postNorm: RMSNorm) {
+    super();
+    this.index = index;
+    this.registerModule("input_layernorm", inNorm);
+    this.registerModule("self_attn", attn);
+    this.registerModule("post_attention_layernorm", postNorm);
+    this.registerModule("mlp", mlp);
+  }
+
+  /** h [B,S,D] → h + attn(norm(h)), then + mlp(norm(·)). Frees its intermediates. */
+  forward(h: Tensor, ctx: LayerContext): Tensor {
+    return tidy(() => {
+      const g = <T extends Module>(n: string) => this.getSubmodule(n) as T;
+      const r = h.add(
+        g<Attention>("self_attn").forward(g<RMSNorm>("input_layernorm").forward(h), ctx),
+      );
+      return r.add(g<MLP>("mlp").forward(g<RMSNorm>("post_attention_layernorm").forward(r)));
+    });
+  }
+}
+
+/** Options of {@link DecoderLM.forward}. */
+export interface ForwardOptions {
+  /**
+   * 1/0 mask over all positions [B, P+S] (cached + new), as a Tensor or nested array.
+   * Default: all ones (no padding).
+   */
+  attentionMask?: Tensor | readonly (readonly number[])[];
+  /** Position ids [B,S]. Default `P + arange(S)` for every row (HF's plain-forward default). */
+  positionIds?: Tensor | readonly (readonly number[])[];
+  /** KV cache; positions [0,P) are read from it, [P,P+S) written, then `cache.length += S`. */
+  cache?: KVCache | null;
+  /** Return the N+1 hidden states with HF `output_hidden_states` semantics. */
+  outputHiddenStates?: boolean;
+  /** Compute logits only for the last `n` positions (0 = all; generation uses 1). */
+  logitsToKeep?: number;
+}
+
+/** Result of {@link DecoderLM.forward}. */
+export interface ForwardOutput {
+  /** [B, S or logitsToKeep, vocab] in the activation dtype. */
+  logits: Tensor;
+  /**
+   * N+1 tensors [B,S,D]: embeddings, outputs of layers 0..N−2, then the FINAL-NORMED output of
+   * the last layer (transformers' semantics). Present only with `outputHiddenStates`.
+   */
+  hiddenStates?: Tensor[];
+}
+
+/** Model body (`model`): embed_tokens, layers, norm. */
+export class DecoderBody extends Module {
+  constructor(embed: Module, layers: DecoderLayer[], norm: RMSNorm) {
+    super();
+    this.registerModule("embed_tokens", embed);
+    const list = this.registerModule("layers", new Module());
+    layers.forEach((l, i) => list.registerModule(String(i), l));
+    this.registerModule("norm", norm);
+  }
+}
+
+function toIdTensor(x: Tensor | readonly (readonly number[])[], device: Device): Tensor {
+  if (!Array.isArray(x)) return x as Tensor;
+  const rows = x as readonly (readonly number[])[];
+  const flat = new BigInt64Array(rows.flatMap((r) => r.map((v) => BigInt(v))));
+  return tensor(flat, [rows.length, rows[0]?.length ?? 0], { dtype: "i64", device });
+}
+
+/**
+ * A causal LM (`Qwen2ForCausalLM` / `LlamaForCausalLM`): module tree `model.*` + `lm_head`
+ * (the embedding matrix when tied; then `lm_head` is not a registered child, as HF does not list
+ * tied parameters twice).
+ */
+export class DecoderLM extends Module {
+  /** Parsed config. */
+  readonly config: ModelConfig;
+  /** Activation / weight dtype. */
+  readonly dtype: DType;
+  /** Device of the weights. */
+  readonly device: Device;
+  readonly #invFreq: Tensor;
+  readonly #tiedHead: Linear | null;
+
+  /**
+   * Assemble from already built submodules (see `load.ts` for building from a checkpoint).
+   * @param lmHead the head, or null when tied (then the embedding matrix is used)
+   */
+  constructor(
+    cfg: ModelConfig,
+    body: DecoderBody,
+    lmHead: Linear | null,
+    dtype: DType,
+    device: Device,
+  ) {
+    super();
+    this.config = cfg;
+    this.dtype = dtype;
+    this.device = device;
+    this.registerModule("model", body);
+    if (lmHead) {
+      this.registerModule("lm_head", lmHead);
+      this.#tiedHead = null;
+    } else {
+      const w = (body.getSubmodule("embed_tokens") as Module).getParameter("weight");
+      this.#tiedHead = linearFrom(w);
+    }
+    this.#invFreq = invFreqTensor(cfg, device).keep();
+    this.eval();
+  }
+
+  /** The decoder layers, in order (`model.layers.{i}`). */
+  get layers(): DecoderLayer[] {
+    const list = this.getSubmodule("model.layers");
+    return list.children().map(([, m]) => m as DecoderLayer);
+  }
+
+  /** Token embeddings: ids [B,S] (i64) → [B,S,D]. */
+  embed(ids: Tensor): Tensor {
+    return (this.getSubmodule("model.embed_tokens") as unknown as Layer).forward(ids);
+  }
+
+  /** Final RMSNorm (`model.norm`). */
+  finalNorm(h: Tensor): Tensor {
+    return (this.getSubmodule("model.norm") as RMSNorm).forward(h);
+  }
+
+  /** Output projection (`lm_head`, or the tied embedding matrix). */
+  lmHead(h: Tensor): Tensor {
+    return (this.#tiedHead ?? (this.getSubmodule("lm_head") as unknown as Layer)).forward(h);
+  }
+
+  /**
+   * Build the per-forward context for `S` new positions of a batch of `B` rows.
+   * Caller owns the returned tensors (create it inside a `tidy`).
+   */
+  context(B: number, S: number, opts: ForwardOptions = {}): LayerContext {
+    const cache = opts.cache ?? null;
+    const P = cache ? cache.length : 0;
+    const dev = this.device;
+    const pos = opts.positionIds !== undefined
+      ? toIdTensor(opts.positionIds, dev)
+      : arange(P, P + S, 1, { device: dev }).unsqueeze(0).expand([B, S]);
+    const rope = ropeTables(pos, this.#invFreq, this.dtype);
+    let mask: Tensor | null = null;
+    let isCausal = false;
+    const am = opts.attentionMask !== undefined ? toIdTensor(opts.attentionMask, dev) : null;
+    const padded = am !== null && am.eq(0).any().item() !== 0;
+    if (!padded && P === 0 && S > 1) {
+      isCausal = true;
+    } else if (padded || S > 1) {
+      // allowed[b,0,i,j] = (j <= P+i) && am[b,j]
+      const L = P + S;
+      const q = arange(P, P + S, 1, { device: dev }).unsqueeze(1); // [S,1]
+      const kpos = arange(0, L, 1, { device: dev }).unsqueeze(0); // [1,L]
+      let allowed = kpos.le(q).unsqueeze(0).unsqueeze(0); // [1,1,S,L]
+      if (padded) allowed = allowed.logicalAnd(am!.ne(0).unsqueeze(1).unsqueeze(1)); // [B,1,S,L]
+      mask = zeros(allowed.shape, { dtype: this.dtype, device: dev })
+        .maskedFill(allowed.logicalNot(), FINFO_MIN[this.dtype]);
+    }
+    return { rope, mask, isCausal, cache };
+  }
+
+  /**
+   * Full forward: ids [B,S] (Tensor i64 or nested array) → logits (and hidden states).
+   * Runs with autograd if enabled (training); call inside `noGrad` for inference.
+   */
+  forward(ids: Tensor | readonly (readonly number[])[], opts: ForwardOptions = {}): ForwardOutput {
+    const out = tidy(() => {
+      const idt = toIdTensor(ids, this.device);
+      const [B, S] = idt.shape;
+      const ctx = this.context(B, S, opts);
+      const collect = opts.outputHiddenStates ?? false;
+      const hidden: Tensor[] = [];
+      let h = this.embed(idt);
+      for (const layer of this.layers) {
+        if (collect) hidden.push(h);
+        const next = layer.forward(h, ctx);
+        if (!collect) h.dispose();
+        h = next;
+      }
+      h = this.finalNorm(h);
+      if (collect) hidden.push(h);
+      const keep = opts.logitsToKeep ?? 0;
+      const hk = keep > 0 && keep < S ? h.narrow(1, S - keep, keep) : h;
+      const logits = this.lmHead(hk);
+      return collect ? { logits, hiddenStates: hidden } : { logits };
+    });
+    if (opts.cache) {
+      opts.cache.length += Array.isArray(ids)
+        ? (ids as number[][])[0].length
+        : (ids as Tensor).shape[1];
+    }
+    return out;
+  }
+
+  /** Free all weights. */
+  override dispose(): void {
+    super.dispose();
+    if (!this.#invFreq.isDisposed) this.#invFreq.dispose();
+  }
+}
