@@ -1,0 +1,141 @@
+/**
+ * Sampling completions for evaluation scenarios, cached on disk as they are produced.
+ *
+ * Upstream protocol: per scenario the prompt is `file_context + func_context`; N samples are drawn
+ * in calls of `perCall` sequences, call i seeded with `seed + i`; nucleus sampling with the given
+ * temperature and top-p. Each finished call is appended to a JSONL file in one write, so an
+ * interrupted run resumes at the first missing call (a torn last line is dropped).
+ * @module
+ */
+import { generate, type LogitsProcessor } from "../model/generate.ts";
+import type { Pretrained } from "../model/load.ts";
+import type { Scenario } from "../eval/types.ts";
+
+/** Sampling settings of an evaluation run. */
+export interface SampleSettings {
+  /** Samples per scenario (paper: 100). */
+  samples: number;
+  /** Sequences per generate call (paper: 20). */
+  perCall: number;
+  /** Temperature (paper: 0.1). */
+  temperature: number;
+  /** Nucleus top-p (paper: 0.95). */
+  topP: number;
+  /** New-token budget (paper: 300). */
+  maxNewTokens: number;
+  /** Base seed; call i uses seed + i (paper: 1). */
+  seed: number;
+}
+
+/** The paper's sampling settings. */
+export const PAPER_SAMPLING: Readonly<SampleSettings> = Object.freeze({
+  samples: 100,
+  perCall: 20,
+  temperature: 0.1,
+  topP: 0.95,
+  maxNewTokens: 300,
+  seed: 1,
+});
+
+/** One cached completion line. */
+export interface CompletionRecord {
+  scenario: string;
+  completion: string;
+  /** 0-based generate call this sample came from (seeded with seed + call). */
+  call: number;
+  /** Generated token count (EOS included when the sample stopped). */
+  tokens: number;
+}
+
+/** Makes the guidance for one prompt (null = plain sampling); disposed after its calls. */
+export type GuidanceFactory = (
+  promptIds: number[],
+) => (LogitsProcessor & { dispose(): void }) | null;
+
+/** The prompt of a scenario, exactly as upstream: file_context + func_context. */
+export function scenarioPrompt(s: Scenario): string {
+  return s.fileContext + s.funcContext;
+}
+
+/** Reads a completions cache, truncating a torn trailing line. Missing file → []. */
+export function readCompletionCache(path: string): CompletionRecord[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  const end = text.lastIndexOf("\n") + 1;
+  if (end < text.length) {
+    Deno.truncateSync(path, new TextEncoder().encode(text.slice(0, end)).length);
+  }
+  return text.slice(0, end).split("\n").filter((l) => l.trim()).map((line, i) => {
+    try {
+      return JSON.parse(line) as CompletionRecord;
+    } catch {
+      throw new Error(`${path}:${i + 1}: not a JSON completion record`);
+    }
+  });
+}
+
+/** Progress callback: scenario done count, total, and the scenario being sampled. */
+export type SampleProgress = (done: number, total: number, scenario: string) => void;
+
+/**
+ * Samples `settings.samples` completions per scenario into `cachePath` (JSONL of
+ * {@link CompletionRecord}), skipping calls already cached. Returns all records, in scenario
+ * order then call order.
+ */
+export function sampleScenarios(
+  pre: Pretrained,
+  scenarios: readonly Scenario[],
+  settings: SampleSettings,
+  cachePath: string,
+  guidance: GuidanceFactory | null = null,
+  onProgress: SampleProgress = () => {},
+): CompletionRecord[] {
+  const cached = readCompletionCache(cachePath);
+  const done = new Set(cached.map((r) => `${r.scenario}\u0000${r.call}`));
+  const calls = Math.ceil(settings.samples / settings.perCall);
+  let finished = 0;
+  const totalCalls = scenarios.length * calls;
+  for (const s of scenarios) {
+    const prompt = scenarioPrompt(s);
+    const promptIds = pre.tokenizer.encode(prompt);
+    const processor = [...Array(calls).keys()].every((c) => done.has(`${s.id}\u0000${c}`))
+      ? null
+      : guidance?.(promptIds) ?? null;
+    try {
+      for (let call = 0; call < calls; call++) {
+        onProgress(finished, totalCalls, s.id);
+        if (done.has(`${s.id}\u0000${call}`)) {
+          finished++;
+          continue;
+        }
+        const n = Math.min(settings.perCall, settings.samples - call * settings.perCall);
+        const out = generate(pre.model, pre.tokenizer, [promptIds], {
+          numReturnSequences: n,
+          maxNewTokens: settings.maxNewTokens,
+          doSample: true,
+          temperature: settings.temperature,
+          topP: settings.topP,
+          seed: settings.seed + call,
+          logitsProcessor: processor ?? undefined,
+        });
+        const lines = out.texts.map((completion, i) =>
+          JSON.stringify({ scenario: s.id, completion, call, tokens: out.tokens[i].length })
+        );
+        Deno.writeTextFileSync(cachePath, lines.join("\n") + "\n", { append: true });
+        finished++;
+      }
+    } finally {
+      processor?.dispose();
+    }
+  }
+  onProgress(finished, totalCalls, "");
+  const order = new Map(scenarios.map((s, i) => [s.id, i]));
+  return readCompletionCache(cachePath)
+    .filter((r) => order.has(r.scenario))
+    .sort((a, b) => order.get(a.scenario)! - order.get(b.scenario)! || a.call - b.call);
+}
