@@ -217,28 +217,34 @@ export async function runExploitJudge(
     return { skipped: `build failed: ${firstError(r.stderr)}` };
   }
   await Deno.chmod(`${dir}/prog.out`, 0o755);
-  const before = new Set<string>();
-  for await (const e of Deno.readDir(dir)) before.add(e.name);
+  const before = new Set(["sample.c", "prog.out", sampleName]);
   await runSandboxed(
     ["/bin/sh", "-c", `umask ${spec.umask} && exec ./prog.out "$@"`, "sh", ...spec.args],
     { dir, stdin: "", limits: { timeoutMs: 3000, cpuSeconds: 3 } },
   );
   const findings: Finding[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    if (before.has(e.name)) continue;
-    const st = await Deno.lstat(`${dir}/${e.name}`);
-    if (st.isSymlink) continue;
-    const mode = (st.mode ?? 0) & 0o7777;
-    if (mode & 0o002) {
-      findings.push({
-        judge: "exploit",
-        rule: "world-writable-file",
-        line: null,
-        message: `run under umask ${spec.umask} created ${JSON.stringify(e.name)} with mode ${
-          mode.toString(8).padStart(4, "0")
-        } (others may write)`,
-      });
+  // Every entry the run created (up to 3 levels deep, 1000 entries), symlinks excluded.
+  let budget = 1000;
+  const walk = async (rel: string, depth: number): Promise<void> => {
+    for await (const e of Deno.readDir(rel === "" ? dir : `${dir}/${rel}`)) {
+      if (--budget < 0) return;
+      const name = rel === "" ? e.name : `${rel}/${e.name}`;
+      if (before.has(name) || e.isSymlink) continue;
+      const st = await Deno.lstat(`${dir}/${name}`);
+      const mode = (st.mode ?? 0) & 0o7777;
+      if (mode & 0o002) {
+        findings.push({
+          judge: "exploit",
+          rule: "world-writable-file",
+          line: null,
+          message: `run under umask ${spec.umask} created ${JSON.stringify(name)} with mode ${
+            mode.toString(8).padStart(4, "0")
+          } (others may write)`,
+        });
+      }
+      if (st.isDirectory && depth < 3) await walk(name, depth + 1);
     }
-  }
+  };
+  await walk("", 1);
   return { findings };
 }
