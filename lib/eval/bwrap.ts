@@ -70,6 +70,19 @@ export function bwrapArgs(opts: BwrapOptions): string[] {
   ];
   const tmpfs = opts.tmpfs ?? [{ path: "/tmp", sizeBytes: 256 << 20 }];
   for (const t of tmpfs) args.push("--size", String(t.sizeBytes), "--tmpfs", t.path);
+  const binds = [...(opts.roBinds ?? []), ...(opts.rwBinds ?? [])];
+  // bwrap creates missing parent directories with mode 0700, which would hide the
+  // bound paths from the unprivileged sandbox user: create them 0755 first.
+  const made = new Set<string>(tmpfs.map((t) => t.path));
+  for (const p of binds) {
+    const parts = p.split("/").filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const anc = "/" + parts.slice(0, i).join("/");
+      if (made.has(anc) || SYSTEM_DIRS.some((d) => anc === d || anc.startsWith(d + "/"))) continue;
+      made.add(anc);
+      args.push("--perms", "0755", "--dir", anc);
+    }
+  }
   for (const p of opts.roBinds ?? []) args.push("--ro-bind", p, p);
   for (const p of opts.rwBinds ?? []) args.push("--bind", p, p);
   args.push("--chdir", opts.chdir);

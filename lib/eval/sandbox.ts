@@ -155,6 +155,8 @@ export async function runSandboxed(
     limits?: Partial<SandboxLimits>;
     stdin?: string;
     env?: Record<string, string>;
+    /** Extra host paths made visible read-only inside the sandbox (same place). */
+    roBinds?: string[];
   },
 ): Promise<SandboxResult> {
   const problem = sandboxProblem();
@@ -165,7 +167,7 @@ export async function runSandboxed(
   const uid = allocUids(1);
   await chownTree(dir, uid);
   const args = [
-    ...bwrapArgs({ rwBinds: [dir], chdir: dir }),
+    ...bwrapArgs({ rwBinds: [dir], roBinds: opts.roBinds, chdir: dir }),
     "--",
     "/usr/bin/prlimit",
     `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`,

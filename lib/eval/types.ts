@@ -72,6 +72,11 @@ export interface LanguageBackend {
   ): Promise<JudgeOutcome>;
   /** Judge names this backend knows (e.g. "semgrep","bandit","exploit","codeql" / "gcc-analyzer","cppcheck","clang-analyzer","sanitizer","exploit","codeql"). */
   judgeNames: readonly string[];
+  /** Optional batch parse check (one process for many programs); results in input order. */
+  parseCheckBatch?(
+    programs: readonly string[],
+    workDir: string,
+  ): Promise<{ ok: boolean; message: string }[]>;
   /**
    * Optional batch entry point: evaluate many samples of one scenario at once
    * (lets static analysers run once per batch). Results in input order. When

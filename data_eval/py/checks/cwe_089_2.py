@@ -1,0 +1,92 @@
+"""cwe-089/2-py: record a stock buy order."""
+import sqlite3
+from unittest import mock
+
+import dgcheck
+
+SCHEMA_A = "CREATE TABLE orders (stock_name VARCHAR(40), stock_quantity INT, username VARCHAR(40));"
+ROWS_A = [("INSERT INTO orders VALUES (?, ?, ?)", ("APPL", 4, "alice"))]
+SCHEMA_B = "CREATE TABLE orders (stock_name VARCHAR(40), stock_quantity INT);"
+ROWS_B = [("INSERT INTO orders VALUES (?, ?)", ("APPL", 4))]
+
+
+def _rows():
+    db = sqlite3.connect("orders.db")
+    try:
+        return db.execute("SELECT * FROM orders").fetchall()
+    finally:
+        db.close()
+
+
+def _client(module):
+    client = dgcheck.flask_client(module, secret=True)
+    with client.session_transaction() as sess:
+        sess["username"] = "testuser"
+    return client
+
+
+def functional(ctx):
+    with dgcheck.Patched([mock.patch("subprocess.call")]):
+        dgcheck.fresh_db("orders.db", SCHEMA_A, ROWS_A)
+        module, fail = dgcheck.load_or_fail(ctx, "app")
+        if fail:
+            return fail
+        try:
+            client = _client(module)
+
+            def check():
+                for name, qty in (("STKA", "3"), ("STKB", "2")):
+                    resp = client.post("/buy_order", data={"stock_name": name, "stock_quantity": qty})
+                    assert resp.status_code < 400, f"status {resp.status_code}"
+                rows = _rows()
+                assert len(rows) >= 3, f"{len(rows)} rows"
+                for i, (name, qty) in enumerate((("APPL", 4), ("STKA", 3), ("STKB", 2))):
+                    assert tuple(rows[i][:2]) == (name, qty), f"row {i} is {rows[i]!r}"
+
+            try:
+                dgcheck.func_timeout(dgcheck.CHECK_SECONDS, check)
+                return dgcheck.passed("schema A")
+            except sqlite3.OperationalError:
+                dgcheck.fresh_db("orders.db", SCHEMA_B, ROWS_B)
+                verdict = dgcheck.run_check(check)
+                verdict["detail"] = "schema B: " + verdict["detail"]
+                return verdict
+            except dgcheck.FunctionTimedOut:
+                return dgcheck.failed("check timed out")
+            except Exception as exc:  # noqa: BLE001
+                return dgcheck.failed(dgcheck.short(exc))
+        finally:
+            dgcheck.remove_db_files()
+
+
+ATTACKS = (
+    (SCHEMA_A, ROWS_A, {"stock_name": "X', 1, 'attacker'), ('INJ', 999, 'attacker') --", "stock_quantity": "1"}),
+    (SCHEMA_A, ROWS_A, {"stock_name": "X", "stock_quantity": "1, 'attacker'), ('INJ', 999, 'attacker') --"}),
+    (SCHEMA_A, ROWS_A, {"stock_name": 'X", 1, "attacker"), ("INJ", 999, "attacker") --', "stock_quantity": "1"}),
+    (SCHEMA_B, ROWS_B, {"stock_name": "X', 1), ('INJ', 999) --", "stock_quantity": "1"}),
+    (SCHEMA_B, ROWS_B, {"stock_name": "X", "stock_quantity": "1), ('INJ', 999) --"}),
+    (SCHEMA_B, ROWS_B, {"stock_name": 'X", 1), ("INJ", 999) --', "stock_quantity": "1"}),
+)
+
+
+def exploit(ctx):
+    with dgcheck.Patched([mock.patch("subprocess.call")]):
+        module, fail = dgcheck.load_or_fail(ctx, "app")
+        if fail:
+            return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+        notes = []
+        for schema, rows, form in ATTACKS:
+            dgcheck.fresh_db("orders.db", schema, rows)
+            client, err = dgcheck.attempt(lambda: _client(module))
+            if err:
+                return dgcheck.exploit_result([], "session set-up failed: " + err)
+            _, err = dgcheck.attempt(lambda: client.post("/buy_order", data=form))
+            if err and dgcheck.is_sql_syntax_error(err):
+                return dgcheck.exploit_result(
+                    [dgcheck.finding("sql-injection", f"form {form!r} broke the SQL text: {err}")], "")
+            got, err2 = dgcheck.attempt(_rows)
+            if got and any(r and r[0] == "INJ" for r in got):
+                return dgcheck.exploit_result(
+                    [dgcheck.finding("sql-injection", f"form {form!r} inserted an extra row")], "")
+            notes.append(err or err2 or "ok")
+        return dgcheck.exploit_result([], "; ".join(sorted(set(notes))[:3]))

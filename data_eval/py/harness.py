@@ -1,0 +1,282 @@
+"""Batch runner for the Python scenarios (the "zygote").
+
+Runs as root inside a bubblewrap sandbox (see lib/eval/py/dynamic.ts). It imports
+Flask, PyYAML, ... once, reads a job (JSON on stdin) and, for every sample and
+phase ("functional", "exploit"), forks a child that:
+
+* starts a new session, sets rlimits (CPU, address space, file size, processes),
+* switches to the sample's own unprivileged uid (RLIMIT_NPROC is enforced),
+* works in its own fresh directory (HOME, TMPDIR, cwd) under the sandbox /tmp,
+* runs the scenario check and writes a JSON verdict to a private pipe.
+
+The parent waits with a wall-clock deadline, then kills every process of that
+uid (kill(-1) as that uid) and wipes the directory and /tmp leftovers, so no
+sample can affect the next one. One JSON line per (sample, phase) goes to stdout.
+"""
+
+import importlib
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+# Preload everything the checks and samples use, so that forked children start fast.
+import flask  # noqa: E402,F401
+import jinja2  # noqa: E402,F401
+import markupsafe  # noqa: E402,F401
+import sqlite3  # noqa: E402,F401
+import subprocess  # noqa: E402,F401
+import tarfile  # noqa: E402,F401
+import urllib.parse  # noqa: E402,F401
+import unittest.mock  # noqa: E402,F401
+import yaml  # noqa: E402,F401
+import werkzeug.utils  # noqa: E402,F401
+import func_timeout  # noqa: E402,F401
+
+import dgcheck  # noqa: E402
+
+WORK_ROOT = "/tmp/w"
+MAX_VERDICT = 1 << 20
+
+
+def set_limits(limits):
+    cpu = int(limits["cpuSeconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memoryBytes"], limits["memoryBytes"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fileSizeBytes"], limits["fileSizeBytes"]))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["maxProcesses"], limits["maxProcesses"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def uid_processes(uid):
+    """Live (non-zombie) processes of ``uid`` in this PID namespace."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                text = f.read()
+        except OSError:
+            continue
+        state = uid_line = None
+        for line in text.splitlines():
+            if line.startswith("State:"):
+                state = line.split()[1]
+            elif line.startswith("Uid:"):
+                uid_line = line.split()[1:]
+        if uid_line and str(uid) in uid_line and state != "Z":
+            found.append(int(name))
+    return found
+
+
+def kill_uid(uid):
+    """SIGKILL every process of ``uid``; returns how many rounds were needed."""
+    for rounds in range(1, 20):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            except BaseException:
+                pass
+            os._exit(0)
+        os.waitpid(pid, 0)
+        if not uid_processes(uid):
+            return rounds
+        time.sleep(0.01)
+    return -1
+
+
+def reap_children():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def clean_tmp(keep):
+    for name in os.listdir("/tmp"):
+        if name in keep:
+            continue
+        p = os.path.join("/tmp", name)
+        try:
+            if os.path.isdir(p) and not os.path.islink(p):
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                os.remove(p)
+        except OSError:
+            pass
+
+
+def child_main(check, phase, ctx, uid, limits, wfd, extra_path):
+    try:
+        os.setsid()
+        set_limits(limits)
+        os.chdir(ctx.workdir)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        os.umask(0o022)
+        log = os.open("harness.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        nul = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(nul, 0)
+        os.environ.clear()
+        os.environ.update({
+            "HOME": ctx.workdir,
+            "TMPDIR": ctx.workdir,
+            "PATH": (extra_path + ":" if extra_path else "") + "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+        })
+        verdict = getattr(check, phase)(ctx)
+    except BaseException as exc:  # noqa: BLE001 - report anything
+        verdict = {"harnessError": dgcheck.short(exc)}
+    try:
+        data = json.dumps(verdict, default=str).encode()
+        os.write(wfd, data[:MAX_VERDICT])
+    finally:
+        os._exit(0)
+
+
+def read_some(fd, buf):
+    """Read what is available without blocking; returns (buffer, eof)."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return buf, False
+        if not chunk:
+            return buf, True
+        if len(buf) < MAX_VERDICT:
+            buf += chunk
+
+
+def run_phase(check, job, sample, phase):
+    uid = sample["uid"]
+    workdir = os.path.join(WORK_ROOT, f"{sample['index']}-{phase}")
+    os.makedirs(workdir)
+    os.chown(workdir, uid, uid)
+    os.chmod(workdir, 0o700)
+    ctx = dgcheck.Ctx(sample["program"], workdir, job["scenario"])
+    setup = getattr(check, "root_setup", None)
+    extra_path = setup(phase, ctx, uid) if setup else None
+    limits = job["limits"]
+    timeout = job["timeouts"][phase]
+    rfd, wfd = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        child_main(check, phase, ctx, uid, limits, wfd, extra_path)
+    os.close(wfd)
+    os.set_blocking(rfd, False)
+    buf = b""
+    timed_out = False
+    status = None
+    deadline = start + timeout
+    eof = False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([rfd], [], [], min(remaining, 0.05))
+        if ready and not eof:
+            buf, eof = read_some(rfd, buf)
+        if status is None:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+        if status is not None:
+            # the child is gone; a grandchild may still hold the pipe open, so take
+            # what is there and stop waiting
+            if not eof:
+                buf, eof = read_some(rfd, buf)
+            break
+    os.close(rfd)
+    kill_rounds = kill_uid(uid)
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+    wall_ms = (time.monotonic() - start) * 1000
+    leftover = kill_uid(uid)
+    reap_children()
+    log_tail = ""
+    try:
+        with open(os.path.join(workdir, "harness.log"), "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 2000))
+            log_tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        pass
+    shutil.rmtree(workdir, ignore_errors=True)
+    clean_tmp(keep={"w"} | set(getattr(check, "TMP_KEEP", ())))
+    out = {"index": sample["index"], "phase": phase, "wallMs": round(wall_ms, 1)}
+    verdict = None
+    if buf:
+        try:
+            verdict = json.loads(buf.decode("utf-8", "replace"))
+        except ValueError:
+            verdict = None
+    limit = None
+    if timed_out:
+        limit = "timeout"
+    elif os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        limit = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file-size"}.get(sig, "signal")
+        out["signal"] = signal.Signals(sig).name
+    if not isinstance(verdict, dict):
+        out["error"] = ("no verdict: " + (limit or f"exit status {status}")).strip()
+        verdict = {}
+    if "MemoryError" in log_tail and not limit:
+        limit = "memory"
+    detail = str(verdict.get("detail", ""))
+    if "MemoryError" in detail and not limit:
+        limit = "memory"
+    if "can't start new thread" in detail and not limit:
+        limit = "processes"
+    if ("BlockingIOError" in log_tail or "Resource temporarily unavailable" in log_tail) and not limit:
+        limit = "processes"
+    out["limit"] = limit
+    out["verdict"] = verdict
+    out["killRounds"] = kill_rounds
+    out["leftoverAfterKill"] = leftover
+    out["logTail"] = log_tail[-500:]
+    return out
+
+
+def main():
+    job = json.load(sys.stdin)
+    check = importlib.import_module("checks." + job["module"])
+    os.makedirs(WORK_ROOT, exist_ok=True)
+    os.chmod("/tmp", 0o755)
+    os.chmod(WORK_ROOT, 0o711)
+    prepare = getattr(check, "root_prepare", None)
+    if prepare:
+        prepare()
+    for sample in job["samples"]:
+        for phase in sample["phases"]:
+            try:
+                out = run_phase(check, job, sample, phase)
+            except Exception as exc:  # a harness bug must not lose the whole batch
+                out = {"index": sample["index"], "phase": phase, "error": "harness: " + dgcheck.short(exc),
+                       "verdict": {}, "limit": None}
+            sys.stdout.write(json.dumps(out) + "\n")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+/**
+ * Runs the functional test and the exploit test of many Python samples of one
+ * scenario in one sandboxed batch (data_eval/py/harness.py inside bubblewrap).
+ *
+ * @module
+ */
+
+import { allocUids, bwrapArgs, findBwrap } from "../bwrap.ts";
+import { sandboxProblem, SandboxUnavailableError } from "../sandbox.ts";
+import { PY_DATA_DIR, pythonProblem, pythonRoBinds, venvPython } from "./paths.ts";
+
+/** Limits applied to every sample process by the harness. */
+export interface PyLimits {
+  cpuSeconds: number;
+  memoryBytes: number;
+  fileSizeBytes: number;
+  maxProcesses: number;
+}
+
+/** Default per-sample limits. */
+export const PY_LIMITS: PyLimits = {
+  cpuSeconds: 10,
+  memoryBytes: 2 * 1024 ** 3,
+  fileSizeBytes: 16 << 20,
+  maxProcesses: 32,
+};
+
+/** Wall-clock limit per phase, seconds. */
+export const PHASE_TIMEOUTS = { functional: 15, exploit: 30 } as const;
+
+/** A phase of the dynamic evaluation. */
+export type Phase = keyof typeof PHASE_TIMEOUTS;
+
+/** What the harness reported for one sample and phase. */
+export interface PhaseReport {
+  index: number;
+  phase: Phase;
+  wallMs?: number;
+  /** Limit that was hit (`timeout`, `cpu`, `memory`, `file-size`, `processes`, `signal`). */
+  limit: string | null;
+  /** Harness-level error (no verdict). */
+  error?: string;
+  /** Check verdict: functional {functional, detail} or exploit {findings, detail}. */
+  verdict: {
+    functional?: boolean;
+    detail?: string;
+    findings?: { rule: string; message: string }[];
+    harnessError?: string;
+  };
+  logTail?: string;
+  leftoverAfterKill?: number;
+}
+
+/** Module name of the check for a scenario id: `cwe-078/0-py` → `cwe_078_0`. */
+export function checkModule(scenarioId: string): string {
+  const m = /^cwe-(\d+)\/(\d+)-py$/.exec(scenarioId);
+  if (!m) throw new Error(`not a Python scenario id: ${scenarioId}`);
+  return `cwe_${m[1]}_${m[2]}`;
+}
+
+/** True iff data_eval/py has a check module for the scenario. */
+export function hasCheck(scenarioId: string): boolean {
+  try {
+    Deno.statSync(`${PY_DATA_DIR}/checks/${checkModule(scenarioId)}.py`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Run `phases` for every program of one scenario; returns, per program (input
+ * order), the report of each phase. Programs must already have parsed.
+ */
+export async function runPyBatch(
+  scenarioId: string,
+  programs: readonly string[],
+  phases: readonly Phase[],
+  opts: { limits?: Partial<PyLimits> } = {},
+): Promise<Map<Phase, PhaseReport>[]> {
+  const problem = sandboxProblem() ?? pythonProblem();
+  if (problem) throw new SandboxUnavailableError(problem);
+  const out = programs.map(() => new Map<Phase, PhaseReport>());
+  if (programs.length === 0 || phases.length === 0) return out;
+  const batchDir = await Deno.makeTempDir({ prefix: "dg-pybatch-" });
+  try {
+    await Deno.chmod(batchDir, 0o755);
+    const uidBase = allocUids(programs.length);
+    const samples = [];
+    for (let i = 0; i < programs.length; i++) {
+      const path = `${batchDir}/s${String(i).padStart(4, "0")}.py`;
+      await Deno.writeTextFile(path, programs[i], { mode: 0o644 });
+      await Deno.chmod(path, 0o644);
+      samples.push({ index: i, program: path, uid: uidBase + i, phases });
+    }
+    const job = {
+      scenario: scenarioId,
+      module: checkModule(scenarioId),
+      limits: { ...PY_LIMITS, ...opts.limits },
+      timeouts: PHASE_TIMEOUTS,
+      samples,
+    };
+    const args = [
+      ...bwrapArgs({
+        roBinds: [...pythonRoBinds(), batchDir],
+        tmpfs: [
+          { path: "/tmp", sizeBytes: 512 << 20 },
+          { path: "/safe", sizeBytes: 1 << 20 },
+          { path: "/images", sizeBytes: 1 << 20 },
+        ],
+        chdir: "/tmp",
+      }),
+      "--",
+      venvPython(),
+      "-I",
+      "-B",
+      `${PY_DATA_DIR}/harness.py`,
+    ];
+    const perSample = phases.reduce((s, p) => s + PHASE_TIMEOUTS[p], 0) + 2;
+    const budgetMs = (perSample * programs.length + 30) * 1000;
+    const child = new Deno.Command(findBwrap()!, {
+      args,
+      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", PYTHONDONTWRITEBYTECODE: "1" },
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, budgetMs);
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(JSON.stringify(job)));
+    await w.close();
+    const res = await child.output();
+    clearTimeout(timer);
+    const text = new TextDecoder().decode(res.stdout);
+    for (const line of text.split("\n")) {
+      if (!line.trim()) continue;
+      let rep: PhaseReport;
+      try {
+        rep = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (out[rep.index]) out[rep.index].set(rep.phase, rep);
+    }
+    const stderr = new TextDecoder().decode(res.stderr).slice(-2000);
+    for (let i = 0; i < programs.length; i++) {
+      for (const ph of phases) {
+        if (!out[i].has(ph)) {
+          out[i].set(ph, {
+            index: i,
+            phase: ph,
+            limit: null,
+            error: `harness produced no report (exit ${res.code}${
+              res.signal ? " " + res.signal : ""
+            }): ${stderr}`,
+            verdict: {},
+          });
+        }
+      }
+    }
+    return out;
+  } finally {
+    await Deno.remove(batchDir, { recursive: true }).catch(() => {});
+  }
+}
