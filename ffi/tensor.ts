@@ -45,9 +45,16 @@ function i32(values: readonly number[]): Int32Array {
   return Int32Array.from(values);
 }
 
-function ptrArray(ts: readonly Tensor[]): BigUint64Array {
-  const out = new BigUint64Array(ts.length);
-  ts.forEach((t, i) => out[i] = BigInt(Deno.UnsafePointer.value(t.ptr)));
+const ptrScratch = [new BigUint64Array(256), new BigUint64Array(256)];
+
+/**
+ * Pointer values of `ts` in reusable buffer `slot` (0 or 1; the shim copies them before
+ * returning, so a buffer is free again after each call).
+ */
+function ptrArray(ts: readonly Tensor[], slot = 0): BigUint64Array {
+  const scratch = ptrScratch[slot];
+  const out = ts.length <= scratch.length ? scratch : new BigUint64Array(ts.length);
+  for (let i = 0; i < ts.length; i++) out[i] = BigInt(Deno.UnsafePointer.value(ts[i].ptr));
   return out;
 }
 
@@ -947,7 +954,7 @@ export function backwardMany(outputs: readonly Tensor[], grads: readonly Tensor[
   }
   okStatus(
     "dg_backward_many",
-    lib().dg_backward_many(ptrArray(outputs), ptrArray(grads), outputs.length),
+    lib().dg_backward_many(ptrArray(outputs, 0), ptrArray(grads, 1), outputs.length),
   );
 }
 

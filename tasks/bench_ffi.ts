@@ -1,7 +1,7 @@
 /**
  * `deno task bench:ffi`: per-op latency of small ops through Deno → shim → libtorch, next to
  * Python torch eager on the same libtorch version (tools/bench_ffi.py), in the same run.
- * Writes bench/results/ffi.json: {"ops":[{name, deno_us, python_us}], "median_ratio"}.
+ * Both run with one intra-op thread. Writes bench/results/ffi.json: {"ops":[{name, deno_us, python_us}], "median_ratio"}.
  * @module
  */
 import * as T from "../ffi/mod.ts";
@@ -92,6 +92,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+// One intra-op thread on both sides: the benchmark measures per-call overhead, and a shared
+// 2-core machine makes multi-threaded timings of tiny ops mostly scheduler noise.
+T.setNumThreads(1);
 T.manualSeed(0);
 const denoUs: Record<string, number> = {};
 for (const [name, make] of ops) {
@@ -100,8 +103,11 @@ for (const [name, make] of ops) {
 }
 
 const py = `${PROJECT_ROOT}/.venv/bin/python`;
-const out = new Deno.Command(py, { args: [`${PROJECT_ROOT}/tools/bench_ffi.py`], stdout: "piped" })
-  .outputSync();
+const out = new Deno.Command(py, {
+  args: [`${PROJECT_ROOT}/tools/bench_ffi.py`],
+  stdout: "piped",
+  env: { OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
+}).outputSync();
 if (!out.success) {
   console.error(
     "bench:ffi: tools/bench_ffi.py failed (is .venv set up? run bash scripts/setup.sh)",
