@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Greedy generation throughput of transformers on CPU (fp32), the baseline for the TS generator.
+
+    bench_generate_hf.py --model DIR --batch B --new-tokens 64 [--prompt-len 32] [--seed 0]
+                         [--runs 2] [--warmup-tokens 8]
+
+Every row is the same seeded random prompt (ids drawn below the tokenizer size), attention mask all
+ones. EOS stopping is disabled (generation config eos_token_id = None), so each run produces exactly
+B x new_tokens tokens. One warm-up generate of --warmup-tokens new tokens, then --runs timed runs;
+the minimum is reported. Uses the default intra-op thread count and the default (sdpa) attention.
+
+Prints {"batch", "new_tokens", "prompt_len", "seconds", "tok_s" (= batch * new_tokens / seconds),
+"threads", "attn_implementation"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+
+def generate(model: PreTrainedModel, input_ids: torch.Tensor, new_tokens: int) -> float:
+    """Seconds for one greedy generate of exactly new_tokens tokens per row."""
+    gen_cfg = copy.deepcopy(model.generation_config)
+    gen_cfg.eos_token_id = None
+    gen_cfg.pad_token_id = model.config.eos_token_id
+    gen_cfg.do_sample = False
+    gen_cfg.max_new_tokens = new_tokens
+    start = time.perf_counter()
+    out = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), generation_config=gen_cfg)
+    seconds = time.perf_counter() - start
+    if out.shape[1] != input_ids.shape[1] + new_tokens:
+        raise RuntimeError(f"generate returned {out.shape[1] - input_ids.shape[1]} tokens, expected {new_tokens}")
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, type=Path, help="checkpoint directory")
+    parser.add_argument("--batch", required=True, type=int, help="rows generated together")
+    parser.add_argument("--new-tokens", required=True, type=int, help="tokens generated per row")
+    parser.add_argument("--prompt-len", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the prompt ids")
+    parser.add_argument("--runs", type=int, default=2, help="timed runs (minimum reported)")
+    parser.add_argument("--warmup-tokens", type=int, default=8, help="new tokens of the warm-up run")
+    args = parser.parse_args()
+    if min(args.batch, args.new_tokens, args.prompt_len, args.runs, args.warmup_tokens) < 1:
+        sys.exit("error: --batch, --new-tokens, --prompt-len, --runs and --warmup-tokens must be >= 1")
+    if not (args.model / "config.json").exists():
+        sys.exit(f"error: {args.model}/config.json not found")
+
+    tok = AutoTokenizer.from_pretrained(args.model)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
+    high = min(len(tok), model.config.vocab_size)
+    prompt = torch.randint(0, high, (1, args.prompt_len), generator=torch.Generator().manual_seed(args.seed))
+    input_ids = prompt.repeat(args.batch, 1)
+
+    with torch.no_grad():
+        generate(model, input_ids, min(args.warmup_tokens, args.new_tokens))
+        seconds = min(generate(model, input_ids, args.new_tokens) for _ in range(args.runs))
+    print(json.dumps({
+        "batch": args.batch,
+        "new_tokens": args.new_tokens,
+        "prompt_len": args.prompt_len,
+        "seconds": round(seconds, 4),
+        "tok_s": round(args.batch * args.new_tokens / seconds, 3),
+        "threads": torch.get_num_threads(),
+        "attn_implementation": model.config._attn_implementation,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
