@@ -1,0 +1,70 @@
+/**
+ * Right-padded batches of (vulnerable, secure) token sequences, as host arrays and tensors.
+ * @module
+ */
+import { type Device, type Tensor, tensor } from "../../ffi/mod.ts";
+
+/** One tokenised training pair. */
+export interface PairExample {
+  /** Index of the pair in its split (stable across runs; logged for resume checks). */
+  index: number;
+  /** Secure side ids (func_src_after). */
+  secure: number[];
+  /** Vulnerable side ids (func_src_before). */
+  vulnerable: number[];
+  /** CWE label, e.g. `cwe-079`. */
+  cwe: string;
+}
+
+/** A right-padded [B][T] id matrix with its 1/0 mask. */
+export interface PaddedRows {
+  ids: number[][];
+  mask: number[][];
+}
+
+/** A batch of pairs on the host, each side padded to its own longest sequence. */
+export interface PairBatchHost {
+  /** Example indices in batch order. */
+  indices: number[];
+  secure: PaddedRows;
+  vulnerable: PaddedRows;
+}
+
+/** Tensors of one side: ids [B,T] i64 and mask [B,T] i64. */
+export interface SideTensors {
+  ids: Tensor;
+  mask: Tensor;
+}
+
+/** Pads sequences on the right with `padId` to the longest one. */
+export function padRight(seqs: readonly (readonly number[])[], padId: number): PaddedRows {
+  const T = Math.max(1, ...seqs.map((s) => s.length));
+  return {
+    ids: seqs.map((s) => [...s, ...new Array(T - s.length).fill(padId)]),
+    mask: seqs.map((s) => [...new Array(s.length).fill(1), ...new Array(T - s.length).fill(0)]),
+  };
+}
+
+/** Builds the host batch for `examples`. */
+export function makeBatch(examples: readonly PairExample[], padId: number): PairBatchHost {
+  if (!examples.length) throw new RangeError("empty batch");
+  for (const e of examples) {
+    if (!e.secure.length || !e.vulnerable.length) {
+      throw new RangeError(`example ${e.index} has an empty side`);
+    }
+  }
+  return {
+    indices: examples.map((e) => e.index),
+    secure: padRight(examples.map((e) => e.secure), padId),
+    vulnerable: padRight(examples.map((e) => e.vulnerable), padId),
+  };
+}
+
+/** Copies one padded side to tensors on `device`. */
+export function sideTensors(rows: PaddedRows, device: Device = "cpu"): SideTensors {
+  const B = rows.ids.length, T = rows.ids[0].length;
+  return {
+    ids: tensor(BigInt64Array.from(rows.ids.flat(), (v) => BigInt(v)), [B, T], { device }),
+    mask: tensor(BigInt64Array.from(rows.mask.flat(), (v) => BigInt(v)), [B, T], { device }),
+  };
+}
