@@ -49,6 +49,7 @@ export interface CompletionRecord {
 
 /** Makes the guidance for one prompt (null = plain sampling); disposed after its calls. */
 export type GuidanceFactory = (
+  prompt: string,
   promptIds: number[],
 ) => (LogitsProcessor & { dispose(): void }) | null;
 
@@ -105,7 +106,7 @@ export function sampleScenarios(
     const promptIds = pre.tokenizer.encode(prompt);
     const processor = [...Array(calls).keys()].every((c) => done.has(`${s.id}\u0000${c}`))
       ? null
-      : guidance?.(promptIds) ?? null;
+      : guidance?.(prompt, promptIds) ?? null;
     try {
       for (let call = 0; call < calls; call++) {
         onProgress(finished, totalCalls, s.id);
