@@ -80,7 +80,8 @@ GREEDY_NEW_TOKENS = 32
 GREEDY_NOTE = (
     "greedy = model.generate(do_sample=False, max_new_tokens=32) with a GenerationConfig copy whose "
     "eos_token_id is None, so EOS never stops generation and exactly 32 tokens come back; checked "
-    "against a no-cache argmax loop"
+    "against a no-cache argmax loop. Random weights: greedy ids may be embedding padding rows "
+    "(>= tokenizer size, < vocab_size)"
 )
 
 NOPOST_NOTE = (
@@ -315,7 +316,7 @@ def patch_json(path: Path, updates: dict[str, Any]) -> None:
 
 
 def make_cases(tok_dir: Path) -> dict[str, Any]:
-    """Write cases.json from AutoTokenizer; cross-check against the bare tokenizer.json backend."""
+    """Write cases.json from AutoTokenizer; cross-check encode/decode against the bare tokenizer.json."""
     tok = AutoTokenizer.from_pretrained(tok_dir)
     backend = Tokenizer.from_file(str(tok_dir / "tokenizer.json"))
     cases = []
@@ -330,7 +331,10 @@ def make_cases(tok_dir: Path) -> dict[str, Any]:
             "decoded": tok.decode(ids, skip_special_tokens=False),
             "decoded_skip": tok.decode(ids, skip_special_tokens=True),
         })
-        if backend.encode(text, add_special_tokens=True).ids != ids:
+        case = cases[-1]
+        if (backend.encode(text, add_special_tokens=True).ids != ids
+                or backend.decode(ids, skip_special_tokens=False) != case["decoded"]
+                or backend.decode(ids, skip_special_tokens=True) != case["decoded_skip"]):
             backend_disagreements.append(text)
         if backend.encode(text, add_special_tokens=False).ids != ids_ns:
             raise RuntimeError(f"{tok_dir}: tokenizer.json and AutoTokenizer differ without specials on {text!r}")
