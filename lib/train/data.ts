@@ -1,0 +1,133 @@
+/**
+ * SVEN-format training data: `DIR/train/*.jsonl` and `DIR/val/*.jsonl` (one file per CWE), or a
+ * single `DIR/train.jsonl` / `DIR/val.jsonl`. Each line is a JSON object with `func_src_before`
+ * (vulnerable) and `func_src_after` (secure); `vul_type` names the CWE when present.
+ * @module
+ */
+import type { Tokenizer } from "../model/tokenizer.ts";
+import type { PairExample } from "./batch.ts";
+
+/** Error for a missing data directory or malformed data (names the file and line). */
+export class DataError extends Error {
+  override name = "DataError";
+}
+
+/** One raw pair. */
+export interface RawPair {
+  /** Vulnerable source (func_src_before). */
+  vulnerable: string;
+  /** Secure source (func_src_after). */
+  secure: string;
+  /** CWE label (vul_type, else the file name). */
+  cwe: string;
+  /** `file:line` it came from. */
+  origin: string;
+}
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(p)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(p)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The JSONL files of one split, sorted by name; throws {@link DataError} when there are none. */
+export async function splitFiles(dataDir: string, split: "train" | "val"): Promise<string[]> {
+  if (!(await isDir(dataDir))) throw new DataError(`data directory ${dataDir} does not exist`);
+  const single = `${dataDir}/${split}.jsonl`;
+  if (await isFile(single)) return [single];
+  const sub = `${dataDir}/${split}`;
+  if (await isDir(sub)) {
+    const files: string[] = [];
+    for await (const e of Deno.readDir(sub)) {
+      if (e.isFile && e.name.endsWith(".jsonl")) files.push(`${sub}/${e.name}`);
+    }
+    if (files.length) return files.sort();
+  }
+  throw new DataError(
+    `no ${split} data in ${dataDir}: expected ${split}/*.jsonl (SVEN layout, one file per CWE) ` +
+      `or ${split}.jsonl`,
+  );
+}
+
+/** Parses one JSONL file into pairs; a malformed line is a {@link DataError} naming file:line. */
+export function parseJsonl(text: string, file: string): RawPair[] {
+  const out: RawPair[] = [];
+  const base = file.split("/").pop()!.replace(/\.jsonl$/, "");
+  text.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    const where = `${file}:${i + 1}`;
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch (e) {
+      throw new DataError(`${where}: malformed JSON line (${(e as Error).message})`);
+    }
+    if (typeof o !== "object" || o === null || Array.isArray(o)) {
+      throw new DataError(`${where}: expected a JSON object`);
+    }
+    const r = o as Record<string, unknown>;
+    for (const k of ["func_src_before", "func_src_after"]) {
+      if (typeof r[k] !== "string") {
+        throw new DataError(`${where}: missing or non-string "${k}"`);
+      }
+    }
+    out.push({
+      vulnerable: r.func_src_before as string,
+      secure: r.func_src_after as string,
+      cwe: typeof r.vul_type === "string" ? r.vul_type : base,
+      origin: where,
+    });
+  });
+  return out;
+}
+
+/** All pairs of a split, files in name order, lines in file order. */
+export async function loadSplit(dataDir: string, split: "train" | "val"): Promise<RawPair[]> {
+  const out: RawPair[] = [];
+  for (const f of await splitFiles(dataDir, split)) {
+    out.push(...parseJsonl(await Deno.readTextFile(f), f));
+  }
+  if (!out.length) throw new DataError(`${dataDir}: the ${split} split has no pairs`);
+  return out;
+}
+
+/** Tokenised pairs of a split and how many were skipped for length. */
+export interface TokenizedSplit {
+  examples: PairExample[];
+  /** Pairs with a side longer than maxLength (or shorter than 2 tokens). */
+  skipped: number;
+  /** Pairs read. */
+  total: number;
+}
+
+/**
+ * Tokenises pairs (tokenizer's special-token rules); pairs with either side longer than
+ * `maxLength` tokens, or shorter than 2, are skipped and counted. `index` is the pair's position
+ * in `pairs`.
+ */
+export function tokenizePairs(
+  pairs: readonly RawPair[],
+  tokenizer: Tokenizer,
+  maxLength: number,
+): TokenizedSplit {
+  const examples: PairExample[] = [];
+  let skipped = 0;
+  pairs.forEach((p, index) => {
+    const secure = tokenizer.encode(p.secure);
+    const vulnerable = tokenizer.encode(p.vulnerable);
+    const ok = (s: number[]) => s.length >= 2 && s.length <= maxLength;
+    if (ok(secure) && ok(vulnerable)) examples.push({ index, secure, vulnerable, cwe: p.cwe });
+    else skipped++;
+  });
+  return { examples, skipped, total: pairs.length };
+}

@@ -1,0 +1,434 @@
+/**
+ * The DeepGuard trainer: SVEN pairs → SecurityAwareLoRAModel, AdamW with linear warm-up/decay,
+ * gradient accumulation and clipping, validation with early stopping, atomic checkpoints with
+ * exact resume, `OUT/train_log.jsonl`, and the best adapter in `OUT/best/`.
+ *
+ * Determinism: the pair order of epoch e depends only on (seed, e), and the torch generator is
+ * reseeded from (seed, epoch, micro-batch) before every micro-batch, so a run resumed from a
+ * checkpoint sees the same batches with the same dropout masks as an uninterrupted one.
+ * @module
+ */
+import { manualSeed, setNumThreads, tidy } from "../../ffi/mod.ts";
+import { AdamW, linearWarmupDecay } from "../nn/mod.ts";
+import { makeBatch, type PairBatchHost, sideTensors } from "./batch.ts";
+import {
+  findComplete,
+  loadOptimizer,
+  readState,
+  saveCheckpoint,
+  type TrainerState,
+  writeDirAtomic,
+} from "./checkpoint.ts";
+import { resolveConfig, type TrainConfig } from "./config.ts";
+import { loadSplit, tokenizePairs } from "./data.ts";
+import { ProgressBar } from "./progress.ts";
+import { epochOrder, mixSeed } from "./rng.ts";
+import {
+  type LossValues,
+  type PairBatchTensors,
+  SecurityAwareLoRAModel,
+  type SecurityModelOptions,
+} from "./security_model.ts";
+
+/** One line of `OUT/train_log.jsonl` (one per optimizer step). */
+export interface StepLog {
+  /** Optimizer steps done (1-based). */
+  step: number;
+  /** Epoch (1-based). */
+  epoch: number;
+  /** Mean total loss over the step's micro-batches. */
+  loss: number;
+  /** Mean generation loss. */
+  gen: number;
+  /** Mean security loss. */
+  sec: number;
+  /** Mean (clamped) KL. */
+  kl: number;
+  /** Learning rate used for this update. */
+  lr: number;
+  /** Global gradient norm before clipping. */
+  grad_norm: number;
+  /** Indices of the training pairs in this step, in order. */
+  pairs: number[];
+}
+
+/** One validation. */
+export interface ValidationLog {
+  /** Epoch (1-based) just finished (or in progress when stopped by --max-steps). */
+  epoch: number;
+  /** Optimizer step. */
+  step: number;
+  /** Mean total validation loss. */
+  loss: number;
+  /** Whether this is the best so far (written to OUT/best). */
+  best: boolean;
+}
+
+/** Callbacks and output options of {@link train}. */
+export interface TrainHooks {
+  /** Called after every optimizer step. */
+  onStep?: (log: StepLog) => void;
+  /** Called after every validation. */
+  onValidation?: (log: ValidationLog) => void;
+  /** No progress output on stderr. */
+  quiet?: boolean;
+}
+
+/** Summary of a training run. */
+export interface TrainResult {
+  /** Optimizer steps at the end. */
+  steps: number;
+  /** Steps run by this invocation (excludes steps before a resume). */
+  stepsThisRun: number;
+  /** Why training ended. */
+  stoppedBy: "epochs" | "max-steps" | "early-stopping";
+  /** Loss of the first and last step of this invocation. */
+  firstLoss: number | null;
+  lastLoss: number | null;
+  /** Best validation loss, and the directory holding that adapter. */
+  bestVal: number | null;
+  bestDir: string;
+  /** Training pairs used / skipped for length; validation likewise. */
+  trainPairs: number;
+  skippedTrain: number;
+  valPairs: number;
+  skippedVal: number;
+  /** Optimizer steps per second (training only, validation and checkpoints excluded). */
+  stepsPerSecond: number;
+}
+
+/** Error that stops training (NaN loss, nothing to train on, unusable checkpoint). */
+export class TrainError extends Error {
+  override name = "TrainError";
+}
+
+function chunk<T>(xs: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+function toTensors(h: PairBatchHost, device: TrainConfig["device"]): PairBatchTensors {
+  return { secure: sideTensors(h.secure, device), vulnerable: sideTensors(h.vulnerable, device) };
+}
+
+/**
+ * Trains a DeepGuard adapter. `partial` needs `model`, `data` and `out`; every other field
+ * defaults to {@link DEFAULT_TRAIN_CONFIG}. Resolves when training ends; throws
+ * {@link TrainError} / TrainConfigError / DataError / SecurityModelError with a clear message.
+ */
+export async function train(
+  partial: Partial<TrainConfig> & Pick<TrainConfig, "model" | "data" | "out">,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
+  const cfg = resolveConfig(partial);
+  if (cfg.threads) setNumThreads(cfg.threads);
+  const trainRaw = await loadSplit(cfg.data, "train");
+  const valRaw = await loadSplit(cfg.data, "val");
+  await Deno.mkdir(cfg.out, { recursive: true });
+  const ckDir = `${cfg.out}/checkpoint`;
+  const logPath = `${cfg.out}/train_log.jsonl`;
+  const bestDir = `${cfg.out}/best`;
+  const progress = new ProgressBar(hooks.quiet);
+
+  let resumeFrom: string | null = null;
+  if (cfg.resume) {
+    resumeFrom = await findComplete(ckDir);
+    if (!resumeFrom) throw new TrainError(`--resume: no checkpoint found in ${ckDir}`);
+  }
+  manualSeed(cfg.seed);
+  const modelOpts: SecurityModelOptions = {
+    aggregation: cfg.aggregation,
+    layers: cfg.layers,
+    lora: {
+      r: cfg.loraRank,
+      alpha: cfg.loraAlpha,
+      dropout: cfg.loraDropout,
+      ...(cfg.targets ? { targetModules: cfg.targets } : {}),
+    },
+    dtype: cfg.dtype,
+    device: cfg.device,
+    analyzerDropout: cfg.analyzerDropout,
+    loss: {
+      margin: cfg.margin,
+      secWeight: cfg.secWeight,
+      klWeight: cfg.klWeight,
+      useKl: cfg.kl,
+      klClamp: 1.0,
+    },
+  };
+  const model = resumeFrom
+    ? await SecurityAwareLoRAModel.load(cfg.model, resumeFrom, modelOpts)
+    : await SecurityAwareLoRAModel.create(cfg.model, modelOpts);
+  let optimizer: AdamW | null = null;
+  try {
+    const tok = model.tokenizer;
+    const trainSet = tokenizePairs(trainRaw, tok, cfg.maxLength);
+    const valSet = tokenizePairs(valRaw, tok, cfg.maxLength);
+    for (const [name, s] of [["training", trainSet], ["validation", valSet]] as const) {
+      if (!s.examples.length) {
+        throw new TrainError(
+          `all ${s.total} ${name} pairs have a side longer than --max-length ${cfg.maxLength} ` +
+            `tokens (or shorter than 2); raise --max-length`,
+        );
+      }
+    }
+    progress.message(
+      `data: ${trainSet.examples.length} training pairs (${trainSet.skipped} skipped > ` +
+        `${cfg.maxLength} tokens), ${valSet.examples.length} validation pairs (${valSet.skipped} skipped)`,
+    );
+    const examples = trainSet.examples;
+    const nBatches = Math.ceil(examples.length / cfg.batchSize);
+    const stepsPerEpoch = Math.ceil(nBatches / cfg.gradAcc);
+    let totalSteps = cfg.epochs * stepsPerEpoch;
+    if (cfg.maxSteps) totalSteps = Math.min(totalSteps, cfg.maxSteps);
+    const warmup = Math.ceil(cfg.warmupRatio * totalSteps);
+    const fingerprint = JSON.stringify({
+      model: cfg.model,
+      train: examples.length,
+      val: valSet.examples.length,
+      batchSize: cfg.batchSize,
+      gradAcc: cfg.gradAcc,
+      epochs: cfg.epochs,
+      maxLength: cfg.maxLength,
+      maxSteps: cfg.maxSteps,
+      aggregation: cfg.aggregation,
+      layers: cfg.layers,
+      loraRank: cfg.loraRank,
+      seed: cfg.seed,
+    });
+
+    optimizer = new AdamW(model.trainableParameters(), {
+      lr: cfg.lr,
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      eps: cfg.eps,
+      weightDecay: cfg.weightDecay,
+    });
+    let state: TrainerState;
+    if (resumeFrom) {
+      state = await readState(resumeFrom);
+      if (state.fingerprint !== fingerprint) {
+        throw new TrainError(
+          `--resume: ${resumeFrom} was written with other settings ` +
+            `(${state.fingerprint}) than this run (${fingerprint}); resume with the same flags`,
+        );
+      }
+      await loadOptimizer(resumeFrom, optimizer);
+      await truncateLog(logPath, state.step);
+      progress.message(
+        `resuming from ${resumeFrom}: step ${state.step}, epoch ${state.epoch + 1}, ` +
+          `batch ${state.batchCursor}`,
+      );
+    } else {
+      state = {
+        step: 0,
+        epoch: 0,
+        batchCursor: 0,
+        seed: cfg.seed,
+        totalSteps,
+        bestVal: null,
+        bestStep: null,
+        badEpochs: 0,
+        validatedEpoch: -1,
+        validatedStep: -1,
+        fingerprint,
+      };
+      await Deno.writeTextFile(logPath, "");
+      await saveCheckpoint(ckDir, model, optimizer, state);
+    }
+
+    const opt = optimizer;
+    const validate = async (epoch: number): Promise<void> => {
+      const batches = chunk(valSet.examples, cfg.batchSize);
+      const use = cfg.maxValBatches ? batches.slice(0, cfg.maxValBatches) : batches;
+      model.train(false);
+      let sum = 0;
+      try {
+        for (const exs of use) {
+          const host = makeBatch(exs, tok.padTokenId);
+          sum += tidy(() => model.evalLoss(toTensors(host, cfg.device))).total;
+        }
+      } finally {
+        model.train(true);
+      }
+      const loss = sum / use.length;
+      const best = Number.isFinite(loss) && (state.bestVal === null || loss < state.bestVal);
+      if (best) {
+        state.bestVal = loss;
+        state.bestStep = state.step;
+        state.badEpochs = 0;
+        await writeDirAtomic(bestDir, (tmp) => model.save(tmp));
+      } else {
+        state.badEpochs++;
+      }
+      state.validatedEpoch = epoch;
+      state.validatedStep = state.step;
+      progress.message(
+        `validation after step ${state.step} (epoch ${epoch + 1}): loss ${loss.toFixed(4)}` +
+          (best ? ` — best so far, saved to ${bestDir}` : ` (best ${state.bestVal?.toFixed(4)})`),
+      );
+      hooks.onValidation?.({ epoch: epoch + 1, step: state.step, loss, best });
+    };
+
+    const nanError = (where: string, what: string): TrainError =>
+      new TrainError(
+        `${what} at ${where} — training stopped. The last checkpoint (step ` +
+          `${lastSaved}) is kept in ${ckDir}; lower --lr or check the data, then --resume.`,
+      );
+    let lastSaved = state.step;
+    let stoppedBy: TrainResult["stoppedBy"] = "epochs";
+    let firstLoss: number | null = null, lastLoss: number | null = null;
+    let trainMs = 0, stepsThisRun = 0;
+    model.train(true);
+    const log = await Deno.open(logPath, { append: true, create: true });
+    try {
+      outer: for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
+        const batches = chunk(epochOrder(examples.length, cfg.seed, epoch), cfg.batchSize);
+        let b = epoch === state.epoch ? state.batchCursor : 0;
+        while (b < batches.length) {
+          const t0 = performance.now();
+          const group = batches.slice(b, b + cfg.gradAcc);
+          const sum: LossValues = {
+            total: 0,
+            gen: 0,
+            sec: 0,
+            kl: 0,
+            klUnclamped: 0,
+            sSec: 0,
+            sVul: 0,
+          };
+          for (let k = 0; k < group.length; k++) {
+            const host = makeBatch(group[k].map((i) => examples[i]), tok.padTokenId);
+            model.components.stats.update(
+              host.vulnerable.ids,
+              host.vulnerable.mask,
+              host.secure.ids,
+              host.secure.mask,
+            );
+            manualSeed(mixSeed(cfg.seed, epoch, b + k));
+            const v = tidy(() =>
+              model.lossAndBackward(
+                toTensors(host, cfg.device),
+                1 / group.length,
+                cfg.gradCheckpointing,
+              )
+            );
+            if (!Number.isFinite(v.total)) {
+              throw nanError(
+                `step ${state.step + 1} (epoch ${epoch + 1}, batch ${b + k}, pairs ` +
+                  `[${host.indices.join(", ")}])`,
+                `loss is ${v.total} (gen ${v.gen}, sec ${v.sec}, kl ${v.kl})`,
+              );
+            }
+            for (const key of Object.keys(sum) as (keyof LossValues)[]) {
+              sum[key] += v[key] / group.length;
+            }
+          }
+          const gradNorm = opt.clipGradNorm(cfg.maxGradNorm);
+          if (!Number.isFinite(gradNorm)) {
+            throw nanError(
+              `step ${state.step + 1} (epoch ${epoch + 1})`,
+              `gradient norm is ${gradNorm}`,
+            );
+          }
+          const lr = cfg.lr * linearWarmupDecay(state.step, warmup, totalSteps);
+          opt.step(lr);
+          opt.zeroGrad();
+          b += group.length;
+          state.step++;
+          state.epoch = epoch;
+          state.batchCursor = b;
+          trainMs += performance.now() - t0;
+          stepsThisRun++;
+          const entry: StepLog = {
+            step: state.step,
+            epoch: epoch + 1,
+            loss: sum.total,
+            gen: sum.gen,
+            sec: sum.sec,
+            kl: sum.kl,
+            lr,
+            grad_norm: gradNorm,
+            pairs: group.flat(),
+          };
+          await log.write(new TextEncoder().encode(JSON.stringify(entry) + "\n"));
+          firstLoss ??= sum.total;
+          lastLoss = sum.total;
+          hooks.onStep?.(entry);
+          progress.update({
+            step: state.step,
+            totalSteps,
+            epoch,
+            gen: sum.gen,
+            sec: sum.sec,
+            kl: sum.kl,
+            lr,
+            stepsPerSecond: stepsThisRun / (trainMs / 1000),
+          });
+          if (state.step % cfg.saveEvery === 0) {
+            await saveCheckpoint(ckDir, model, opt, state);
+            lastSaved = state.step;
+          }
+          if (cfg.maxSteps && state.step >= cfg.maxSteps) {
+            stoppedBy = "max-steps";
+            break outer;
+          }
+        }
+        if (state.validatedEpoch !== epoch) await validate(epoch);
+        state.epoch = epoch + 1;
+        state.batchCursor = 0;
+        await saveCheckpoint(ckDir, model, opt, state);
+        lastSaved = state.step;
+        if (state.badEpochs >= cfg.patience) {
+          stoppedBy = "early-stopping";
+          progress.message(`early stopping: no improvement for ${cfg.patience} validations`);
+          break;
+        }
+      }
+      if (stoppedBy === "max-steps") {
+        if (state.validatedStep !== state.step) await validate(state.epoch);
+        await saveCheckpoint(ckDir, model, opt, state);
+      }
+    } finally {
+      log.close();
+      progress.done();
+    }
+    return {
+      steps: state.step,
+      stepsThisRun,
+      stoppedBy,
+      firstLoss,
+      lastLoss,
+      bestVal: state.bestVal,
+      bestDir,
+      trainPairs: examples.length,
+      skippedTrain: trainSet.skipped,
+      valPairs: valSet.examples.length,
+      skippedVal: valSet.skipped,
+      stepsPerSecond: trainMs ? stepsThisRun / (trainMs / 1000) : 0,
+    };
+  } finally {
+    optimizer?.dispose();
+    model.dispose();
+  }
+}
+
+/** Keeps only the log lines of steps ≤ `step` (a resumed run rewrites the later ones). */
+async function truncateLog(path: string, step: number): Promise<void> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return;
+  }
+  const keep = text.split("\n").filter((l) => {
+    if (!l.trim()) return false;
+    try {
+      return (JSON.parse(l) as StepLog).step <= step;
+    } catch {
+      return false; // a line cut by the crash
+    }
+  });
+  await Deno.writeTextFile(path, keep.map((l) => l + "\n").join(""));
+}
