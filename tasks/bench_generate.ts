@@ -1,0 +1,160 @@
+/**
+ * `deno task bench:generate [--batches 1,20] [--new-tokens 64] [--prompt-len 32] [--runs 2]
+ *  [--model DIR] [--out FILE]`
+ *
+ * Greedy generation throughput, TS vs transformers, on the same random Qwen2.5-Coder-0.5B-shaped
+ * fp32 checkpoint (built once by tools/make_bench_model.py and cached under $TMPDIR/dg_bench/),
+ * CPU, EOS stopping off, every row the same seeded random prompt (the TS prompt is drawn with
+ * libtorch's generator exactly as tools/bench_generate_hf.py draws it, so both generate from the
+ * same ids). Each side: one warm-up generate of 8 tokens, then `--runs` timed runs, minimum
+ * reported. The two sides run one after the other (never concurrently), TS first then HF for each
+ * batch size. Writes bench/results/generate.json.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
+import { generate } from "../lib/model/generate.ts";
+import { loadPretrained } from "../lib/model/load.ts";
+import { ROOT, VENV_PY } from "./parity_ref.ts";
+
+const SHAPE = "qwen2.5-coder-0.5b";
+
+/** Build (once) and return the benchmark checkpoint directory. */
+async function ensureBenchModel(dir?: string): Promise<string> {
+  const target = dir ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/dg_bench/${SHAPE}`;
+  try {
+    await Deno.stat(`${target}/config.json`);
+    await Deno.stat(`${target}/model.safetensors`);
+    return target;
+  } catch { /* build it */ }
+  const work = `${target}.${Deno.pid}`;
+  console.error(`building ${SHAPE} random checkpoint in ${target} (once) ...`);
+  const r = await new Deno.Command(VENV_PY, {
+    args: [`${ROOT}/tools/make_bench_model.py`, "--out", work, "--shape", SHAPE],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!r.success) throw new Error("tools/make_bench_model.py failed");
+  await Deno.rename(work, target);
+  return target;
+}
+
+interface HfResult {
+  tok_s: number;
+  seconds: number;
+  threads: number;
+  attn_implementation: string;
+}
+
+async function hfBench(
+  model: string,
+  batch: number,
+  newTokens: number,
+  promptLen: number,
+  runs: number,
+) {
+  const r = await new Deno.Command(VENV_PY, {
+    args: [
+      `${ROOT}/tools/bench_generate_hf.py`,
+      "--model",
+      model,
+      "--batch",
+      String(batch),
+      "--new-tokens",
+      String(newTokens),
+      "--prompt-len",
+      String(promptLen),
+      "--runs",
+      String(runs),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(r.stdout).trim().split("\n").pop()!;
+  if (!r.success) {
+    throw new Error(
+      `bench_generate_hf.py failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`,
+    );
+  }
+  return JSON.parse(out) as HfResult;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      batches: { type: "string", default: "1,20" },
+      "new-tokens": { type: "string", default: "64" },
+      "prompt-len": { type: "string", default: "32" },
+      runs: { type: "string", default: "2" },
+      seed: { type: "string", default: "0" },
+      model: { type: "string" },
+      out: { type: "string", default: `${ROOT}/bench/results/generate.json` },
+    },
+  });
+  const newTokens = Number(values["new-tokens"]);
+  const promptLen = Number(values["prompt-len"]);
+  const runs = Number(values.runs);
+  const dir = await ensureBenchModel(values.model);
+  const { model, tokenizer } = await loadPretrained(dir);
+  const high = Math.min(tokenizer.vocabSize, model.config.vocabSize);
+  manualSeed(Number(values.seed));
+  const prompt = randint(0, high, [1, promptLen]).toNumbers();
+  const results = [];
+  for (const batch of values.batches!.split(",").map(Number)) {
+    const rows = Array.from({ length: batch }, () => prompt);
+    const once = (n: number) => {
+      const t0 = performance.now();
+      const r = generate(model, null, rows, {
+        maxNewTokens: n,
+        stopAtEos: false,
+        padTokenId: tokenizer.eosTokenId!,
+      });
+      const s = (performance.now() - t0) / 1000;
+      if (r.tokens.some((t) => t.length !== n)) throw new Error("wrong number of tokens");
+      return s;
+    };
+    once(Math.min(8, newTokens));
+    let seconds = Infinity;
+    for (let i = 0; i < runs; i++) seconds = Math.min(seconds, once(newTokens));
+    const denoTokS = (batch * newTokens) / seconds;
+    console.error(
+      `batch ${batch}: deno ${denoTokS.toFixed(2)} tok/s (${
+        seconds.toFixed(2)
+      } s); running transformers ...`,
+    );
+    const hf = await hfBench(dir, batch, newTokens, promptLen, runs);
+    console.error(`batch ${batch}: transformers ${hf.tok_s} tok/s`);
+    results.push({
+      batch,
+      deno_tok_s: Number(denoTokS.toFixed(3)),
+      hf_tok_s: hf.tok_s,
+      ratio: Number((denoTokS / hf.tok_s).toFixed(3)),
+      deno_seconds: Number(seconds.toFixed(3)),
+      hf_seconds: hf.seconds,
+      hf_threads: hf.threads,
+      hf_attn_implementation: hf.attn_implementation,
+    });
+  }
+  const report = {
+    shape: SHAPE,
+    device: "cpu",
+    dtype: "f32",
+    new_tokens: newTokens,
+    prompt_len: promptLen,
+    runs_per_side: runs,
+    deno_threads: getNumThreads(),
+    cpus: navigator.hardwareConcurrency,
+    load_average_at_end: Deno.loadavg(),
+    note:
+      "greedy, EOS stopping off, identical seeded random prompt rows, min of runs after a warm-up; " +
+      "machine shared with other jobs, so absolute numbers are noisy",
+    runs: results,
+  };
+  model.dispose();
+  await Deno.mkdir(values.out!.replace(/\/[^/]*$/, ""), { recursive: true });
+  await Deno.writeTextFile(values.out!, JSON.stringify(report, null, 2) + "\n");
+  console.log(JSON.stringify(report, null, 2));
+}
