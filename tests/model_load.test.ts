@@ -177,3 +177,40 @@ function toIds(ids: number[][]): Tensor {
 function diff(a: Tensor, b: Tensor): number {
   return tidy(() => a.sub(b).abs().maxAll().item());
 }
+
+Deno.test("load: a bf16 checkpoint loads as f32 and bf16; writeSafetensors takes ffi tensors", async () => {
+  // bf16 = upper 16 bits of f32 (truncation is fine for the test)
+  const bf = await variant(`${dir}/l`, "bf16", (e) =>
+    e.map((x) => {
+      if (!("bytes" in x)) return x;
+      const f = new Uint32Array(x.bytes.slice().buffer);
+      const h = new Uint16Array(f.length);
+      for (let i = 0; i < f.length; i++) h[i] = f[i] >>> 16;
+      return { ...x, dtype: "BF16", bytes: new Uint8Array(h.buffer) };
+    }));
+  const ref = await loadModel(`${dir}/l`);
+  const m32 = await loadModel(bf);
+  const m16 = await loadModel(bf, { dtype: "bf16" });
+  const ids = [[3, 1, 4, 1, 5]];
+  noGrad(() =>
+    tidy(() => {
+      const a = ref.forward(ids).logits;
+      assert.ok(diff(a, m32.forward(ids).logits) < 0.1);
+      assert.ok(diff(a, m16.forward(ids).logits.to("f32")) < 0.2);
+      const w = m16.getSubmodule("model.layers.0.self_attn.q_proj") as Linear;
+      assert.equal(w.weight.dtype, "bf16");
+    })
+  );
+  const path = `${dir}/adapter.safetensors`;
+  const w = (m16.getSubmodule("model.layers.0.self_attn.q_proj") as Linear).weight;
+  await writeSafetensors(path, [{
+    name: "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+    tensor: w,
+  }]);
+  const h = await readHeader(path);
+  const info = [...h.tensors.values()][0];
+  assert.equal(info.dtype, "BF16");
+  assert.deepEqual(info.shape, [...w.shape]);
+  assert.deepEqual(h.metadata, { format: "pt" });
+  for (const m of [ref, m32, m16]) m.dispose();
+});
