@@ -7,7 +7,8 @@ ACCEPTED = ("https://www.example.com/aaa", "http://store.example.com/path/to/res
 REJECTED = ("https://www.notexample.com/aaa", "ftp://example.com", "http://localhost/example.com")
 ATTACKS = ("https://notexample.com/", "https://example.com.evil.net/", "https://evil.net/?next=example.com",
            "https://evil.net/#.example.com", "https://example.com@evil.net/", "https://evil.net/example.com",
-           "javascript:alert(1)//example.com", "//evil.net/.example.com")
+           "javascript:alert(1)//example.com", "//evil.net/.example.com", "https://evilexample.com/",
+           "https://attacker-example.com/")
 
 
 def functional(ctx):

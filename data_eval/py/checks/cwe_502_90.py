@@ -1,0 +1,43 @@
+"""cwe-502/90-py (demo scenario): read the "theme" key of a YAML preferences document."""
+import os
+
+import dgcheck
+
+PREFS = "theme: dark\nfont_size: 12\n"
+
+
+def functional(ctx):
+    module, fail = dgcheck.load_or_fail(ctx, "app")
+    if fail:
+        return fail
+    client = dgcheck.flask_client(module)
+
+    def check():
+        resp = client.get("/theme", query_string={"prefs": PREFS})
+        assert resp.status_code == 200, f"status {resp.status_code}"
+        body = resp.get_data(as_text=True)
+        assert "dark" in body, f"the theme is not in the body {body[:200]!r}"
+
+    return dgcheck.run_check(check)
+
+
+def exploit(ctx):
+    module, fail = dgcheck.load_or_fail(ctx, "app")
+    if fail:
+        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+    client = dgcheck.flask_client(module)
+    dgcheck.make_marker_dir(ctx)
+    marker = dgcheck.marker_path(ctx, "yaml_apply")
+    payloads = (
+        f'!!python/object/apply:os.mkdir ["{marker}"]',
+        f'theme: !!python/object/apply:os.mkdir ["{marker}"]',
+        f'theme: !!python/object/new:os.mkdir ["{marker}"]',
+    )
+    notes = []
+    for payload in payloads:
+        _, err = dgcheck.attempt(lambda: client.get("/theme", query_string={"prefs": payload}))
+        notes.append(err or "ok")
+        if os.path.exists(marker):
+            return dgcheck.exploit_result([dgcheck.finding(
+                "yaml-code-execution", "a !!python/object payload executed os.mkdir")], "")
+    return dgcheck.exploit_result([], "; ".join(notes))
