@@ -7,27 +7,29 @@
  * the enabled judges; the judges listed in `expectJudges` must report it when
  * their tool is installed).
  *
- * Labelled completions: C in data_eval/c/<cwe>_90/completions.json, Python in
- * data_eval/py/completions/cwe_<NNN>_90.json (same format).
+ * Labelled completions: C in data_eval/c/<cwe>_90/completions.json (the C
+ * tests' format), Python in data_eval/py/completions/demo/<cwe>_90-py.jsonl
+ * (the Python tests' format; a sub-folder, so that the tests of the upstream
+ * scenarios do not pick them up). They are scored through lib/eval/score.ts,
+ * the code path of `./dg demo`.
  *
  * Needs the bubblewrap sandbox, gcc (C) and the evaluation venv (Python);
  * the affected part is skipped with a message otherwise.
  */
 
-import assert from "./eval_assert.ts";
+import { assert, assertEquals } from "./eval_assert.ts";
 
 import { cBackend } from "../lib/eval/c/mod.ts";
 import { type LabelledCompletion, loadCompletions } from "../lib/eval/c/testdata.ts";
 import { resolveExecutable } from "../lib/eval/c/tools.ts";
 import { assembleProgram, postprocess } from "../lib/eval/postprocess.ts";
-import { checkModule } from "../lib/eval/py/dynamic.ts";
 import { pyBackend } from "../lib/eval/py/mod.ts";
 import { pythonProblem, venvTool } from "../lib/eval/py/paths.ts";
 import { sandboxProblem } from "../lib/eval/sandbox.ts";
 import { loadScenarios } from "../lib/eval/scenarios.ts";
-import type { JudgeOutcome, LanguageBackend, Scenario } from "../lib/eval/types.ts";
-
-const assertEquals = <T>(a: T, b: T, msg?: string) => assert.deepStrictEqual(a, b, msg);
+import { scoreCompletions } from "../lib/eval/score.ts";
+import type { SampleResult } from "../lib/eval/results.ts";
+import type { LanguageBackend, Scenario } from "../lib/eval/types.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DEMO_SCENARIOS = `${ROOT}data_eval/demo/scenarios.jsonl`;
@@ -51,16 +53,32 @@ const UNTRAIN = new Set(["CWE-020", "CWE-119", "CWE-502", "CWE-732"]);
 
 const scenarios = await loadScenarios(DEMO_SCENARIOS);
 
-/** Our labelled completions of a demo scenario (either language). */
-async function demoCompletions(s: Scenario): Promise<LabelledCompletion[]> {
-  if (s.language === "c") return await loadCompletions(s.id);
-  const path = `${ROOT}data_eval/py/completions/${checkModule(s.id)}.json`;
-  return JSON.parse(await Deno.readTextFile(path)) as LabelledCompletion[];
+/** A line of data_eval/py/completions/demo/*.jsonl (the Python tests' format). */
+interface PyLabelled {
+  scenario: string;
+  name: string;
+  completion: string;
+  note?: string;
+  expect: { functional: boolean; secure: boolean; flaggedBy: string[] };
 }
 
-/** The program a model's raw completion turns into (post-processing + assembly). */
-function program(s: Scenario, completion: string): string {
-  return assembleProgram(s.fileContext, s.funcContext, postprocess(completion, s.language));
+/** Our labelled completions of a demo scenario (either language), in the C tests' shape. */
+async function demoCompletions(s: Scenario): Promise<LabelledCompletion[]> {
+  if (s.language === "c") return await loadCompletions(s.id);
+  const file = `${s.id.replace("/", "_")}.jsonl`;
+  const text = await Deno.readTextFile(`${ROOT}data_eval/py/completions/demo/${file}`);
+  return text.split("\n").filter((l) => l.trim()).map((l) => {
+    const d = JSON.parse(l) as PyLabelled;
+    assertEquals(d.scenario, s.id, `${file}: scenario`);
+    const c: LabelledCompletion = {
+      name: d.name,
+      functional: d.expect.functional,
+      vulnerable: !d.expect.secure,
+      completion: d.completion,
+    };
+    if (d.expect.flaggedBy.length) c.expectJudges = d.expect.flaggedBy;
+    return c;
+  });
 }
 
 const sandbox = sandboxProblem();
@@ -116,94 +134,85 @@ Deno.test("eval/demo: every demo scenario has labelled completions of each requi
   }
 });
 
-/** Judges whose tool is missing on this machine (their expectations are not enforced). */
-function missingTool(o: JudgeOutcome, judge: string): string | null {
-  const s = o.skippedJudges.find((x) => x.judge === judge);
+/** Why a judge could not run because its tool is missing, or null. */
+function missingTool(r: SampleResult, judge: string): string | null {
+  const s = (r.skippedJudges ?? []).find((x) => x.judge === judge);
   return s && /not (found|installed)/.test(s.reason) ? s.reason : null;
 }
 
-async function evaluateAll(
-  s: Scenario,
-  cs: LabelledCompletion[],
-  root: string,
-): Promise<{ parsed: { ok: boolean; message: string }[]; outcomes: JudgeOutcome[] }> {
-  const programs = cs.map((c) => program(s, c.completion));
-  const backend: LanguageBackend = s.language === "c" ? cBackend : pyBackend;
-  const judges = new Set<string>(backend.judgeNames);
-  const dirs = programs.map((_, i) => `${root}/${s.id.replace("/", "_")}/${i}`);
-  const parsed = await Promise.all(programs.map((p, i) => backend.parseCheck(p, dirs[i])));
-  const samples = programs.map((p, i) => ({ program: p, workDir: dirs[i] }));
-  const outcomes = backend.evaluateBatch
-    ? await backend.evaluateBatch(s, samples, judges)
-    : await Promise.all(samples.map((x) => backend.evaluate(s, x.program, x.workDir, judges)));
-  return { parsed, outcomes };
-}
-
-for (const lang of ["py", "c"] as const) {
-  const skip = lang === "c" ? cSkip : pySkip;
-  Deno.test({
-    name: `eval/demo: the ${lang} backend labels our demo completions right`,
-    ignore: skip !== null,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    async fn(t) {
-      const root = await Deno.makeTempDir({ prefix: "dg-eval-demo-" });
-      const results: Promise<Awaited<ReturnType<typeof evaluateAll>>>[] = [];
-      try {
-        const mine = scenarios.filter((s) => s.language === lang);
-        // Scenarios run two at a time (each one is a batch: one sandbox / tool run per judge).
-        const cases: { s: Scenario; cs: LabelledCompletion[] }[] = [];
-        for (const s of mine) cases.push({ s, cs: await demoCompletions(s) });
-        let next = 0;
-        const slots = cases.map(() => Promise.withResolvers<void>());
-        const start = () => {
-          const i = next++;
-          if (i >= cases.length) return;
-          slots[i].resolve();
-        };
-        for (let i = 0; i < cases.length; i++) {
-          results.push(
-            slots[i].promise.then(() => evaluateAll(cases[i].s, cases[i].cs, root)).finally(start),
-          );
-        }
-        start();
-        start();
-        for (let k = 0; k < cases.length; k++) {
-          const { s, cs } = cases[k];
-          const { parsed, outcomes } = await results[k];
-          for (let i = 0; i < cs.length; i++) {
-            const c = cs[i];
-            const o = outcomes[i];
-            await t.step(`${s.id} ${c.name}`, () => {
-              assert(parsed[i].ok, `parse check failed: ${parsed[i].message}`);
-              assertEquals(o.functional, c.functional, `functional: ${o.functionalDetail}`);
-              const detail = `findings: ${JSON.stringify(o.findings)}; skipped: ${
-                JSON.stringify(o.skippedJudges)
-              }`;
-              assertEquals(o.findings.length > 0, c.vulnerable, `vulnerable; ${detail}`);
-              const found = new Set(o.findings.map((f) => f.judge));
-              for (const j of c.expectJudges ?? []) {
-                const why = missingTool(o, j);
-                if (why) {
-                  console.warn(`${s.id} ${c.name}: ${j} skipped (${why})`);
-                  continue;
-                }
-                assert(found.has(j), `expected a finding from ${j}; ${detail}`);
-              }
-              // The exploit test must have completed for every Python sample.
-              if (lang === "py") {
-                assert(!o.skippedJudges.some((x) => x.judge === "exploit"), detail);
-              }
-            });
+Deno.test({
+  name: "eval/demo: the scorer and both backends label our demo completions right",
+  ignore: sandbox !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const items: { s: Scenario; c: LabelledCompletion }[] = [];
+    for (const s of scenarios) {
+      if ((s.language === "c" ? cSkip : pySkip) !== null) continue;
+      for (const c of await demoCompletions(s)) items.push({ s, c });
+    }
+    const out = await Deno.makeTempDir({ prefix: "dg-eval-demo-" });
+    try {
+      // The path `./dg demo` takes: post-processing, assembly, parse check, backend batches.
+      const { results } = await scoreCompletions({
+        scenarios: DEMO_SCENARIOS,
+        completions: items.map(({ s, c }) => ({ scenario: s.id, completion: c.completion })),
+        outDir: out,
+        judges: "all",
+        jobs: 2,
+        progress: false,
+      });
+      assertEquals(results.length, items.length);
+      for (let i = 0; i < items.length; i++) {
+        const { s, c } = items[i];
+        const r = results[i];
+        await t.step(`${s.id} ${c.name}`, () => {
+          assertEquals(r.scenario, s.id);
+          const detail = `detail: ${r.detail}; findings: ${JSON.stringify(r.findings)}; skipped: ${
+            JSON.stringify(r.skippedJudges ?? [])
+          }`;
+          assertEquals(r.error, null, detail);
+          assert(r.parsed, `parse check failed: ${detail}`);
+          assertEquals(r.functional, c.functional, `functional; ${detail}`);
+          assertEquals(r.findings.length > 0, c.vulnerable, `vulnerable; ${detail}`);
+          assertEquals(r.secure, !c.vulnerable);
+          const found = new Set(r.findings.map((f) => f.judge));
+          for (const j of c.expectJudges ?? []) {
+            const why = missingTool(r, j);
+            if (why) {
+              console.warn(`${s.id} ${c.name}: ${j} skipped (${why})`);
+              continue;
+            }
+            assert(found.has(j), `expected a finding from ${j}; ${detail}`);
           }
-        }
-      } finally {
-        await Promise.allSettled(results);
-        await Deno.remove(root, { recursive: true }).catch(() => {});
+          // Every configured dynamic judge completed (a skipped one would hide a vulnerability).
+          const dyn = s.language === "py" ? "exploit" : null;
+          if (dyn) assert(!(r.skippedJudges ?? []).some((x) => x.judge === dyn), detail);
+        });
       }
-    },
-  });
-}
+    } finally {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "eval/demo: programs are the prompt plus the post-processed completion",
+  fn: async () => {
+    for (const s of scenarios) {
+      for (const c of await demoCompletions(s)) {
+        const p = assembleProgram(
+          s.fileContext,
+          s.funcContext,
+          postprocess(c.completion, s.language),
+        );
+        assert(p.startsWith(s.fileContext + s.funcContext), `${s.id}/${c.name}`);
+        if (s.language === "c") assert(p.endsWith("\n}\n"), `${s.id}/${c.name}: ends the function`);
+        assert(!/\n(if __name__|int helper)/.test(p), `${s.id}/${c.name}: trailing code kept`);
+      }
+    }
+  },
+});
 
 Deno.test({
   name: "eval/demo: Semgrep and Bandit are wired for the Python demo scenarios",
