@@ -90,7 +90,10 @@ if (pySkip) console.warn(`eval_demo: Python scenarios skipped: ${pySkip}`);
 Deno.test("eval/demo: 13 demo scenarios, ours, in the upstream prompt style", async () => {
   assertEquals(scenarios.map((s) => s.id), EXPECTED_IDS);
   const text = await Deno.readTextFile(DEMO_SCENARIOS);
-  assert(!text.includes('"codeql_query"'), "demo scenarios must not carry upstream fields");
+  // Upstream-only fields (CodeQL query, vulnerable source) must not appear in our data.
+  for (const field of ["codeql" + "_query", "func_src" + "_before"]) {
+    assert(!text.includes(`"${field}"`), `demo scenarios must not carry the upstream ${field}`);
+  }
   const upstream = await Deno.readTextFile(`${ROOT}../shared/data/sec_eval/scenarios.jsonl`)
     .catch(() => null);
   for (const s of scenarios) {
