@@ -1,0 +1,96 @@
+/**
+ * `deno task bench:score [--per-scenario 100] [--jobs 2] [--judges all]`
+ *
+ * Benchmark of the scorer: every scenario × N completions (our labelled test
+ * completions, repeated; C ones from data_eval/c/<cwe>_<n>/completions.json),
+ * scored end to end. Writes bench/results/score.json.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { PROJECT_ROOT, PY_DATA_DIR } from "../lib/eval/py/paths.ts";
+import { loadScenarios } from "../lib/eval/scenarios.ts";
+import { scoreCompletions } from "../lib/eval/score.ts";
+
+async function ourCompletions(): Promise<Map<string, string[]>> {
+  const by = new Map<string, string[]>();
+  const add = (id: string, c: string) => {
+    if (!by.has(id)) by.set(id, []);
+    by.get(id)!.push(c);
+  };
+  for (const e of Deno.readDirSync(`${PY_DATA_DIR}/completions`)) {
+    if (!e.name.endsWith(".jsonl")) continue;
+    for (const line of Deno.readTextFileSync(`${PY_DATA_DIR}/completions/${e.name}`).split("\n")) {
+      if (line.trim()) {
+        const o = JSON.parse(line);
+        add(o.scenario, o.completion);
+      }
+    }
+  }
+  try {
+    for (const e of Deno.readDirSync(`${PROJECT_ROOT}/data_eval/c`)) {
+      const m = /^(cwe-\d+)_(\d+)$/.exec(e.name);
+      if (!m) continue;
+      try {
+        const list = JSON.parse(
+          await Deno.readTextFile(`${PROJECT_ROOT}/data_eval/c/${e.name}/completions.json`),
+        ) as { completion: string }[];
+        for (const x of list) add(`${m[1]}/${m[2]}-c`, x.completion);
+      } catch { /* no completions there */ }
+    }
+  } catch { /* no C data */ }
+  return by;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      "per-scenario": { type: "string", default: "100" },
+      jobs: { type: "string", default: "2" },
+      judges: { type: "string", default: "all" },
+      out: { type: "string", default: `${PROJECT_ROOT}/bench/results` },
+    },
+  });
+  const n = Number(values["per-scenario"]);
+  const jobs = Number(values.jobs);
+  const scenarios = await loadScenarios();
+  const ours = await ourCompletions();
+  const lines: string[] = [];
+  const missing: string[] = [];
+  for (const s of scenarios) {
+    const pool = ours.get(s.id) ?? [];
+    if (pool.length === 0) missing.push(s.id);
+    for (let i = 0; i < n; i++) {
+      lines.push(
+        JSON.stringify({ scenario: s.id, completion: pool.length ? pool[i % pool.length] : "\n" }),
+      );
+    }
+  }
+  if (missing.length) console.error(`no test completions for: ${missing.join(", ")} (using "\\n")`);
+  const work = await Deno.makeTempDir({ prefix: "dg-bench-score-" });
+  await Deno.writeTextFile(`${work}/completions.jsonl`, lines.join("\n") + "\n");
+  const t0 = performance.now();
+  const { summary } = await scoreCompletions({
+    completions: `${work}/completions.jsonl`,
+    outDir: `${work}/out`,
+    judges: values.judges,
+    jobs,
+  });
+  const wall = (performance.now() - t0) / 1000;
+  const result = {
+    samples: lines.length,
+    wall_s: Number(wall.toFixed(1)),
+    samples_per_s: Number((lines.length / wall).toFixed(2)),
+    jobs,
+    judges: summary.judges,
+    cpus: navigator.hardwareConcurrency,
+    errors: summary.scenarios.reduce((a, r) => a + r.errors, 0),
+    date: new Date().toISOString(),
+  };
+  await Deno.mkdir(values.out, { recursive: true });
+  await Deno.writeTextFile(`${values.out}/score.json`, JSON.stringify(result, null, 2) + "\n");
+  console.log(JSON.stringify(result));
+  await Deno.remove(work, { recursive: true });
+}
