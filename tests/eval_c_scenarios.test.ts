@@ -9,7 +9,7 @@
  * with a message otherwise.
  */
 
-import assert from "./eval_assert.ts";
+import assert from "node:assert/strict";
 
 const assertEquals = <T>(a: T, b: T, msg?: string) => assert.deepStrictEqual(a, b, msg);
 import { cBackend, type CJudgeName, createCBackend } from "../lib/eval/c/mod.ts";

@@ -3,7 +3,7 @@
  * passed), parse check, hostile samples, and unit tests of the output parsers.
  */
 
-import assert from "./eval_assert.ts";
+import assert from "node:assert/strict";
 import { createCBackend, firstCompletionLine, SAMPLE_NAME } from "../lib/eval/c/mod.ts";
 import { parseCodeqlCsv } from "../lib/eval/c/codeql.ts";
 import { sanitizerFinding } from "../lib/eval/c/dynamic_judges.ts";
