@@ -53,8 +53,8 @@ export class LoraLinear extends Module {
     this.dropoutP = opts.dropout;
     this.training = base.training;
     const w = base.weight;
-    this.registerParameter("weight", w);
-    if (base.bias) this.registerParameter("bias", base.bias);
+    this.registerParameter("weight", w.requiresGrad_(false));
+    if (base.bias) this.registerParameter("bias", base.bias.requiresGrad_(false));
     const [out, inF] = w.shape;
     const o = { dtype: opts.dtype ?? "f32", device: w.device } as const;
     const a = new Module();
