@@ -8,7 +8,8 @@
  * @module
  */
 import { generate, type LogitsProcessor } from "../model/generate.ts";
-import type { Pretrained } from "../model/load.ts";
+import type { DecoderLM } from "../model/qwen_llama.ts";
+import type { Tokenizer } from "../model/tokenizer.ts";
 import type { Scenario } from "../eval/types.ts";
 
 /** Sampling settings of an evaluation run. */
@@ -89,7 +90,7 @@ export type SampleProgress = (done: number, total: number, scenario: string) => 
  * order then call order.
  */
 export function sampleScenarios(
-  pre: Pretrained,
+  pre: { model: DecoderLM; tokenizer: Tokenizer },
   scenarios: readonly Scenario[],
   settings: SampleSettings,
   cachePath: string,

@@ -1,0 +1,58 @@
+/**
+ * The project's own demo training pairs (data_eval/demo/pairs.jsonl), written out at run time in
+ * the SVEN layout the trainer reads (train/ and val/ with one JSONL file each).
+ * @module
+ */
+import { PROJECT_ROOT } from "../../ffi/mod.ts";
+
+/** Path of the demo pairs. */
+export const DEMO_PAIRS = `${PROJECT_ROOT}/data_eval/demo/pairs.jsonl`;
+
+/** Path of the demo scenarios (13 scenarios, one per CWE). */
+export const DEMO_SCENARIOS = `${PROJECT_ROOT}/data_eval/demo/scenarios.jsonl`;
+
+/** One demo pair. */
+export interface DemoPair {
+  cwe: string;
+  language: string;
+  description: string;
+  vulnerable: string;
+  secure: string;
+}
+
+/** Reads the demo pairs; every fifth pair goes to validation. */
+export async function readDemoPairs(
+  path = DEMO_PAIRS,
+): Promise<{ train: DemoPair[]; val: DemoPair[] }> {
+  const pairs = (await Deno.readTextFile(path)).split("\n").filter((l) => l.trim()).map(
+    (l, i) => {
+      const p = JSON.parse(l) as DemoPair;
+      if (typeof p.vulnerable !== "string" || typeof p.secure !== "string") {
+        throw new Error(`${path}:${i + 1}: expected "vulnerable" and "secure" strings`);
+      }
+      return p;
+    },
+  );
+  return {
+    train: pairs.filter((_, i) => i % 5 !== 4),
+    val: pairs.filter((_, i) => i % 5 === 4),
+  };
+}
+
+/** Writes `dir/train/demo.jsonl` and `dir/val/demo.jsonl` in SVEN's field layout. */
+export async function writeDemoTrainingData(dir: string, path = DEMO_PAIRS): Promise<number> {
+  const { train, val } = await readDemoPairs(path);
+  for (const [split, pairs] of [["train", train], ["val", val]] as const) {
+    await Deno.mkdir(`${dir}/${split}`, { recursive: true });
+    const lines = pairs.map((p) =>
+      JSON.stringify({
+        func_name: p.description,
+        func_src_before: p.vulnerable,
+        func_src_after: p.secure,
+        vul_type: p.cwe.toLowerCase(),
+      })
+    );
+    await Deno.writeTextFile(`${dir}/${split}/demo.jsonl`, lines.join("\n") + "\n");
+  }
+  return train.length + val.length;
+}
