@@ -1034,8 +1034,18 @@ export function torchBuildInfo(): { version: string; cxx11Abi: number } {
   return { version: cString(lib().dg_torch_version()), cxx11Abi: lib().dg_cxx11_abi() };
 }
 
+/** CUDA queries of the loaded libtorch. */
+export interface CudaQueries {
+  /** Whether a CUDA device can be used. */
+  isAvailable(): boolean;
+  /** Number of CUDA devices. */
+  deviceCount(): number;
+  /** Waits for all work on a CUDA device. */
+  synchronize(index?: number): void;
+}
+
 /** CUDA queries. */
-export const cuda = {
+export const cuda: CudaQueries = {
   /** Whether a CUDA device can be used. */
   isAvailable(): boolean {
     return okStatus("dg_cuda_is_available", lib().dg_cuda_is_available()) === 1;

@@ -33,7 +33,7 @@ export function xavierUniform(
  */
 export function kaimingUniform(
   shape: readonly [number, number],
-  a = Math.sqrt(5),
+  a: number = Math.sqrt(5),
   options: TensorOptions = {},
 ): Tensor {
   const gain = Math.sqrt(2 / (1 + a * a));
