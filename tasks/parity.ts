@@ -4,7 +4,8 @@
  * Runs `tools/parity_ref.py` (cached per script version), loads the same checkpoint directories in
  * TS, and compares: single-prompt logits and all hidden states, greedy continuations (32 tokens,
  * EOS stopping off), a left-padded batch (logits, hidden states, greedy), the legacy
- * (transformers-4 key layout) config, and tokenizer ids/decoding on every cases.json entry.
+ * (transformers-4 key layout) config, seeded sampling (temperature / top-k / top-p: same seed →
+ * same tokens as transformers), and tokenizer ids/decoding on every cases.json entry.
  * Writes bench/results/parity.json.
  *
  * Metrics: `max_abs_err_logits` = max |ts − ref| over all prompts and positions;
@@ -18,11 +19,11 @@
 import { parseArgs } from "node:util";
 import { fromFile, noGrad, type Tensor, tidy } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
-import { loadModel, loadPretrained } from "../lib/model/load.ts";
+import { loadPretrained } from "../lib/model/load.ts";
 import { readHeader, stToTorchDType } from "../lib/model/safetensors.ts";
 import { Tokenizer } from "../lib/model/tokenizer.ts";
 import { parseConfig } from "../lib/model/config.ts";
-import { ensureReference, ROOT } from "./parity_ref.ts";
+import { ensureReference, ROOT, VENV_PY } from "./parity_ref.ts";
 
 /** Parity numbers of one architecture. */
 export interface ArchParity {
@@ -198,11 +199,81 @@ export async function tokenizerParity(dir: string): Promise<TokParity> {
   };
 }
 
+/** Sampling configurations checked against transformers (same seed → same tokens). */
+const SAMPLING: Record<string, { temperature: number; topK: number; topP: number }> = {
+  temperature: { temperature: 0.7, topK: 0, topP: 1 },
+  top_k: { temperature: 1.3, topK: 10, topP: 1 },
+  top_p: { temperature: 0.4, topK: 50, topP: 0.95 },
+};
+
+// Seeded HF sampling reference (only the parity task runs Python).
+const HF_SAMPLE_PY = `
+import sys, json, copy, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+d, prompt, cfgs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+m = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval()
+tok = AutoTokenizer.from_pretrained(d)
+ids = torch.tensor([tok(prompt)["input_ids"]])
+out = {}
+for name, c in cfgs.items():
+    gc = copy.deepcopy(m.generation_config); gc.pad_token_id = tok.eos_token_id
+    torch.manual_seed(123)
+    o = m.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, max_new_tokens=16,
+                   num_return_sequences=3, generation_config=gc,
+                   temperature=c["temperature"], top_k=c["topK"], top_p=c["topP"])
+    out[name] = o[:, ids.shape[1]:].tolist()
+print(json.dumps(out))
+`;
+
+/**
+ * Seeded sampling parity: transformers `manual_seed(123)` + generate(do_sample, 3 sequences,
+ * 16 tokens, EOS stopping on) vs TS `generate({seed: 123, ...})` for temperature / top-k / top-p
+ * settings (rows compared up to and including their first EOS).
+ */
+export async function samplingParity(dir: string): Promise<Record<string, boolean>> {
+  const prompt = "def fibonacci(n):";
+  const r = await new Deno.Command(VENV_PY, {
+    args: ["-c", HF_SAMPLE_PY, dir, prompt, JSON.stringify(SAMPLING)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!r.success) {
+    throw new Error(
+      `HF sampling reference failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`,
+    );
+  }
+  const ref = JSON.parse(new TextDecoder().decode(r.stdout).trim().split("\n").pop()!);
+  const { model, tokenizer } = await loadPretrained(dir);
+  const res: Record<string, boolean> = {};
+  for (const [name, c] of Object.entries(SAMPLING)) {
+    const g = generate(model, tokenizer, [prompt], {
+      ...c,
+      doSample: true,
+      seed: 123,
+      maxNewTokens: 16,
+      numReturnSequences: 3,
+    });
+    // HF pads finished rows with the pad id (= EOS here); compare up to and including the first EOS
+    const eos = tokenizer.eosTokenId;
+    const trimmed = (ref[name] as number[][]).map((row) => {
+      const i = row.indexOf(eos!);
+      return i >= 0 ? row.slice(0, i + 1) : row;
+    });
+    res[name] = JSON.stringify(g.tokens) === JSON.stringify(trimmed);
+  }
+  model.dispose();
+  return res;
+}
+
 /** Run everything; returns the report object written to parity.json. */
 export async function runParity(fresh = false): Promise<Record<string, unknown>> {
   const refDir = await ensureReference(fresh);
   const report: Record<string, unknown> = {};
-  for (const arch of ["qwen2", "llama"]) report[arch] = await archParity(refDir, arch);
+  for (const arch of ["qwen2", "llama"]) {
+    const a: Record<string, unknown> = { ...await archParity(refDir, arch) };
+    a.sampling_tokens_equal = await samplingParity(`${refDir}/${arch}`);
+    report[arch] = a;
+  }
   const toks: Record<string, TokParity> = {};
   for (const name of ["qwen2", "llama", "llama_nopost"]) {
     toks[name] = await tokenizerParity(`${refDir}/tokenizers/${name}`);
@@ -225,4 +296,3 @@ if (import.meta.main) {
   await Deno.writeTextFile(values.out!, JSON.stringify(report, null, 2) + "\n");
   console.log(JSON.stringify(report, null, 2));
 }
-void loadModel;

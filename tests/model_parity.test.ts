@@ -20,6 +20,13 @@ Deno.test({
       assert.equal(a.greedy_tokens_equal, true, `${arch} greedy`);
       assert.equal(a.batch_greedy_tokens_equal, true, `${arch} batch greedy`);
       assert.equal(a.legacy_config_same, true, `${arch} legacy config`);
+      const sampling =
+        (r[arch] as { sampling_tokens_equal: Record<string, boolean> }).sampling_tokens_equal;
+      assert.deepEqual(
+        Object.values(sampling),
+        [true, true, true],
+        `${arch} seeded sampling ${JSON.stringify(sampling)}`,
+      );
     }
     for (const [name, t] of Object.entries(r.tokenizers as Record<string, TokParity>)) {
       assert.equal(t.all_equal, true, `tokenizer ${name}: ${JSON.stringify(t)}`);

@@ -8,13 +8,21 @@
  * @module
  */
 
-import { type Device, type DType, fromFile, noGrad, type Tensor } from "../../ffi/mod.ts";
-import { Embedding, RMSNorm } from "../nn/mod.ts";
+import { type Device, type DType, empty, fromFile, noGrad, type Tensor } from "../../ffi/mod.ts";
+import { Embedding, type Linear, RMSNorm } from "../nn/mod.ts";
 import { loadConfig, type ModelConfig } from "./config.ts";
 import { CheckpointError } from "./errors.ts";
 import { type CheckpointIndex, openCheckpoint, stToTorchDType } from "./safetensors.ts";
 import { Tokenizer, type TokenizerOptions } from "./tokenizer.ts";
-import { Attention, DecoderBody, DecoderLayer, DecoderLM, linearFrom, MLP } from "./qwen_llama.ts";
+import {
+  Attention,
+  DecoderBody,
+  DecoderLayer,
+  DecoderLM,
+  FusedLinears,
+  linearFrom,
+  MLP,
+} from "./qwen_llama.ts";
 
 /** Options of {@link loadModel}. */
 export interface LoadOptions {
@@ -22,6 +30,12 @@ export interface LoadOptions {
   dtype?: "f32" | "bf16" | "f16";
   /** Device (default `"cpu"`). */
   device?: Device;
+  /**
+   * Store q/k/v and gate/up weights as row blocks of one matrix each so inference runs one GEMM
+   * per group (default true; no extra memory — the modules' weights are views). See
+   * {@link FusedLinears}.
+   */
+  fuse?: boolean;
 }
 
 /** Generation defaults from generation_config.json (all optional). */
@@ -128,23 +142,50 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<De
     w.dispose();
     return n;
   };
+  const fuse = opts.fuse ?? true;
+  const shapes = expectedShapes(cfg);
+  /** Load several Linear layers into one shared matrix (views), or separately when not fusing. */
+  const group = (
+    prefix: string,
+    names: string[],
+    bias: boolean,
+  ): [Linear[], FusedLinears | null] => {
+    if (!fuse) return [names.map((n) => lin(`${prefix}.${n}`, bias)), null];
+    const rows = names.map((n) => shapes.get(`${prefix}.${n}.weight`)![0]);
+    const cols = shapes.get(`${prefix}.${names[0]}.weight`)![1];
+    const total = rows.reduce((a, b) => a + b, 0);
+    const W = empty([total, cols], { dtype, device });
+    const Bv = bias ? empty([total], { dtype, device }) : null;
+    let off = 0;
+    const mods = names.map((n, i) => {
+      const fill = (dst: Tensor, name: string) => {
+        const src = get(name);
+        dst.copy_(src);
+        src.dispose();
+        return dst;
+      };
+      const w = fill(W.narrow(0, off, rows[i]), `${prefix}.${n}.weight`);
+      const b = Bv ? fill(Bv.narrow(0, off, rows[i]), `${prefix}.${n}.bias`) : null;
+      off += rows[i];
+      return linearFrom(w, b);
+    });
+    return [mods, new FusedLinears(W, Bv, mods)];
+  };
   const lin = (p: string, bias: boolean) =>
     linearFrom(get(`${p}.weight`), bias ? get(`${p}.bias`) : null);
   return noGrad(() => {
     const layers: DecoderLayer[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
       const p = `model.layers.${i}`;
+      const [[q, k, v], qkv] = group(`${p}.self_attn`, ["q_proj", "k_proj", "v_proj"], cfg.qkvBias);
       const attn = new Attention(cfg, i, {
-        q_proj: lin(`${p}.self_attn.q_proj`, cfg.qkvBias),
-        k_proj: lin(`${p}.self_attn.k_proj`, cfg.qkvBias),
-        v_proj: lin(`${p}.self_attn.v_proj`, cfg.qkvBias),
+        q_proj: q,
+        k_proj: k,
+        v_proj: v,
         o_proj: lin(`${p}.self_attn.o_proj`, cfg.oBias),
-      });
-      const mlp = new MLP(
-        lin(`${p}.mlp.gate_proj`, cfg.mlpBias),
-        lin(`${p}.mlp.up_proj`, cfg.mlpBias),
-        lin(`${p}.mlp.down_proj`, cfg.mlpBias),
-      );
+      }, qkv);
+      const [[gate, up], gu] = group(`${p}.mlp`, ["gate_proj", "up_proj"], cfg.mlpBias);
+      const mlp = new MLP(gate, up, lin(`${p}.mlp.down_proj`, cfg.mlpBias), gu);
       layers.push(
         new DecoderLayer(
           i,

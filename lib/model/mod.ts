@@ -51,6 +51,7 @@ export {
   DecoderLayer,
   DecoderLM,
   FINFO_MIN,
+  FusedLinears,
   linearFrom,
   MLP,
 } from "./qwen_llama.ts";

@@ -14,6 +14,8 @@ import {
   arange,
   type Device,
   type DType,
+  isGradEnabled,
+  linear,
   scaledDotProductAttention,
   type Tensor,
   tensor,
@@ -54,16 +56,75 @@ export function linearFrom(weight: Tensor, bias: Tensor | null = null): Linear {
   return l;
 }
 
+/**
+ * Linear layers whose weights (and biases) are row blocks of one matrix, so inference can run
+ * them as a single GEMM (q/k/v; gate/up). The Linear modules stay separate, replaceable modules;
+ * their parameters are contiguous views into the shared matrix. The fused path is used only when
+ * every module and weight is still the original one, in eval mode, with autograd off — LoRA
+ * wrappers, replaced weights and training all take the per-module path.
+ */
+export class FusedLinears {
+  /** [sum of out features, in] matrix holding every member's weight. */
+  readonly weight: Tensor;
+  /** Concatenated biases, or null. */
+  readonly bias: Tensor | null;
+  /** Member modules in row order. */
+  readonly members: readonly Linear[];
+  readonly #weights: readonly Tensor[];
+  readonly #sizes: readonly number[];
+
+  /** @param members Linear modules whose weights are consecutive row views of `weight` */
+  constructor(weight: Tensor, bias: Tensor | null, members: Linear[]) {
+    this.weight = weight.keep();
+    this.bias = bias ? bias.keep() : null;
+    this.members = members;
+    this.#weights = members.map((m) => m.weight);
+    this.#sizes = members.map((m) => m.weight.shape[0]);
+  }
+
+  /** Whether `current` (the modules now registered) can use the fused GEMM. */
+  usable(current: readonly Module[], training: boolean): boolean {
+    if (training || isGradEnabled()) return false;
+    return current.every((m, i) =>
+      m === this.members[i] && this.members[i].weight === this.#weights[i]
+    );
+  }
+
+  /** One GEMM, split into the members' outputs (views along the last dim). */
+  forward(x: Tensor): Tensor[] {
+    const y = linear(x, this.weight, this.bias);
+    let off = 0;
+    return this.#sizes.map((n) => {
+      const part = y.narrow(-1, off, n);
+      off += n;
+      return part;
+    });
+  }
+
+  /** Free the shared storage handles (the members' views are freed with the module tree). */
+  dispose(): void {
+    for (const t of [this.weight, this.bias]) if (t && !t.isDisposed) t.dispose();
+  }
+}
+
 /** Grouped-query self-attention with RoPE (`self_attn`). */
 export class Attention extends Module {
   /** Index of the owning layer (selects its KV cache slot). */
   readonly layerIdx: number;
+  /** Fused q/k/v weights for inference, or null. */
+  readonly fused: FusedLinears | null;
   readonly #cfg: ModelConfig;
 
-  constructor(cfg: ModelConfig, layerIdx: number, p: Projections) {
+  constructor(
+    cfg: ModelConfig,
+    layerIdx: number,
+    p: Projections,
+    fused: FusedLinears | null = null,
+  ) {
     super();
     this.#cfg = cfg;
     this.layerIdx = layerIdx;
+    this.fused = fused;
     for (const n of ["q_proj", "k_proj", "v_proj", "o_proj"] as const) this.registerModule(n, p[n]);
   }
 
@@ -71,16 +132,20 @@ export class Attention extends Module {
     return this.getSubmodule(name) as unknown as Layer;
   }
 
+  #qkv(x: Tensor): Tensor[] {
+    const mods = ["q_proj", "k_proj", "v_proj"].map((n) => this.getSubmodule(n));
+    if (this.fused?.usable(mods, this.training)) return this.fused.forward(x);
+    return mods.map((m) => (m as unknown as Layer).forward(x));
+  }
+
   /** x [B,S,D] → [B,S,D]. */
   forward(x: Tensor, ctx: LayerContext): Tensor {
     const { numHeads: H, numKvHeads: K, headDim: d } = this.#cfg;
     const [B, S] = x.shape;
-    const q = applyRope(
-      this.#proj("q_proj").forward(x).view([B, S, H, d]).transpose(1, 2),
-      ctx.rope,
-    );
-    let k = applyRope(this.#proj("k_proj").forward(x).view([B, S, K, d]).transpose(1, 2), ctx.rope);
-    let v = this.#proj("v_proj").forward(x).view([B, S, K, d]).transpose(1, 2);
+    const [qp, kp, vp] = this.#qkv(x);
+    const q = applyRope(qp.view([B, S, H, d]).transpose(1, 2), ctx.rope);
+    let k = applyRope(kp.view([B, S, K, d]).transpose(1, 2), ctx.rope);
+    let v = vp.view([B, S, K, d]).transpose(1, 2);
     if (ctx.cache) [k, v] = ctx.cache.update(this.layerIdx, k, v);
     const o = scaledDotProductAttention(q, k, v, {
       mask: ctx.mask,
@@ -103,8 +168,12 @@ export interface Projections {
 
 /** SiLU-gated MLP (`mlp`): down(silu(gate(x)) · up(x)). */
 export class MLP extends Module {
-  constructor(gate: Linear, up: Linear, down: Linear) {
+  /** Fused gate/up weights for inference, or null. */
+  readonly fused: FusedLinears | null;
+
+  constructor(gate: Linear, up: Linear, down: Linear, fused: FusedLinears | null = null) {
     super();
+    this.fused = fused;
     this.registerModule("gate_proj", gate);
     this.registerModule("up_proj", up);
     this.registerModule("down_proj", down);
@@ -112,8 +181,11 @@ export class MLP extends Module {
 
   /** x [B,S,D] → [B,S,D]. */
   forward(x: Tensor): Tensor {
-    const f = (n: string) => this.getSubmodule(n) as unknown as Layer;
-    return f("down_proj").forward(f("gate_proj").forward(x).silu().mul(f("up_proj").forward(x)));
+    const mods = ["gate_proj", "up_proj"].map((n) => this.getSubmodule(n));
+    const [g, u] = this.fused?.usable(mods, this.training)
+      ? this.fused.forward(x)
+      : mods.map((m) => (m as unknown as Layer).forward(x));
+    return (this.getSubmodule("down_proj") as unknown as Layer).forward(g.silu().mul(u));
   }
 }
 
@@ -319,6 +391,10 @@ export class DecoderLM extends Module {
 
   /** Free all weights. */
   override dispose(): void {
+    for (const l of this.layers) {
+      (l.getSubmodule("self_attn") as Attention).fused?.dispose();
+      (l.getSubmodule("mlp") as MLP).fused?.dispose();
+    }
     super.dispose();
     if (!this.#invFreq.isDisposed) this.#invFreq.dispose();
   }
