@@ -282,8 +282,10 @@ export async function train(
     let trainMs = 0, stepsThisRun = 0;
     model.train(true);
     const log = await Deno.open(logPath, { append: true, create: true });
+    const done = cfg.maxSteps > 0 && state.step >= cfg.maxSteps;
+    if (done) stoppedBy = "max-steps";
     try {
-      outer: for (let epoch = state.epoch; epoch < cfg.epochs; epoch++) {
+      outer: for (let epoch = state.epoch; !done && epoch < cfg.epochs; epoch++) {
         const batches = chunk(epochOrder(examples.length, cfg.seed, epoch), cfg.batchSize);
         let b = epoch === state.epoch ? state.batchCursor : 0;
         while (b < batches.length) {
