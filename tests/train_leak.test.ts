@@ -3,9 +3,9 @@
  * after training steps (tidy scopes), and the checkpointed backward gives the plain gradients.
  */
 import assert from "node:assert/strict";
-import { liveTensors, manualSeed, noGrad, randn, tidy } from "../ffi/mod.ts";
+import { manualSeed, noGrad, PROJECT_ROOT, randn, tidy } from "../ffi/mod.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
-import { makeBatch, SecurityAwareLoRAModel, sideTensors, train } from "../lib/train/mod.ts";
+import { makeBatch, SecurityAwareLoRAModel, sideTensors } from "../lib/train/mod.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "dg_leak_" });
 await makeTiny("llama", `${dir}/model`, { layers: 3 });
@@ -19,36 +19,74 @@ const pair = (i: number) =>
 await Deno.writeTextFile(`${dir}/data/train.jsonl`, [0, 1, 2, 3, 4, 5].map(pair).join("\n"));
 await Deno.writeTextFile(`${dir}/data/val.jsonl`, [7, 8].map(pair).join("\n"));
 
+/**
+ * The native live-tensor counter is process-wide and `deno test --parallel` runs test modules as
+ * workers of one process, so the leak probe runs in its own child process.
+ */
+const PROBE = `
+import { liveTensors } from "${import.meta.resolve("../ffi/mod.ts")}";
+import { SecurityAwareLoRAModel, train } from "${import.meta.resolve("../lib/train/mod.ts")}";
+const [model, data, out] = Deno.args;
+const report = {};
+const start = liveTensors();
 for (const gradCheckpointing of [false, true]) {
-  Deno.test(`leak: liveTensors() back to its start after training steps (checkpointing ${gradCheckpointing})`, async () => {
-    const start = liveTensors();
-    const live: number[] = [];
-    const r = await train(
-      {
-        model: `${dir}/model`,
-        data: `${dir}/data`,
-        out: `${dir}/out_${gradCheckpointing}`,
-        layers: 3,
-        batchSize: 2,
-        gradAcc: 1,
-        epochs: 2,
-        maxSteps: 5,
-        lr: 1e-3,
-        gradCheckpointing,
-        threads: 1,
-      },
-      { quiet: true, onStep: () => live.push(liveTensors()) },
-    );
-    assert.equal(r.steps, 5);
+  const live = [];
+  const r = await train(
+    { model, data, out: out + "/" + gradCheckpointing, layers: 3, batchSize: 2, gradAcc: 1,
+      epochs: 2, maxSteps: 5, lr: 1e-3, gradCheckpointing, threads: 1 },
+    { quiet: true, onStep: () => live.push(liveTensors()) },
+  );
+  report["steps_" + gradCheckpointing] = r.steps;
+  report["live_" + gradCheckpointing] = live;
+  report["after_" + gradCheckpointing] = liveTensors();
+}
+const m = await SecurityAwareLoRAModel.load(model, out + "/false/best");
+const loaded = liveTensors();
+for (let i = 0; i < 3; i++) m.scoreTokens("int x = y + 1;");
+report.scoring = liveTensors() - loaded;
+m.dispose();
+try { await SecurityAwareLoRAModel.create(model, { layers: 99 }); } catch { /* refused */ }
+report.start = start;
+report.end = liveTensors();
+console.log(JSON.stringify(report));
+`;
+
+Deno.test("leak: liveTensors() flat across training steps and back to its start afterwards", async () => {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--config",
+      `${PROJECT_ROOT}/deno.json`,
+      PROBE,
+      `${dir}/model`,
+      `${dir}/data`,
+      `${dir}/out`,
+    ],
+    cwd: PROJECT_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(r.stderr);
+  assert.ok(r.success, err);
+  const rep = JSON.parse(new TextDecoder().decode(r.stdout).trim().split("\n").pop()!);
+  for (const ck of [false, true]) {
+    const live: number[] = rep[`live_${ck}`];
+    assert.equal(rep[`steps_${ck}`], 5);
     // optimizer moments appear at step 1; from then on the count is flat
     assert.deepEqual(
       live.slice(1),
       live.slice(1).map(() => live[1]),
-      `live tensors per step: ${live}`,
+      `checkpointing ${ck}: ${live}`,
     );
-    assert.equal(liveTensors(), start, "everything freed after train()");
-  });
-}
+    assert.equal(
+      rep[`after_${ck}`],
+      rep.start,
+      `checkpointing ${ck}: everything freed after train()`,
+    );
+  }
+  assert.equal(rep.scoring, 0, "scoreTokens frees its tensors");
+  assert.equal(rep.end, rep.start, "dispose and a refused create free everything");
+});
 
 Deno.test("gradient checkpointing: same loss and gradients as the plain backward (dropout off)", async () => {
   manualSeed(1);
@@ -85,9 +123,7 @@ Deno.test("gradient checkpointing: same loss and gradients as the plain backward
     );
     return { v, g };
   };
-  const start = liveTensors();
   const a = run(false), b = run(true);
-  assert.equal(liveTensors(), start);
   assert.ok(Math.abs(a.v.total - b.v.total) < 1e-6);
   for (let i = 0; i < a.g.length; i++) {
     const [name, ga] = a.g[i];
