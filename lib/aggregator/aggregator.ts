@@ -24,6 +24,7 @@ export type Aggregation = typeof AGGREGATIONS[number];
 
 /** Error for a bad aggregation name or a hidden-state list that does not fit the aggregator. */
 export class AggregationError extends Error {
+  /** Error class name. */
   override name = "AggregationError";
 }
 
@@ -59,6 +60,7 @@ export class MultiLayerAggregator extends Module {
   readonly hiddenSize: number;
 
   /**
+   * Builds an aggregator with freshly initialised parameters.
    * @param kind aggregation method
    * @param numLayers L ≥ 1
    * @param hiddenSize H ≥ 1

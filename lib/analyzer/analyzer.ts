@@ -18,6 +18,7 @@ export const SECURITY_EMBED_DIM = 128;
 
 /** Error for inputs that do not fit the analyzer. */
 export class AnalyzerError extends Error {
+  /** Error class name. */
   override name = "AnalyzerError";
 }
 
@@ -35,6 +36,7 @@ export class SecurityAnalyzer extends Module {
   readonly vocabSize: number;
 
   /**
+   * Builds a freshly initialised analyzer.
    * @param hiddenSize H of the base model
    * @param vocabSize V (embedding rows of the base model)
    * @param options dtype/device of the parameters, dropout probability

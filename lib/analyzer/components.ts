@@ -22,24 +22,35 @@ export const SECURITY_CONFIG_FILE = "security_config.json";
 
 /** Error for security component files that are missing, malformed or for another base model. */
 export class ComponentsError extends Error {
+  /** Error class name. */
   override name = "ComponentsError";
 }
 
 /** Contents of `security_config.json` (the required keys; writers may add more). */
 export interface SecurityConfig {
+  /** Aggregation method. */
   aggregation: Aggregation;
+  /** Number L of aggregated hidden states. */
   num_layers: number;
+  /** Hidden size H of the base model. */
   hidden_size: number;
+  /** Vocabulary size V of the base model. */
   vocab_size: number;
+  /** Width of the analyzer token embedding (128). */
   security_embed_dim: number;
+  /** Further keys written by the toolkit (base model, LoRA, loss settings). */
   [key: string]: unknown;
 }
 
 /** Sizes that fix the shape of the components. */
 export interface ComponentsShape {
+  /** Aggregation method. */
   aggregation: Aggregation;
+  /** Number L of aggregated hidden states. */
   numLayers: number;
+  /** Hidden size H. */
   hiddenSize: number;
+  /** Vocabulary size V. */
   vocabSize: number;
 }
 

@@ -12,6 +12,7 @@ export class TokenSecurityStats {
   readonly step: number;
 
   /**
+   * Creates statistics for a vocabulary of V ids.
    * @param vocabSize V
    * @param step per-occurrence change (default 0.01)
    * @param values initial values (copied), default zeros

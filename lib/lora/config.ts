@@ -19,6 +19,7 @@ export interface LoraConfig {
 
 /** Error for a missing, malformed or incompatible adapter. */
 export class AdapterError extends Error {
+  /** Error class name. */
   override name = "AdapterError";
 }
 

@@ -26,7 +26,9 @@ export interface PaddedRows {
 export interface PairBatchHost {
   /** Example indices in batch order. */
   indices: number[];
+  /** Secure side (func_src_after). */
   secure: PaddedRows;
+  /** Vulnerable side (func_src_before). */
   vulnerable: PaddedRows;
 }
 

@@ -50,6 +50,7 @@ export const OPTIMIZER_FILE = "optimizer.safetensors";
 
 /** Error for a missing or unusable checkpoint. */
 export class CheckpointStateError extends Error {
+  /** Error class name. */
   override name = "CheckpointStateError";
 }
 

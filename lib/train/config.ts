@@ -118,6 +118,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "model" | "data" |
 
 /** Error for an invalid training configuration (names the flag). */
 export class TrainConfigError extends Error {
+  /** Error class name. */
   override name = "TrainConfigError";
 }
 

@@ -9,6 +9,7 @@ import type { PairExample } from "./batch.ts";
 
 /** Error for a missing data directory or malformed data (names the file and line). */
 export class DataError extends Error {
+  /** Error class name. */
   override name = "DataError";
 }
 

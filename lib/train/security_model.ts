@@ -60,30 +60,45 @@ export interface SecurityModelOptions {
 
 /** The loss terms as tensors (`total` carries the graph). */
 export interface LossTerms {
+  /** Total loss gen + secWeight·sec + klWeight·kl. */
   total: Tensor;
+  /** Next-token cross-entropy on the secure side. */
   gen: Tensor;
+  /** Security hinge relu(margin − (s_sec − s_vul)). */
   sec: Tensor;
   /** Clamped KL (zero tensor when KL is off). */
   kl: Tensor;
+  /** KL before clamping. */
   klUnclamped: Tensor;
+  /** Mean analyzer score over real secure tokens. */
   sSec: Tensor;
+  /** Mean analyzer score over real vulnerable tokens. */
   sVul: Tensor;
 }
 
 /** The loss terms as numbers. */
 export interface LossValues {
+  /** Total loss gen + secWeight·sec + klWeight·kl. */
   total: number;
+  /** Next-token cross-entropy on the secure side. */
   gen: number;
+  /** Security hinge relu(margin − (s_sec − s_vul)). */
   sec: number;
+  /** KL(ref ‖ cur), clamped. */
   kl: number;
+  /** KL before clamping. */
   klUnclamped: number;
+  /** Mean analyzer score over real secure tokens. */
   sSec: number;
+  /** Mean analyzer score over real vulnerable tokens. */
   sVul: number;
 }
 
 /** One side of a batch as tensors (ids / 1-0 mask, i64, right padded). */
 export interface PairBatchTensors {
+  /** Secure side (func_src_after). */
   secure: SideTensors;
+  /** Vulnerable side (func_src_before). */
   vulnerable: SideTensors;
 }
 
@@ -99,6 +114,7 @@ export interface TokenScore {
 
 /** Error for a model directory / layer setting that cannot work. */
 export class SecurityModelError extends Error {
+  /** Error class name. */
   override name = "SecurityModelError";
 }
 

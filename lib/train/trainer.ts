@@ -84,14 +84,19 @@ export interface TrainResult {
   stoppedBy: "epochs" | "max-steps" | "early-stopping";
   /** Loss of the first and last step of this invocation. */
   firstLoss: number | null;
+  /** Loss of the last step of this invocation. */
   lastLoss: number | null;
   /** Best validation loss, and the directory holding that adapter. */
   bestVal: number | null;
+  /** Directory holding the best adapter. */
   bestDir: string;
   /** Training pairs used / skipped for length; validation likewise. */
   trainPairs: number;
+  /** Training pairs skipped for length. */
   skippedTrain: number;
+  /** Validation pairs used. */
   valPairs: number;
+  /** Validation pairs skipped for length. */
   skippedVal: number;
   /** Optimizer steps per second (training only, validation and checkpoints excluded). */
   stepsPerSecond: number;
@@ -99,6 +104,7 @@ export interface TrainResult {
 
 /** Error that stops training (NaN loss, nothing to train on, unusable checkpoint). */
 export class TrainError extends Error {
+  /** Error class name. */
   override name = "TrainError";
 }
 
