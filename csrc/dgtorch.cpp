@@ -12,7 +12,6 @@
 
 #include <torch/torch.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -22,7 +21,9 @@
 typedef void* dg_t;
 
 static thread_local std::string g_last_error;
-static std::atomic<int64_t> g_live{0};
+// Handles created minus handles freed on this thread: Deno runs parallel test files as workers
+// (threads) of one process, so a per-thread count keeps each worker's leak checks its own.
+static thread_local int64_t g_live = 0;
 
 static void set_error(const char* msg) { g_last_error = msg ? msg : "unknown error"; }
 
@@ -44,7 +45,7 @@ static void set_error(const char* msg) { g_last_error = msg ? msg : "unknown err
 #define RET_OK(stmt) DG_TRY(stmt; return 0;) return -1;
 
 static dg_t wrap(at::Tensor t) {
-  g_live.fetch_add(1, std::memory_order_relaxed);
+  g_live++;
   return new at::Tensor(std::move(t));
 }
 
@@ -117,11 +118,11 @@ extern "C" {
 
 // ---------------------------------------------------------------- runtime, errors, memory
 const char* dg_last_error() { return g_last_error.c_str(); }
-double dg_live_count() { return (double)g_live.load(); }
+double dg_live_count() { return (double)g_live; }
 void dg_free(dg_t h) {
   if (h == nullptr) return;
   delete reinterpret_cast<at::Tensor*>(h);
-  g_live.fetch_sub(1, std::memory_order_relaxed);
+  g_live--;
 }
 const char* dg_torch_version() { return TORCH_VERSION; }
 int32_t dg_cxx11_abi() {

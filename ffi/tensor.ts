@@ -1013,7 +1013,10 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
 
 // -------------------------------------------------------------------- runtime
 
-/** Number of native tensor handles alive right now (for leak tests). */
+/**
+ * Native tensor handles created minus freed on this thread (this isolate or worker) — for leak
+ * tests; parallel test workers each see their own count.
+ */
 export function liveTensors(): number {
   return lib().dg_live_count();
 }
