@@ -9,6 +9,11 @@
 export class ModelError extends Error {
   /** Machine-readable reason, e.g. `"overlap"` or `"unknown_model_type"`. */
   readonly code: string;
+  /**
+   * Create the error.
+   * @param code reason code
+   * @param message human-readable message
+   */
   constructor(code: string, message: string) {
     super(message);
     this.name = "ModelError";
@@ -37,6 +42,13 @@ export class SafetensorsError extends ModelError {
   readonly file: string;
   /** Tensor the defect is about, when it is about one. */
   readonly tensor?: string;
+  /**
+   * Create the error.
+   * @param code reason
+   * @param file offending file
+   * @param detail what is wrong
+   * @param tensor tensor name
+   */
   constructor(code: SafetensorsErrorCode, file: string, detail: string, tensor?: string) {
     super(code, `${file}${tensor !== undefined ? ` [tensor ${tensor}]` : ""}: ${detail}`);
     this.name = "SafetensorsError";
@@ -54,6 +66,13 @@ export class CheckpointError extends ModelError {
   readonly tensor: string;
   /** The file it was looked up in (or the checkpoint directory). */
   readonly file: string;
+  /**
+   * Create the error.
+   * @param code reason
+   * @param file file or directory
+   * @param tensor tensor name
+   * @param detail what is wrong
+   */
   constructor(code: CheckpointErrorCode, file: string, tensor: string, detail: string) {
     super(code, `${file} [tensor ${tensor}]: ${detail}`);
     this.name = "CheckpointError";
@@ -66,6 +85,12 @@ export class CheckpointError extends ModelError {
 export class ConfigError extends ModelError {
   /** Path of the config file (or `"<object>"`). */
   readonly file: string;
+  /**
+   * Create the error.
+   * @param code reason
+   * @param file path
+   * @param detail what is wrong
+   */
   constructor(code: string, file: string, detail: string) {
     super(code, `${file}: ${detail}`);
     this.name = "ConfigError";
@@ -77,6 +102,12 @@ export class ConfigError extends ModelError {
 export class TokenizerError extends ModelError {
   /** The tokenizer directory or file. */
   readonly file: string;
+  /**
+   * Create the error.
+   * @param code reason
+   * @param file path
+   * @param detail what is wrong
+   */
   constructor(code: string, file: string, detail: string) {
     super(code, `${file}: ${detail}`);
     this.name = "TokenizerError";

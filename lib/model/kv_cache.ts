@@ -24,6 +24,7 @@ export class KVCache implements Disposable {
   length = 0;
 
   /**
+   * Allocate the buffers (uninitialised; only written positions are ever read).
    * @param cfg model config (layers, kv heads, head_dim)
    * @param batch batch size
    * @param maxLen capacity (prompt + new tokens)

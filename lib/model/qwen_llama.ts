@@ -73,7 +73,12 @@ export class FusedLinears {
   readonly #weights: readonly Tensor[];
   readonly #sizes: readonly number[];
 
-  /** @param members Linear modules whose weights are consecutive row views of `weight` */
+  /**
+   * Group `members` whose weights already live in `weight`.
+   * @param weight the shared [Σout, in] matrix
+   * @param bias the shared bias, or null
+   * @param members Linear modules whose weights are consecutive row views of `weight`
+   */
   constructor(weight: Tensor, bias: Tensor | null, members: Linear[]) {
     this.weight = weight.keep();
     this.bias = bias ? bias.keep() : null;
@@ -115,6 +120,13 @@ export class Attention extends Module {
   readonly fused: FusedLinears | null;
   readonly #cfg: ModelConfig;
 
+  /**
+   * Register the projections under their HF names.
+   * @param cfg model config
+   * @param layerIdx layer index (KV cache slot)
+   * @param p the four projections
+   * @param fused q/k/v fused for inference, or null
+   */
   constructor(
     cfg: ModelConfig,
     layerIdx: number,
@@ -160,9 +172,13 @@ export class Attention extends Module {
 
 /** The four attention projections of one layer. */
 export interface Projections {
+  /** [H·d, D] query projection. */
   q_proj: Linear;
+  /** [K·d, D] key projection. */
   k_proj: Linear;
+  /** [K·d, D] value projection. */
   v_proj: Linear;
+  /** [D, H·d] output projection. */
   o_proj: Linear;
 }
 
@@ -171,6 +187,7 @@ export class MLP extends Module {
   /** Fused gate/up weights for inference, or null. */
   readonly fused: FusedLinears | null;
 
+  /** Register gate/up/down (HF names) and the optional fused gate/up. */
   constructor(gate: Linear, up: Linear, down: Linear, fused: FusedLinears | null = null) {
     super();
     this.fused = fused;
@@ -194,6 +211,7 @@ export class DecoderLayer extends Module {
   /** Layer index. */
   readonly index: number;
 
+  /** Register the four submodules under their HF names. */
   constructor(index: number, attn: Attention, mlp: MLP, inNorm: RMSNorm, postNorm: RMSNorm) {
     super();
     this.index = index;
@@ -245,6 +263,7 @@ export interface ForwardOutput {
 
 /** Model body (`model`): embed_tokens, layers, norm. */
 export class DecoderBody extends Module {
+  /** Register embed_tokens, layers.{i} and norm. */
   constructor(embed: Module, layers: DecoderLayer[], norm: RMSNorm) {
     super();
     this.registerModule("embed_tokens", embed);

@@ -71,6 +71,7 @@ export class Tokenizer {
   readonly #cleanup: boolean;
 
   /**
+   * Build from parsed files (see {@link Tokenizer.load} to read them from a directory).
    * @param tokenizerJson parsed tokenizer.json
    * @param config parsed tokenizer_config.json (may be `{}`)
    * @param opts BOS rule
