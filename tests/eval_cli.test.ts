@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "./eval_assert.ts";
 import { CompletionsError, parseCompletions } from "../lib/eval/completions.ts";
 import { JudgeError, parseJudges } from "../lib/eval/judges.ts";
-import { progressLine } from "../lib/eval/progress.ts";
+import { formatSeconds } from "../lib/util/progress.ts";
 import { announceSkip, NO_SHARED } from "./eval_helpers.ts";
 
 const skip = announceSkip("eval_cli (CLI runs)", [NO_SHARED]);
@@ -49,8 +49,9 @@ Deno.test("judge selection: unknown judge is an error naming the known ones", ()
 });
 
 Deno.test("progress line format", () => {
-  assertEquals(progressLine(120, 3500, 10, 8), "[........] 120/3500 12.0/s eta 5m");
-  assertEquals(progressLine(3500, 3500, 100, 4), "[####] 3500/3500 35.0/s eta 0s");
+  assertEquals(formatSeconds(42), "42s");
+  assertEquals(formatSeconds(75), "1m15s");
+  assertEquals(formatSeconds(3700), "1h01m");
 });
 
 Deno.test({

@@ -99,7 +99,7 @@ Deno.test({
           } s total`,
       );
       assert.ok(last < first - 0.05, `loss did not fall: ${first} → ${last}`);
-      assert.ok(/step 30\/30/.test(dec(r.stderr)), "progress bar on stderr");
+      assert.ok(/train \[#+\] 30\/30 /.test(dec(r.stderr)), "progress bar on stderr");
       const best = [...Deno.readDirSync(`${dir}/out/best`)].map((e) => e.name).sort();
       assert.deepEqual(best, [
         "adapter_config.json",

@@ -10,7 +10,7 @@ import { type CompletionItem, parseCompletions } from "./completions.ts";
 import { parseJudges } from "./judges.ts";
 import { summarize, type Summary } from "./metrics.ts";
 import { assembleProgram, postprocess } from "./postprocess.ts";
-import { Progress } from "./progress.ts";
+import { ProgressBar } from "../util/progress.ts";
 import { pyBackend } from "./py/mod.ts";
 import { reportHtml } from "./report_html.ts";
 import { summaryMarkdown } from "./report_md.ts";
@@ -245,7 +245,9 @@ export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome
   }
   // Big/slow batches first keeps both workers busy until the end.
   batches.sort((a, b) => b.items.length - a.items.length);
-  const progress = new Progress(pending.length, opts.progress ?? true);
+  const progress = new ProgressBar("scoring", pending.length, {
+    quiet: opts.progress === false,
+  });
   const file = await Deno.open(resultsPath, { append: true, create: true });
   const all = new Map(done);
   let next = 0;

@@ -21,7 +21,7 @@ import {
 } from "./checkpoint.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
 import { loadSplit, tokenizePairs } from "./data.ts";
-import { ProgressBar } from "./progress.ts";
+import { ProgressBar } from "../util/progress.ts";
 import { epochOrder, mixSeed } from "./rng.ts";
 import {
   type LossValues,
@@ -135,7 +135,6 @@ export async function train(
   const ckDir = `${cfg.out}/checkpoint`;
   const logPath = `${cfg.out}/train_log.jsonl`;
   const bestDir = `${cfg.out}/best`;
-  const progress = new ProgressBar(hooks.quiet);
 
   let resumeFrom: string | null = null;
   if (cfg.resume) {
@@ -179,16 +178,17 @@ export async function train(
         );
       }
     }
-    progress.message(
-      `data: ${trainSet.examples.length} training pairs (${trainSet.skipped} skipped > ` +
-        `${cfg.maxLength} tokens), ${valSet.examples.length} validation pairs (${valSet.skipped} skipped)`,
-    );
     const examples = trainSet.examples;
     const nBatches = Math.ceil(examples.length / cfg.batchSize);
     const stepsPerEpoch = Math.ceil(nBatches / cfg.gradAcc);
     let totalSteps = cfg.epochs * stepsPerEpoch;
     if (cfg.maxSteps) totalSteps = Math.min(totalSteps, cfg.maxSteps);
     const warmup = Math.ceil(cfg.warmupRatio * totalSteps);
+    const progress = new ProgressBar("train", totalSteps, { quiet: hooks.quiet });
+    progress.message(
+      `data: ${trainSet.examples.length} training pairs (${trainSet.skipped} skipped > ` +
+        `${cfg.maxLength} tokens), ${valSet.examples.length} validation pairs (${valSet.skipped} skipped)`,
+    );
     const fingerprint = JSON.stringify({
       model: cfg.model,
       train: examples.length,
@@ -364,16 +364,11 @@ export async function train(
           firstLoss ??= sum.total;
           lastLoss = sum.total;
           hooks.onStep?.(entry);
-          progress.update({
-            step: state.step,
-            totalSteps,
-            epoch,
-            gen: sum.gen,
-            sec: sum.sec,
-            kl: sum.kl,
-            lr,
-            stepsPerSecond: stepsThisRun / (trainMs / 1000),
-          });
+          progress.update(
+            state.step,
+            `ep ${epoch + 1} gen ${sum.gen.toFixed(3)} sec ${sum.sec.toFixed(3)} ` +
+              `kl ${sum.kl.toFixed(4)} lr ${lr.toExponential(2)}`,
+          );
           if (state.step % cfg.saveEvery === 0) {
             await saveCheckpoint(ckDir, model, opt, state);
             lastSaved = state.step;
@@ -400,7 +395,7 @@ export async function train(
       }
     } finally {
       log.close();
-      progress.done();
+      progress.end();
     }
     return {
       steps: state.step,

@@ -1,54 +1,95 @@
 /**
- * A one-line progress bar on stderr: `label [#####.....] 12/40 2.1/s eta 13s  extra`.
- * Redraws in place on a terminal; on a pipe (CI, logs) it prints at most one line every few
- * seconds and the final state, so logs stay short.
+ * The one progress bar of the toolkit, on stderr: `label [#####.....] 12/40 2.10/s eta 13s  note`.
+ * Redrawn in place on a terminal; on a pipe (CI, logs) it prints at most one line every few
+ * seconds plus the final state, so logs stay short. The rate counts from the first update, so a
+ * resumed run shows its own speed.
  * @module
  */
 
+/** Options of {@link ProgressBar}. */
+export interface ProgressOptions {
+  /** Print nothing (default false). */
+  quiet?: boolean;
+  /** Minimum milliseconds between redraws on a pipe (default 5000; 100 on a terminal). */
+  pipeIntervalMs?: number;
+}
+
 /** A progress bar for `total` units of work. */
 export class ProgressBar {
-  readonly #label: string;
-  readonly #total: number;
-  readonly #start = performance.now();
+  readonly label: string;
+  readonly total: number;
+  readonly #quiet: boolean;
   readonly #tty = Deno.stderr.isTerminal();
-  #lastDraw = 0;
+  readonly #interval: number;
+  readonly #enc = new TextEncoder();
+  #start = performance.now();
+  #first: number | null = null;
+  #lastDraw = -Infinity;
   #done = 0;
+  #open = false;
 
-  constructor(label: string, total: number) {
-    this.#label = label;
-    this.#total = Math.max(total, 0);
+  constructor(label: string, total: number, options: ProgressOptions = {}) {
+    this.label = label;
+    this.total = Math.max(total, 0);
+    this.#quiet = options.quiet ?? false;
+    this.#interval = this.#tty ? 100 : options.pipeIntervalMs ?? 5000;
   }
 
-  /** Sets the completed count (and an optional trailing note) and redraws if due. */
+  /** Sets the completed count (with an optional trailing note) and redraws if due. */
   update(done: number, note = ""): void {
+    if (this.#first === null) {
+      this.#first = done;
+      this.#start = performance.now();
+    }
     this.#done = done;
     const now = performance.now();
-    const final = done >= this.#total;
-    if (!final && now - this.#lastDraw < (this.#tty ? 100 : 5000)) return;
+    const final = done >= this.total;
+    if (this.#quiet || (!final && now - this.#lastDraw < this.#interval)) return;
     this.#lastDraw = now;
-    const line = this.render(note);
-    const enc = new TextEncoder();
-    Deno.stderr.writeSync(
-      enc.encode(this.#tty ? `\r\x1b[2K${line}${final ? "\n" : ""}` : `${line}\n`),
-    );
+    this.#write(this.#tty ? `\r\x1b[2K${this.render(note)}` : `${this.render(note)}\n`);
+    this.#open = this.#tty;
+    if (final) this.end();
+  }
+
+  /** Adds `n` completed units. */
+  add(n: number, note = ""): void {
+    this.update(this.#done + n, note);
+  }
+
+  /** Prints a message on its own line without breaking the bar. */
+  message(text: string): void {
+    if (this.#quiet) return;
+    this.#write(this.#open ? `\r\x1b[2K${text}\n` : `${text}\n`);
+    this.#lastDraw = -Infinity;
+    this.#open = false;
+  }
+
+  /** Ends the in-place line. */
+  end(): void {
+    if (this.#open) this.#write("\n");
+    this.#open = false;
   }
 
   /** The bar's current text. */
   render(note = ""): string {
     const width = 24;
-    const frac = this.#total ? Math.min(this.#done / this.#total, 1) : 1;
+    const frac = this.total ? Math.min(this.#done / this.total, 1) : 1;
     const filled = Math.round(frac * width);
     const secs = (performance.now() - this.#start) / 1000;
-    const rate = secs > 0 ? this.#done / secs : 0;
-    const eta = rate > 0 ? (this.#total - this.#done) / rate : NaN;
-    return `${this.#label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
-      `${this.#done}/${this.#total} ${rate.toFixed(rate < 10 ? 2 : 1)}/s` +
-      (Number.isFinite(eta) && this.#done < this.#total ? ` eta ${formatSeconds(eta)}` : "") +
+    const rate = secs > 0 ? (this.#done - (this.#first ?? 0)) / secs : 0;
+    const eta = rate > 0 ? (this.total - this.#done) / rate : NaN;
+    return `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
+      `${this.#done}/${this.total} ${rate.toFixed(2)}/s` +
+      (Number.isFinite(eta) && this.#done < this.total ? ` eta ${formatSeconds(eta)}` : "") +
       (note ? `  ${note}` : "");
+  }
+
+  #write(s: string): void {
+    Deno.stderr.writeSync(this.#enc.encode(s));
   }
 }
 
-/** 75 → "1m15s", 3700 → "1h01m". */
+/** 42 → "42s", 75 → "1m15s", 3700 → "1h01m". */
 export function formatSeconds(s: number): string {
   if (s < 60) return `${Math.round(s)}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
