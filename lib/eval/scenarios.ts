@@ -7,6 +7,7 @@
  */
 
 import type { Language, Scenario } from "./types.ts";
+import { isDir } from "../util/fs.ts";
 
 /** Malformed scenario input; `where` is `file:line` or `file`, `field` the offending field. */
 export class ScenarioError extends Error {
@@ -101,14 +102,6 @@ export function parseScenariosJsonl(text: string, file: string): Scenario[] {
   });
   if (out.length === 0) throw new ScenarioError(file, null, "no scenarios");
   return out;
-}
-
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 async function sortedDirs(p: string): Promise<string[]> {

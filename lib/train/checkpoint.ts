@@ -16,6 +16,7 @@ import {
   writeSafetensors,
 } from "../model/safetensors.ts";
 import type { SecurityAwareLoRAModel } from "./security_model.ts";
+import { exists } from "../util/fs.ts";
 
 /** Where the trainer stands; enough to continue with the same next batch. */
 export interface TrainerState {
@@ -52,15 +53,6 @@ export const OPTIMIZER_FILE = "optimizer.safetensors";
 export class CheckpointStateError extends Error {
   /** Error class name. */
   override name = "CheckpointStateError";
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

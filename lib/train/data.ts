@@ -6,6 +6,7 @@
  */
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { PairExample } from "./batch.ts";
+import { isDir, isFile } from "../util/fs.ts";
 
 /** Error for a missing data directory or malformed data (names the file and line). */
 export class DataError extends Error {
@@ -23,22 +24,6 @@ export interface RawPair {
   cwe: string;
   /** `file:line` it came from. */
   origin: string;
-}
-
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 /** The JSONL files of one split, sorted by name; throws {@link DataError} when there are none. */
