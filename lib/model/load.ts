@@ -36,6 +36,15 @@ export interface LoadOptions {
    * {@link FusedLinears}.
    */
   fuse?: boolean;
+  /**
+   * Weight memory layout. `"auto"` (default): matrices with more output than input features
+   * (q/k/v, gate/up, the vocabulary projection) are stored column-major — a contiguous [in, out]
+   * buffer exposed as the usual [out, in] parameter (a transposed view) — because libtorch's CPU
+   * GEMM is markedly faster for skinny inputs in that layout (lm_head: 38 → 24 ms at batch 1,
+   * 100 → 85 ms at batch 20 on the 0.5B shape; gate/up: 2.2 → 1.3 ms at batch 1). Shapes, names
+   * and values are unchanged. `"row"`: every weight contiguous [out, in] as in the file.
+   */
+  layout?: "auto" | "row";
 }
 
 /** Generation defaults from generation_config.json (all optional). */
@@ -133,8 +142,6 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<De
     return fromFile(info.file, info.offset, info.byteLength, info.shape, fileDt, { dtype, device })
       .keep();
   };
-  const opt = (name: string): Tensor | null =>
-    ck.tensors.has(name) && expectedShapes(cfg).has(name) ? get(name) : null;
   const norm = (name: string): RMSNorm => {
     const n = new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps, { dtype, device });
     const w = get(name);
@@ -144,6 +151,27 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<De
   };
   const fuse = opts.fuse ?? true;
   const shapes = expectedShapes(cfg);
+  const colMajor = (out: number, inp: number) => (opts.layout ?? "auto") === "auto" && out > inp;
+  /** Uninitialised [rows, cols]; a transposed view of a contiguous [cols, rows] when `col`. */
+  const alloc = (rows: number, cols: number, col: boolean): Tensor => {
+    if (!col) return empty([rows, cols], { dtype, device });
+    const base = empty([cols, rows], { dtype, device });
+    const view = base.transpose(0, 1);
+    base.dispose(); // the view keeps the storage alive
+    return view;
+  };
+  /** Read a tensor into `dst` (any layout), freeing the temporary. */
+  const fill = (dst: Tensor, name: string) => {
+    const src = get(name);
+    dst.copy_(src);
+    src.dispose();
+    return dst;
+  };
+  /** A [out, in] weight in the layout chosen by {@link colMajor}. */
+  const weight = (name: string): Tensor => {
+    const [out, inp] = shapes.get(name)!;
+    return colMajor(out, inp) ? fill(alloc(out, inp, true), name) : get(name);
+  };
   /** Load several Linear layers into one shared matrix (views), or separately when not fusing. */
   const group = (
     prefix: string,
@@ -154,16 +182,10 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<De
     const rows = names.map((n) => shapes.get(`${prefix}.${n}.weight`)![0]);
     const cols = shapes.get(`${prefix}.${names[0]}.weight`)![1];
     const total = rows.reduce((a, b) => a + b, 0);
-    const W = empty([total, cols], { dtype, device });
+    const W = alloc(total, cols, colMajor(total, cols));
     const Bv = bias ? empty([total], { dtype, device }) : null;
     let off = 0;
     const mods = names.map((n, i) => {
-      const fill = (dst: Tensor, name: string) => {
-        const src = get(name);
-        dst.copy_(src);
-        src.dispose();
-        return dst;
-      };
       const w = fill(W.narrow(0, off, rows[i]), `${prefix}.${n}.weight`);
       const b = Bv ? fill(Bv.narrow(0, off, rows[i]), `${prefix}.${n}.bias`) : null;
       off += rows[i];
@@ -172,7 +194,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<De
     return [mods, new FusedLinears(W, Bv, mods)];
   };
   const lin = (p: string, bias: boolean) =>
-    linearFrom(get(`${p}.weight`), bias ? get(`${p}.bias`) : null);
+    linearFrom(weight(`${p}.weight`), bias ? get(`${p}.bias`) : null);
   return noGrad(() => {
     const layers: DecoderLayer[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
@@ -197,9 +219,14 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<De
       );
     }
     const embed = new Embedding(0, 0, { dtype, device });
-    embed.setWeight(get("model.embed_tokens.weight"));
+    // tied: the embedding matrix is also the vocabulary projection, so it takes that layout
+    embed.setWeight(
+      cfg.tieWordEmbeddings
+        ? weight("model.embed_tokens.weight")
+        : get("model.embed_tokens.weight"),
+    );
     const body = new DecoderBody(embed, layers, norm("model.norm.weight"));
-    const head = cfg.tieWordEmbeddings ? null : linearFrom(opt("lm_head.weight")!);
+    const head = cfg.tieWordEmbeddings ? null : linearFrom(weight("lm_head.weight"));
     for (const p of [...body.parameters(), ...(head ? head.parameters() : [])]) {
       p.requiresGrad_(false);
     }
