@@ -157,8 +157,8 @@ if (import.meta.main) {
     cpus: navigator.hardwareConcurrency,
     load_average_at_end: Deno.loadavg(),
     note:
-      "greedy, EOS stopping off, identical seeded random prompt rows, min of runs after a warm-up; " +
-      "machine shared with other jobs, so absolute numbers are noisy",
+      "greedy, EOS stopping off, identical seeded random prompt rows; minimum of interleaved timed " +
+      "runs after a warm-up; the 2-core machine is shared with other jobs, so numbers are noisy",
     runs: results,
   };
   model.dispose();
