@@ -155,7 +155,13 @@ for (const [arch, layers, aggregation, L] of CASES) {
             if (rel > worst) [worst, worstName] = [rel, name];
             const group = name.includes("lora_") ? "lora" : name.split(".")[0];
             groups[group] = Math.max(groups[group] ?? 0, rel);
-            assert.ok(rel <= 1e-3, `${name}: gradient max rel error ${rel} (checkpointing ${ck})`);
+            // f32 rounding of a small gradient (e.g. a one-element bias summed over every token)
+            // can exceed 1e-3 of its own size, so the bound also allows 5e-6 absolute.
+            assert.ok(
+              maxDiff <= 1e-3 * maxRef + 5e-6,
+              `${name}: gradient max abs error ${maxDiff} vs max |ref| ${maxRef} (rel ${rel}, ` +
+                `checkpointing ${ck})`,
+            );
           }
           assert.equal(refGrads.size, m.trainableParameters().length);
           console.log(

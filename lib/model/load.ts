@@ -9,7 +9,7 @@
  */
 
 import { type Device, type DType, empty, fromFile, noGrad, type Tensor } from "../../ffi/mod.ts";
-import { Embedding, type Linear, RMSNorm } from "../nn/mod.ts";
+import { Embedding, Linear, RMSNorm } from "../nn/mod.ts";
 import { loadConfig, type ModelConfig } from "./config.ts";
 import { CheckpointError } from "./errors.ts";
 import { type CheckpointIndex, openCheckpoint, stToTorchDType } from "./safetensors.ts";
@@ -20,7 +20,6 @@ import {
   DecoderLayer,
   DecoderLM,
   FusedLinears,
-  linearFrom,
   MLP,
 } from "./qwen_llama.ts";
 
@@ -189,12 +188,12 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<De
       const w = fill(W.narrow(0, off, rows[i]), `${prefix}.${n}.weight`);
       const b = Bv ? fill(Bv.narrow(0, off, rows[i]), `${prefix}.${n}.bias`) : null;
       off += rows[i];
-      return linearFrom(w, b);
+      return Linear.fromWeights(w, b);
     });
     return [mods, new FusedLinears(W, Bv, mods)];
   };
   const lin = (p: string, bias: boolean) =>
-    linearFrom(weight(`${p}.weight`), bias ? get(`${p}.bias`) : null);
+    Linear.fromWeights(weight(`${p}.weight`), bias ? get(`${p}.bias`) : null);
   return noGrad(() => {
     const layers: DecoderLayer[] = [];
     for (let i = 0; i < cfg.numLayers; i++) {
@@ -226,7 +225,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<De
         : get("model.embed_tokens.weight"),
     );
     const body = new DecoderBody(embed, layers, norm("model.norm.weight"));
-    const head = cfg.tieWordEmbeddings ? null : linearFrom(weight("lm_head.weight"));
+    const head = cfg.tieWordEmbeddings ? null : Linear.fromWeights(weight("lm_head.weight"));
     for (const p of [...body.parameters(), ...(head ? head.parameters() : [])]) {
       p.requiresGrad_(false);
     }

@@ -52,7 +52,6 @@ export {
   DecoderLM,
   FINFO_MIN,
   FusedLinears,
-  linearFrom,
   MLP,
 } from "./qwen_llama.ts";
 export type { ForwardOptions, ForwardOutput, LayerContext, Projections } from "./qwen_llama.ts";

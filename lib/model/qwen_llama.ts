@@ -47,15 +47,6 @@ export interface LayerContext {
   cache: KVCache | null;
 }
 
-/** A Linear whose parameters are the given tensors (no random init). */
-export function linearFrom(weight: Tensor, bias: Tensor | null = null): Linear {
-  // lib/nn's Linear always initialises; build an empty one and install the loaded tensors.
-  const l = new Linear(0, 0, false, { dtype: weight.dtype, device: weight.device });
-  l.setWeights(weight, bias);
-  Object.assign(l, { inFeatures: weight.shape[1], outFeatures: weight.shape[0] });
-  return l;
-}
-
 /**
  * Linear layers whose weights (and biases) are row blocks of one matrix, so inference can run
  * them as a single GEMM (q/k/v; gate/up). The Linear modules stay separate, replaceable modules;
@@ -316,7 +307,7 @@ export class DecoderLM extends Module {
       this.#tiedHead = null;
     } else {
       const w = (body.getSubmodule("embed_tokens") as Module).getParameter("weight");
-      this.#tiedHead = linearFrom(w);
+      this.#tiedHead = Linear.fromWeights(w);
     }
     this.#invFreq = invFreqTensor(cfg, device).keep();
     this.eval();

@@ -21,10 +21,24 @@ import { type Layer, Module } from "./module.ts";
 export class Linear extends Module implements Layer {
   readonly inFeatures: number;
   readonly outFeatures: number;
-  constructor(inFeatures: number, outFeatures: number, bias = true, options: TensorOptions = {}) {
+  /**
+   * @param weights loaded tensors to install instead of a random initialisation (see
+   *   {@link Linear.fromWeights})
+   */
+  constructor(
+    inFeatures: number,
+    outFeatures: number,
+    bias = true,
+    options: TensorOptions = {},
+    weights?: { weight: Tensor; bias: Tensor | null },
+  ) {
     super();
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
+    if (weights) {
+      this.setWeights(weights.weight, weights.bias);
+      return;
+    }
     this.registerParameter(
       "weight",
       kaimingUniform([outFeatures, inFeatures], Math.sqrt(5), options).requiresGrad_(),
@@ -33,6 +47,18 @@ export class Linear extends Module implements Layer {
       const bound = 1 / Math.sqrt(inFeatures);
       this.registerParameter("bias", uniform([outFeatures], bound, options).requiresGrad_());
     }
+  }
+  /**
+   * A Linear holding the given tensors (no random initialisation): weight [out, in], bias [out].
+   * The module takes ownership of both tensors.
+   */
+  static fromWeights(weight: Tensor, bias: Tensor | null = null): Linear {
+    if (weight.ndim !== 2) throw new RangeError(`Linear weight must be 2-D, got [${weight.shape}]`);
+    const [out, inF] = weight.shape;
+    if (bias && (bias.ndim !== 1 || bias.shape[0] !== out)) {
+      throw new RangeError(`Linear bias must be [${out}], got [${bias.shape}]`);
+    }
+    return new Linear(inF, out, bias !== null, {}, { weight, bias });
   }
   /** The [out, in] weight. */
   get weight(): Tensor {
