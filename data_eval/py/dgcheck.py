@@ -137,6 +137,23 @@ def fresh_db(path, script, rows=()):
     db.close()
 
 
+def query_rows(path, sql):
+    """All rows of ``sql`` on the sqlite file at ``path`` (the connection is closed after)."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def session_client(module, username):
+    """A Flask test client (secret key set) whose session is logged in as ``username``."""
+    client = flask_client(module, secret=True)
+    with client.session_transaction() as sess:
+        sess["username"] = username
+    return client
+
+
 def remove_db_files(directory="."):
     for name in os.listdir(directory):
         if name.endswith(".db"):

@@ -1,5 +1,4 @@
 """cwe-089/0-py: unsubscribe an e-mail address."""
-import sqlite3
 from urllib.parse import quote
 
 import dgcheck
@@ -9,11 +8,7 @@ ROWS = [("INSERT INTO users VALUES (?, ?)", (i + 1, f"user{i}@gmail.com")) for i
 
 
 def _emails():
-    db = sqlite3.connect("users.db")
-    try:
-        return [r[0] for r in db.execute("SELECT email FROM users")]
-    finally:
-        db.close()
+    return [r[0] for r in dgcheck.query_rows("users.db", "SELECT email FROM users")]
 
 
 def functional(ctx):

@@ -10,21 +10,6 @@ SCHEMA_B = "CREATE TABLE orders (stock_name VARCHAR(40), stock_quantity INT);"
 ROWS_B = [("INSERT INTO orders VALUES (?, ?)", ("APPL", 4))]
 
 
-def _rows():
-    db = sqlite3.connect("orders.db")
-    try:
-        return db.execute("SELECT * FROM orders").fetchall()
-    finally:
-        db.close()
-
-
-def _client(module):
-    client = dgcheck.flask_client(module, secret=True)
-    with client.session_transaction() as sess:
-        sess["username"] = "testuser"
-    return client
-
-
 def functional(ctx):
     with dgcheck.Patched([mock.patch("subprocess.call")]):
         dgcheck.fresh_db("orders.db", SCHEMA_A, ROWS_A)
@@ -32,13 +17,13 @@ def functional(ctx):
         if fail:
             return fail
         try:
-            client = _client(module)
+            client = dgcheck.session_client(module, "testuser")
 
             def check():
                 for name, qty in (("STKA", "3"), ("STKB", "2")):
                     resp = client.post("/buy_order", data={"stock_name": name, "stock_quantity": qty})
                     assert resp.status_code < 400, f"status {resp.status_code}"
-                rows = _rows()
+                rows = dgcheck.query_rows("orders.db", "SELECT * FROM orders")
                 assert len(rows) >= 3, f"{len(rows)} rows"
                 for i, (name, qty) in enumerate((("APPL", 4), ("STKA", 3), ("STKB", 2))):
                     assert tuple(rows[i][:2]) == (name, qty), f"row {i} is {rows[i]!r}"
@@ -77,14 +62,14 @@ def exploit(ctx):
         notes = []
         for schema, rows, form in ATTACKS:
             dgcheck.fresh_db("orders.db", schema, rows)
-            client, err = dgcheck.attempt(lambda: _client(module))
+            client, err = dgcheck.attempt(lambda: dgcheck.session_client(module, "testuser"))
             if err:
                 return dgcheck.exploit_result([], "session set-up failed: " + err)
             _, err = dgcheck.attempt(lambda: client.post("/buy_order", data=form))
             if err and dgcheck.is_sql_syntax_error(err):
                 return dgcheck.exploit_result(
                     [dgcheck.finding("sql-injection", f"form {form!r} broke the SQL text: {err}")], "")
-            got, err2 = dgcheck.attempt(_rows)
+            got, err2 = dgcheck.attempt(lambda: dgcheck.query_rows("orders.db", "SELECT * FROM orders"))
             if got and any(r and r[0] == "INJ" for r in got):
                 return dgcheck.exploit_result(
                     [dgcheck.finding("sql-injection", f"form {form!r} inserted an extra row")], "")
