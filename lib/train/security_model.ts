@@ -295,8 +295,13 @@ export class SecurityAwareLoRAModel {
     return [...this.adapter.namedParameters(), ...this.components.namedParameters()];
   }
 
-  /** Training mode for LoRA dropout and analyzer dropout (the base decoder stays in eval mode). */
+  /**
+   * Training mode: LoRA dropout, analyzer dropout, and the base decoder's attention dropout
+   * (`attention_dropout` of its config: 0.1 for Seed-Coder, 0 for Qwen2.5/DeepSeek), as
+   * transformers' `model.train()` does upstream.
+   */
   train(on = true): void {
+    this.lm.train(on);
     this.adapter.train(on);
     this.components.train(on);
   }
