@@ -103,6 +103,19 @@ export function selectFindings(
   return out;
 }
 
+/** Leading arguments of the compiler-based judges (flags, -include, output and file follow). */
+const COMPILER_ARGS: Record<Exclude<StaticJudgeName, "cppcheck">, readonly string[]> = {
+  "gcc-analyzer": [
+    "-c",
+    "-O0",
+    "-fanalyzer",
+    "-fdiagnostics-plain-output",
+    "-fdiagnostics-path-format=none",
+  ],
+  "gcc-warnings": ["-c", "-O2", "-fdiagnostics-plain-output"],
+  "clang-analyzer": ["--analyze", "-Xclang", "-analyzer-output=text"],
+};
+
 /** Tool executables used by the static judges. */
 export interface StaticTools {
   gcc: string;
@@ -122,8 +135,6 @@ export async function runStaticJudge(
   firstLine: number,
   tools: StaticTools,
 ): Promise<JudgeRun> {
-  let cmd: string;
-  let args: string[];
   const flags = spec.flags ?? [];
   const include: string[] = [];
   if (spec.includeHeader !== undefined) {
@@ -131,58 +142,14 @@ export async function runStaticJudge(
     await Deno.writeTextFile(`${dir}/${hdr}`, spec.includeHeader);
     include.push("-include", hdr);
   }
-  switch (name) {
-    case "gcc-analyzer":
-      cmd = tools.gcc;
-      args = [
-        "-c",
-        "-O0",
-        "-fanalyzer",
-        "-fdiagnostics-plain-output",
-        "-fdiagnostics-path-format=none",
-        ...flags,
-        ...include,
-        "-o",
-        "/dev/null",
-        sampleName,
-      ];
-      break;
-    case "gcc-warnings":
-      cmd = tools.gcc;
-      args = [
-        "-c",
-        "-O2",
-        "-fdiagnostics-plain-output",
-        ...flags,
-        ...include,
-        "-o",
-        "/dev/null",
-        sampleName,
-      ];
-      break;
-    case "clang-analyzer":
-      cmd = tools.clang;
-      args = [
-        "--analyze",
-        "-Xclang",
-        "-analyzer-output=text",
-        ...flags,
-        ...include,
-        "-o",
-        "/dev/null",
-        sampleName,
-      ];
-      break;
-    case "cppcheck":
-      cmd = tools.cppcheck;
-      args = [
-        "-q",
-        "--template={file}|{line}|{id}|{severity}|{message}",
-        ...flags,
-        sampleName,
-      ];
-      break;
-  }
+  const cmd = name === "cppcheck"
+    ? tools.cppcheck
+    : name === "clang-analyzer"
+    ? tools.clang
+    : tools.gcc;
+  const args = name === "cppcheck"
+    ? ["-q", "--template={file}|{line}|{id}|{severity}|{message}", ...flags, sampleName]
+    : [...COMPILER_ARGS[name], ...flags, ...include, "-o", "/dev/null", sampleName];
   const r = await runTool(cmd, args, { cwd: dir, timeoutMs: ANALYZER_TIMEOUT_MS });
   if (r.notFound) return { skipped: `${cmd} not found` };
   if (r.timedOut) return { skipped: `${name} timed out after ${ANALYZER_TIMEOUT_MS} ms` };
