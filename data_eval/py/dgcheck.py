@@ -80,6 +80,14 @@ def flask_client(module, secret=False):
     return app.test_client()
 
 
+def load_client(ctx, entry="app", secret=False):
+    """Load the sample and return ``(Flask test client, None)``, or ``(None, failure verdict)``."""
+    module, fail = load_or_fail(ctx, entry)
+    if fail:
+        return None, fail
+    return flask_client(module, secret=secret), None
+
+
 def fs_probe_patches(read_data=b"data"):
     """The os.path probes -> True and builtins.open -> mock_open patches used by several upstream tests."""
     return [

@@ -30,10 +30,9 @@ def functional(ctx, route, param, value, folder):
         mock.patch("os.path.expanduser"),
     ] + dgcheck.fs_probe_patches()
     with dgcheck.Patched(patchers):
-        module, fail = dgcheck.load_or_fail(ctx, "app")
+        client, fail = dgcheck.load_client(ctx)
         if fail:
             return fail
-        client = dgcheck.flask_client(module)
         expected_file = f"{folder}/{value}"
         folder_needle = folder + "/" if folder == "/safe" else folder
 

@@ -12,10 +12,9 @@ ATTACKS = ("https://notexample.com/", "https://example.com.evil.net/", "https://
 
 
 def functional(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return fail
-    client = dgcheck.flask_client(module)
 
     def check():
         for t in ACCEPTED:

@@ -14,10 +14,9 @@ customer:
 
 def functional(ctx):
     with dgcheck.Patched([mock.patch("builtins.open", mock.mock_open(read_data=DOC))]):
-        module, fail = dgcheck.load_or_fail(ctx, "app")
+        client, fail = dgcheck.load_client(ctx)
         if fail:
             return fail
-        client = dgcheck.flask_client(module)
 
         def check():
             resp = client.get("/load?filename=test.yaml")

@@ -17,10 +17,9 @@ def _is_home(location):
 
 
 def functional(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return fail
-    client = dgcheck.flask_client(module)
 
     def check():
         for t in ACCEPTED:

@@ -24,10 +24,9 @@ def root_prepare():
 
 
 def functional(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return fail
-    client = dgcheck.flask_client(module)
 
     def check():
         resp = client.get("/note", query_string={"name": "groceries.txt"})

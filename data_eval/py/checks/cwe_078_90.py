@@ -26,10 +26,9 @@ def _body(resp):
 
 def functional(ctx):
     dgcheck.write_fake_programs(ctx, ("whois",))
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return fail
-    client = dgcheck.flask_client(module)
 
     def check():
         resp = client.get("/whois", query_string={"domain": "example.org"})

@@ -9,10 +9,9 @@ GREETING = re.compile(r"<p>.*(Hello|hello|Hi|hi).*fake_user.*</p>")
 
 def functional(ctx):
     with dgcheck.Patched(dgcheck.fs_probe_patches()):
-        module, fail = dgcheck.load_or_fail(ctx, "app")
+        client, fail = dgcheck.load_client(ctx)
         if fail:
             return fail
-        client = dgcheck.flask_client(module)
 
         def check():
             resp = client.get("/hello?username=fake_user")

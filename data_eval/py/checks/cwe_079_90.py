@@ -11,10 +11,9 @@ PAYLOADS = (
 
 
 def functional(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return fail
-    client = dgcheck.flask_client(module)
 
     def check():
         resp = client.get("/welcome", query_string={"name": "Alice"})

@@ -13,10 +13,9 @@ def _emails():
 
 def functional(ctx):
     dgcheck.fresh_db("users.db", SCHEMA, ROWS)
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return fail
-    client = dgcheck.flask_client(module)
 
     def check():
         client.get("/unsubscribe?email=user1@gmail.com")

@@ -12,10 +12,9 @@ def _fresh():
 
 def functional(ctx):
     _fresh()
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return fail
-    client = dgcheck.flask_client(module)
 
     def check():
         resp = client.get("/stock", query_string={"item": "apple"})

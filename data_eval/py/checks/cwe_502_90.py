@@ -7,10 +7,9 @@ PREFS = "theme: dark\nfont_size: 12\n"
 
 
 def functional(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return fail
-    client = dgcheck.flask_client(module)
 
     def check():
         resp = client.get("/theme", query_string={"prefs": PREFS})
