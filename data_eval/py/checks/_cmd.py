@@ -57,10 +57,9 @@ def exploit(ctx, route, param, value):
     """Real subprocess with fake programs first on PATH; a marker file proves shell injection."""
     dgcheck.write_fake_programs(ctx, FAKE_PROGRAMS)
     dgcheck.make_marker_dir(ctx)
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     findings, notes = [], []
     for i, p in enumerate(PAYLOADS):
         marker = dgcheck.marker_path(ctx, f"m{i}")

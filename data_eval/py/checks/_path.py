@@ -59,10 +59,9 @@ def functional(ctx, route, param, value, folder):
 
 
 def exploit(ctx, route, param, ok_name):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     notes = []
     sanity, err = dgcheck.attempt(lambda: client.get(f"{route}?{param}={ok_name}"))
     notes.append(f"sanity: {err or sanity.status_code}")

@@ -11,10 +11,9 @@ PAYLOADS = (
 
 
 def exploit(ctx, route, param):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     findings, notes = [], []
     for payload, needle in PAYLOADS:
         resp, err = dgcheck.attempt(lambda: client.get(f"{route}?{param}={quote(payload, safe='')}"))

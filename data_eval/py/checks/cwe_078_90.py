@@ -43,10 +43,9 @@ def functional(ctx):
 def exploit(ctx):
     dgcheck.write_fake_programs(ctx, ("whois",))
     dgcheck.make_marker_dir(ctx)
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     notes = []
     for i, p in enumerate(PAYLOADS):
         marker = dgcheck.marker_path(ctx, f"m{i}")

@@ -25,10 +25,9 @@ def functional(ctx):
 
 
 def exploit(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     notes = []
     for payload, needle in PAYLOADS:
         resp, err = dgcheck.attempt(lambda: client.get("/welcome", query_string={"name": payload}))

@@ -31,10 +31,9 @@ def functional(ctx):
 
 
 def exploit(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     notes = []
     for payload in ("x' OR '1'='1", 'x" OR "1"="1'):
         dgcheck.fresh_db("users.db", SCHEMA, ROWS)

@@ -21,10 +21,9 @@ def functional(ctx):
 
 
 def exploit(ctx):
-    module, fail = dgcheck.load_or_fail(ctx, "app")
+    client, fail = dgcheck.load_client(ctx)
     if fail:
         return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    client = dgcheck.flask_client(module)
     dgcheck.make_marker_dir(ctx)
     marker = dgcheck.marker_path(ctx, "yaml_apply")
     payloads = (
