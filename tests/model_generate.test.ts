@@ -45,6 +45,16 @@ for (const arch of ["q", "l"]) {
     });
     const batch = generate(model, tokenizer, prompts, { maxNewTokens: 12, stopAtEos: false });
     assert.deepEqual(batch.tokens, single.map((s) => s.tokens[0]));
+    // numReturnSequences prefills each prompt once and repeats its cache rows: same tokens as
+    // passing every prompt n times, and no tensor left behind
+    const live = liveTensors();
+    const shared = generate(model, tokenizer, prompts, {
+      maxNewTokens: 12,
+      stopAtEos: false,
+      numReturnSequences: 2,
+    });
+    assert.equal(liveTensors(), live);
+    assert.deepEqual(shared.tokens, single.flatMap((s) => [s.tokens[0], s.tokens[0]]));
     assert.equal(batch.texts[0], tokenizer.decode(batch.tokens[0], { skipSpecialTokens: true }));
     model.dispose();
   });

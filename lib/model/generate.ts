@@ -2,8 +2,9 @@
  * Autoregressive generation with a preallocated KV cache.
  *
  * Batched prompts are left-padded; position ids come from the attention mask as HF generate
- * builds them (`cumsum(mask) − 1`, pads clamped to 0); each prompt is repeated
- * `numReturnSequences` times consecutively (HF's `expand_inputs_for_generation`). Per step:
+ * builds them (`cumsum(mask) − 1`, pads clamped to 0). Each prompt is prefilled once and its KV
+ * cache rows and last logits are repeated `numReturnSequences` times consecutively (the rows HF's
+ * `expand_inputs_for_generation` makes, without HF's n-fold prefill work). Per step:
  * logits of the last position (float32) → user `logitsProcessor` → (sampling only) temperature →
  * top-k → top-p → argmax or multinomial. Finished rows (EOS seen) are fed the pad id, as HF does,
  * and generation ends when every row has finished or `maxNewTokens` is reached. Every step runs
@@ -103,21 +104,47 @@ export function generate(
   const amHost = new BigInt64Array(B * (T + maxNew)).fill(1n);
   promptIds.forEach((e, b) => amHost.fill(0n, b * (T + maxNew), b * (T + maxNew) + T - e.length));
   const amFull = tensor(amHost, [B, T + maxNew], { dtype: "i64", device: dev }).keep();
+  const lastLogits = (out: { logits: Tensor }) => out.logits.select(1, out.logits.shape[1] - 1);
+  /** Prefill each distinct prompt once; returns last-position logits for all B rows. */
+  const prefill = (): Tensor => {
+    const ids = encoded.map((e) => [...new Array(T - e.length).fill(pad), ...e]);
+    const pos = encoded.map((e) => [...new Array(T - e.length).fill(0), ...e.map((_, i) => i)]);
+    if (n === 1) {
+      const attentionMask = amFull.narrow(1, 0, T);
+      return lastLogits(
+        model.forward(ids, { cache, positionIds: pos, attentionMask, logitsToKeep: 1 }),
+      );
+    }
+    const prefix = new KVCache(model.config, encoded.length, T, model.dtype, dev);
+    try {
+      const mask = new BigInt64Array(encoded.length * T).fill(1n);
+      encoded.forEach((e, p) => mask.fill(0n, p * T, p * T + T - e.length));
+      const attentionMask = tensor(mask, [encoded.length, T], { dtype: "i64", device: dev });
+      const out = model.forward(ids, {
+        cache: prefix,
+        positionIds: pos,
+        attentionMask,
+        logitsToKeep: 1,
+      });
+      cache.fillRepeated(prefix, n);
+      return lastLogits(out).repeatInterleave(n, 0);
+    } finally {
+      prefix.dispose();
+    }
+  };
   try {
     noGrad(() => {
-      // prefill
-      const ids = promptIds.map((e) => [...new Array(T - e.length).fill(pad), ...e]);
-      const pos = promptIds.map((e) => [...new Array(T - e.length).fill(0), ...e.map((_, i) => i)]);
-      let input: { ids: number[][]; pos: number[][] } = { ids, pos };
+      let input: { ids: number[][]; pos: number[][] } | null = null;
       for (let step = 0; step < maxNew; step++) {
         const next = tidy(() => {
-          const out = model.forward(input.ids, {
-            cache,
-            positionIds: input.pos,
-            attentionMask: amFull.narrow(1, 0, cache.length + input.ids[0].length),
-            logitsToKeep: 1,
-          });
-          let scores = out.logits.select(1, out.logits.shape[1] - 1);
+          let scores = input === null ? prefill() : lastLogits(
+            model.forward(input.ids, {
+              cache,
+              positionIds: input.pos,
+              attentionMask: amFull.narrow(1, 0, cache.length + 1),
+              logitsToKeep: 1,
+            }),
+          );
           if (scores.dtype !== "f32") scores = scores.to("f32");
           if (opts.logitsProcessor) scores = opts.logitsProcessor(generated, scores, step);
           if (doSample) scores = warp(scores, opts);

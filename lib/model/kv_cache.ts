@@ -58,6 +58,31 @@ export class KVCache implements Disposable {
     return [this.k[layer].narrow(2, 0, end), this.v[layer].narrow(2, 0, end)];
   }
 
+  /**
+   * Fill positions [0, prefix.length) of this cache with `prefix`'s rows, each repeated `n`
+   * times consecutively (row r of `prefix` → rows r·n … r·n+n−1), and take over its length.
+   * Used to prefill each distinct prompt once and then decode n samples of it.
+   */
+  fillRepeated(prefix: KVCache, n: number): void {
+    if (prefix.batch * n !== this.batch) {
+      throw new RangeError(`fillRepeated: ${prefix.batch} rows × ${n} ≠ batch ${this.batch}`);
+    }
+    if (prefix.length > this.maxLen) {
+      throw new RangeError(`fillRepeated: ${prefix.length} positions > capacity ${this.maxLen}`);
+    }
+    const len = prefix.length;
+    for (const [dst, src] of [[this.k, prefix.k], [this.v, prefix.v]]) {
+      dst.forEach((buf, layer) => {
+        const rows = src[layer].narrow(2, 0, len);
+        const repeated = rows.repeatInterleave(n, 0);
+        buf.narrow(2, 0, len).copy_(repeated);
+        repeated.dispose();
+        rows.dispose();
+      });
+    }
+    this.length = len;
+  }
+
   /** Free the buffers. */
   dispose(): void {
     for (const t of [...this.k, ...this.v]) if (!t.isDisposed) t.dispose();
