@@ -4,6 +4,8 @@
  * @module
  */
 
+import { parseJsonLines } from "../util/jsonl.ts";
+
 /** Malformed completions input, naming `file:line`. */
 export class CompletionsError extends Error {
   override name = "CompletionsError";
@@ -32,17 +34,12 @@ export function parseCompletions(
 ): CompletionItem[] {
   const out: CompletionItem[] = [];
   const counts = new Map<string, number>();
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i];
-    if (!raw.trim()) continue;
-    const where = `${file}:${i + 1}`;
-    let o: unknown;
-    try {
-      o = JSON.parse(raw);
-    } catch (e) {
-      throw new CompletionsError(`${where}: invalid JSON: ${(e as Error).message}`);
-    }
+  const lines = parseJsonLines(
+    text,
+    file,
+    (where, msg) => new CompletionsError(`${where}: invalid JSON: ${msg}`),
+  );
+  for (const { value: o, line, where } of lines) {
     if (typeof o !== "object" || o === null || Array.isArray(o)) {
       throw new CompletionsError(`${where}: expected a JSON object`);
     }
@@ -58,7 +55,7 @@ export function parseCompletions(
     }
     const index = counts.get(r.scenario) ?? 0;
     counts.set(r.scenario, index + 1);
-    out.push({ scenario: r.scenario, completion: r.completion, line: i + 1, index });
+    out.push({ scenario: r.scenario, completion: r.completion, line, index });
   }
   return out;
 }

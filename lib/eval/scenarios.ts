@@ -8,6 +8,7 @@
 
 import type { Language, Scenario } from "./types.ts";
 import { isDir } from "../util/fs.ts";
+import { parseJsonLines } from "../util/jsonl.ts";
 
 /** Malformed scenario input; `where` is `file:line` or `file`, `field` the offending field. */
 export class ScenarioError extends Error {
@@ -86,20 +87,17 @@ export function scenarioFromJson(o: unknown, where: string): Scenario {
 export function parseScenariosJsonl(text: string, file: string): Scenario[] {
   const out: Scenario[] = [];
   const seen = new Set<string>();
-  text.split("\n").forEach((line, i) => {
-    if (!line.trim()) return;
-    const where = `${file}:${i + 1}`;
-    let o: unknown;
-    try {
-      o = JSON.parse(line);
-    } catch (e) {
-      throw new ScenarioError(where, null, `invalid JSON: ${(e as Error).message}`);
-    }
-    const s = scenarioFromJson(o, where);
+  const lines = parseJsonLines(
+    text,
+    file,
+    (where, msg) => new ScenarioError(where, null, `invalid JSON: ${msg}`),
+  );
+  for (const { value, where } of lines) {
+    const s = scenarioFromJson(value, where);
     if (seen.has(s.id)) throw new ScenarioError(where, "id", `duplicate id ${s.id}`);
     seen.add(s.id);
     out.push(s);
-  });
+  }
   if (out.length === 0) throw new ScenarioError(file, null, "no scenarios");
   return out;
 }

@@ -7,6 +7,7 @@
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { PairExample } from "./batch.ts";
 import { isDir, isFile } from "../util/fs.ts";
+import { parseJsonLines } from "../util/jsonl.ts";
 
 /** Error for a missing data directory or malformed data (names the file and line). */
 export class DataError extends Error {
@@ -49,15 +50,12 @@ export async function splitFiles(dataDir: string, split: "train" | "val"): Promi
 export function parseJsonl(text: string, file: string): RawPair[] {
   const out: RawPair[] = [];
   const base = file.split("/").pop()!.replace(/\.jsonl$/, "");
-  text.split("\n").forEach((line, i) => {
-    if (!line.trim()) return;
-    const where = `${file}:${i + 1}`;
-    let o: unknown;
-    try {
-      o = JSON.parse(line);
-    } catch (e) {
-      throw new DataError(`${where}: malformed JSON line (${(e as Error).message})`);
-    }
+  const lines = parseJsonLines(
+    text,
+    file,
+    (where, msg) => new DataError(`${where}: malformed JSON line (${msg})`),
+  );
+  for (const { value: o, where } of lines) {
     if (typeof o !== "object" || o === null || Array.isArray(o)) {
       throw new DataError(`${where}: expected a JSON object`);
     }
@@ -73,7 +71,7 @@ export function parseJsonl(text: string, file: string): RawPair[] {
       cwe: typeof r.vul_type === "string" ? r.vul_type : base,
       origin: where,
     });
-  });
+  }
   return out;
 }
 
