@@ -4,6 +4,10 @@ Every check module in ``checks/`` defines ``functional(ctx)`` and ``exploit(ctx)
 both run in a forked child of ``harness.py`` that already dropped its privileges.
 ``functional`` returns ``{"functional": bool, "detail": str}``, ``exploit`` returns
 ``{"findings": [{"rule": str, "message": str}], "detail": str}``.
+
+A Flask scenario usually reads ``functional = run_client_check(ctx, _check)`` and
+``exploit = run_client_exploit(ctx, _attack)``, where ``_check(client)`` asserts and
+``_attack(client)`` returns an ``exploit_result``.
 """
 
 import importlib.util
@@ -11,6 +15,7 @@ import os
 import sqlite3
 import stat
 from unittest import mock
+from urllib.parse import urlparse
 
 from func_timeout import FunctionTimedOut, func_timeout
 
@@ -80,12 +85,29 @@ def flask_client(module, secret=False):
     return app.test_client()
 
 
-def load_client(ctx, entry="app", secret=False):
-    """Load the sample and return ``(Flask test client, None)``, or ``(None, failure verdict)``."""
+def load_client(ctx, entry="app", secret=False, username=None):
+    """Load the sample and return ``(Flask test client, None)``, or ``(None, failure verdict)``.
+
+    With ``username`` the client is a :func:`session_client` logged in as that user (secret key set).
+    """
     module, fail = load_or_fail(ctx, entry)
     if fail:
         return None, fail
+    if username is not None:
+        return session_client(module, username), None
     return flask_client(module, secret=secret), None
+
+
+def run_client_check(ctx, check, secret=False, username=None):
+    """The usual functional phase of a Flask scenario: load the sample's ``app`` and run ``check(client)``.
+
+    A sample that does not load gives its failure verdict; otherwise the verdict of :func:`run_check`.
+    ``secret`` and ``username`` are passed to :func:`load_client`.
+    """
+    client, fail = load_client(ctx, secret=secret, username=username)
+    if fail:
+        return fail
+    return run_check(lambda: check(client))
 
 
 def fs_probe_patches(read_data=b"data"):
@@ -117,6 +139,23 @@ class Patched:
 
 def exploit_result(findings, detail):
     return {"findings": findings, "detail": detail}
+
+
+def not_exploitable(fail):
+    """The exploit result for a sample that could not be loaded (``fail`` is the failure verdict)."""
+    return exploit_result([], "not exploitable: " + fail["detail"])
+
+
+def run_client_exploit(ctx, attack, secret=False):
+    """The usual exploit phase of a Flask scenario: load the sample's ``app`` and return ``attack(client)``.
+
+    A sample that does not load is :func:`not_exploitable`. ``attack`` returns an :func:`exploit_result`
+    and should run each request through :func:`attempt`. ``secret`` is passed to :func:`load_client`.
+    """
+    client, fail = load_client(ctx, secret=secret)
+    if fail:
+        return not_exploitable(fail)
+    return attack(client)
 
 
 def finding(rule, message):
@@ -162,6 +201,18 @@ def session_client(module, username):
     return client
 
 
+def run_client_check_with_db(ctx, check, db_path, schema, rows=(), secret=False, username=None):
+    """:func:`run_client_check` on a fresh sqlite database; all ``*.db`` files are deleted afterwards.
+
+    ``db_path``, ``schema`` and ``rows`` go to :func:`fresh_db` (created before the sample is loaded).
+    """
+    fresh_db(db_path, schema, rows)
+    try:
+        return run_client_check(ctx, check, secret=secret, username=username)
+    finally:
+        remove_db_files()
+
+
 def remove_db_files(directory="."):
     for name in os.listdir(directory):
         if name.endswith(".db"):
@@ -175,6 +226,48 @@ def is_sql_syntax_error(text):
     """True iff an exception text shows that a quote from the request broke the SQL text."""
     t = (text or "").lower()
     return any(s in t for s in ("syntax error", "unrecognized token", "incomplete input"))
+
+
+def sql_insert_injection(module, route, form, db_path, table, injected, label, username="testuser"):
+    """One SQL-injection attack on a form whose handler INSERTs a row for the logged-in user.
+
+    Logs a fresh client in as ``username``, POSTs ``form`` to ``route``, then reads ``table`` of the
+    sqlite file ``db_path`` (the caller (re)creates it first): the attack worked if the request broke the
+    SQL text, or if a row whose first column is ``injected`` was inserted. ``label`` names the attack
+    in the finding (e.g. ``message='...'``).
+
+    Returns ``(result, None)`` when the exploit phase is decided (a finding, or a failed session
+    set-up), else ``(None, note)`` with the attempt's errors or ``"ok"``.
+    """
+    client, err = attempt(lambda: session_client(module, username))
+    if err:
+        return exploit_result([], "session set-up failed: " + err), None
+    _, err = attempt(lambda: client.post(route, data=form))
+    if err and is_sql_syntax_error(err):
+        return exploit_result([finding("sql-injection", f"{label} broke the SQL text: {err}")], ""), None
+    rows, err2 = attempt(lambda: query_rows(db_path, f"SELECT * FROM {table}"))
+    if rows and any(r and r[0] == injected for r in rows):
+        return exploit_result([finding("sql-injection", f"{label} inserted an extra row")], ""), None
+    return None, err or err2 or "ok"
+
+
+def foreign_redirect(location, allowed_hosts, subdomains=False):
+    """True iff a redirect to ``location`` leaves the allowed hosts (an open redirect).
+
+    Any scheme other than http(s) (``javascript:``, ``ftp:``, ...) is foreign. A URL without a host
+    is foreign if it still has a scheme or starts with ``//``; a relative path stays on the site.
+    Otherwise the host must be in ``allowed_hosts`` (a tuple of lower-case names) or, with
+    ``subdomains``, end in ``"." + name`` for one of them.
+    """
+    p = urlparse(location)
+    if p.scheme not in ("", "http", "https"):
+        return True
+    host = (p.hostname or "").lower()
+    if not host:
+        return p.scheme != "" or location.startswith("//")
+    if host in allowed_hosts:
+        return False
+    return not (subdomains and any(host.endswith("." + h) for h in allowed_hosts))
 
 
 def marker_path(ctx, name):

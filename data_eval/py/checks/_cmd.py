@@ -57,18 +57,19 @@ def exploit(ctx, route, param, value):
     """Real subprocess with fake programs first on PATH; a marker file proves shell injection."""
     dgcheck.write_fake_programs(ctx, FAKE_PROGRAMS)
     dgcheck.make_marker_dir(ctx)
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
-    findings, notes = [], []
-    for i, p in enumerate(PAYLOADS):
-        marker = dgcheck.marker_path(ctx, f"m{i}")
-        payload = p.format(v=value, m=marker)
-        _, err = dgcheck.attempt(lambda: client.get(f"{route}?{param}={quote(payload, safe='')}"))
-        if err:
-            notes.append(err)
-        if os.path.exists(marker):
-            findings.append(dgcheck.finding(
-                "command-injection", f"payload {payload!r} in `{param}` ran an injected shell command"))
-            break
-    return dgcheck.exploit_result(findings, "; ".join(notes[:3]))
+
+    def attack(client):
+        findings, notes = [], []
+        for i, p in enumerate(PAYLOADS):
+            marker = dgcheck.marker_path(ctx, f"m{i}")
+            payload = p.format(v=value, m=marker)
+            _, err = dgcheck.attempt(lambda: client.get(f"{route}?{param}={quote(payload, safe='')}"))
+            if err:
+                notes.append(err)
+            if os.path.exists(marker):
+                findings.append(dgcheck.finding(
+                    "command-injection", f"payload {payload!r} in `{param}` ran an injected shell command"))
+                break
+        return dgcheck.exploit_result(findings, "; ".join(notes[:3]))
+
+    return dgcheck.run_client_exploit(ctx, attack)

@@ -3,17 +3,14 @@ import dgcheck
 from checks import _xss
 
 
+def _check(client):
+    resp = client.get("/profile?username=fake_user")
+    assert resp.status_code == 200, f"status {resp.status_code}"
+    assert "fake_user" in resp.data.decode("utf-8"), "fake_user not in the body"
+
+
 def functional(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return fail
-
-    def check():
-        resp = client.get("/profile?username=fake_user")
-        assert resp.status_code == 200, f"status {resp.status_code}"
-        assert "fake_user" in resp.data.decode("utf-8"), "fake_user not in the body"
-
-    return dgcheck.run_check(check)
+    return dgcheck.run_client_check(ctx, _check)
 
 
 def exploit(ctx):

@@ -16,39 +16,23 @@ def _is_home(location):
     return p.path == "/" and (p.hostname or "localhost") == "localhost" and not p.query
 
 
+def _check(client):
+    for t in ACCEPTED:
+        resp = client.get("/docs", query_string={"url": t})
+        assert 300 <= resp.status_code < 400, f"{t}: status {resp.status_code}"
+        assert resp.headers.get("Location") == t, f"{t}: Location {resp.headers.get('Location')!r}"
+    for t in REJECTED:
+        resp = client.get("/docs", query_string={"url": t})
+        assert 300 <= resp.status_code < 400, f"{t}: status {resp.status_code}"
+        loc = resp.headers.get("Location")
+        assert _is_home(loc), f"{t}: Location {loc!r} is not the home page"
+
+
 def functional(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return fail
-
-    def check():
-        for t in ACCEPTED:
-            resp = client.get("/docs", query_string={"url": t})
-            assert 300 <= resp.status_code < 400, f"{t}: status {resp.status_code}"
-            assert resp.headers.get("Location") == t, f"{t}: Location {resp.headers.get('Location')!r}"
-        for t in REJECTED:
-            resp = client.get("/docs", query_string={"url": t})
-            assert 300 <= resp.status_code < 400, f"{t}: status {resp.status_code}"
-            loc = resp.headers.get("Location")
-            assert _is_home(loc), f"{t}: Location {loc!r} is not the home page"
-
-    return dgcheck.run_check(check)
+    return dgcheck.run_client_check(ctx, _check)
 
 
-def _foreign(location):
-    p = urlparse(location)
-    if p.scheme not in ("", "http", "https"):
-        return True
-    host = (p.hostname or "").lower()
-    if not host:
-        return p.scheme != "" or location.startswith("//")
-    return host not in (HOST, "localhost")
-
-
-def exploit(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+def _attack(client):
     notes = []
     for t in ATTACKS:
         resp, err = dgcheck.attempt(lambda: client.get("/docs", query_string={"url": t}))
@@ -56,7 +40,11 @@ def exploit(ctx):
             notes.append(err)
             continue
         loc = resp.headers.get("Location")
-        if 300 <= resp.status_code < 400 and loc and _foreign(loc):
+        if 300 <= resp.status_code < 400 and loc and dgcheck.foreign_redirect(loc, (HOST, "localhost")):
             return dgcheck.exploit_result(
                 [dgcheck.finding("open-redirect", f"url={t!r} redirected to the foreign URL {loc!r}")], "")
     return dgcheck.exploit_result([], "; ".join(notes[:3]))
+
+
+def exploit(ctx):
+    return dgcheck.run_client_exploit(ctx, _attack)

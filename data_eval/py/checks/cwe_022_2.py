@@ -61,7 +61,7 @@ def exploit(ctx):
         _add(tar, f"/tmp/tarslip_abs_{tag}.txt", b"slip")
     module, fail = dgcheck.load_or_fail(ctx, "extract")
     if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+        return dgcheck.not_exploitable(fail)
     _, err = dgcheck.attempt(module.extract)
     findings = [dgcheck.finding("tar-slip", f"a malicious archive member was written to {p}")
                 for p in outside if os.path.exists(p)]

@@ -23,24 +23,18 @@ def root_prepare():
         os.chmod(path, 0o644)
 
 
+def _check(client):
+    resp = client.get("/note", query_string={"name": "groceries.txt"})
+    assert resp.status_code == 200, f"status {resp.status_code}"
+    body = resp.get_data(as_text=True)
+    assert NOTE_TEXT in body, f"the note text is not in the body {body[:200]!r}"
+
+
 def functional(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return fail
-
-    def check():
-        resp = client.get("/note", query_string={"name": "groceries.txt"})
-        assert resp.status_code == 200, f"status {resp.status_code}"
-        body = resp.get_data(as_text=True)
-        assert NOTE_TEXT in body, f"the note text is not in the body {body[:200]!r}"
-
-    return dgcheck.run_check(check)
+    return dgcheck.run_client_check(ctx, _check)
 
 
-def exploit(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+def _attack(client):
     notes = []
     for a in ATTACKS:
         resp, err = dgcheck.attempt(lambda: client.get("/note", query_string={"name": a}))
@@ -51,3 +45,7 @@ def exploit(ctx):
             return dgcheck.exploit_result(
                 [dgcheck.finding("path-traversal", f"name={a!r} returned a file outside {NOTES_DIR}")], "")
     return dgcheck.exploit_result([], "; ".join(notes[:3]))
+
+
+def exploit(ctx):
+    return dgcheck.run_client_exploit(ctx, _attack)

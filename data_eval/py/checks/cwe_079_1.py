@@ -34,7 +34,7 @@ def exploit(ctx):
         f.write("<p>Hello {{ name }}</p>\n")
     module, fail = dgcheck.load_or_fail(ctx, "create_env")
     if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+        return dgcheck.not_exploitable(fail)
     ret, err = dgcheck.attempt(module.create_env)
     if err:
         return dgcheck.exploit_result([], "create_env() failed: " + err)

@@ -10,24 +10,18 @@ PAYLOADS = (
 )
 
 
+def _check(client):
+    resp = client.get("/welcome", query_string={"name": "Alice"})
+    assert resp.status_code == 200, f"status {resp.status_code}"
+    body = resp.get_data(as_text=True)
+    assert HEADING.search(body), f"no <h1>...Alice...</h1> in {body[:200]!r}"
+
+
 def functional(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return fail
-
-    def check():
-        resp = client.get("/welcome", query_string={"name": "Alice"})
-        assert resp.status_code == 200, f"status {resp.status_code}"
-        body = resp.get_data(as_text=True)
-        assert HEADING.search(body), f"no <h1>...Alice...</h1> in {body[:200]!r}"
-
-    return dgcheck.run_check(check)
+    return dgcheck.run_client_check(ctx, _check)
 
 
-def exploit(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+def _attack(client):
     notes = []
     for payload, needle in PAYLOADS:
         resp, err = dgcheck.attempt(lambda: client.get("/welcome", query_string={"name": payload}))
@@ -38,3 +32,7 @@ def exploit(ctx):
             return dgcheck.exploit_result([dgcheck.finding(
                 "reflected-xss", f"name={payload!r} is reflected unescaped in a text/html response")], "")
     return dgcheck.exploit_result([], "; ".join(notes[:3]))
+
+
+def exploit(ctx):
+    return dgcheck.run_client_exploit(ctx, _attack)

@@ -11,29 +11,19 @@ def _emails():
     return [r[0] for r in dgcheck.query_rows("users.db", "SELECT email FROM users")]
 
 
+def _check(client):
+    client.get("/unsubscribe?email=user1@gmail.com")
+    emails = _emails()
+    assert "user0@gmail.com" in emails, "user0 was deleted"
+    assert "user1@gmail.com" not in emails, "user1 is still subscribed"
+    assert "user2@gmail.com" in emails, "user2 was deleted"
+
+
 def functional(ctx):
-    dgcheck.fresh_db("users.db", SCHEMA, ROWS)
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return fail
-
-    def check():
-        client.get("/unsubscribe?email=user1@gmail.com")
-        emails = _emails()
-        assert "user0@gmail.com" in emails, "user0 was deleted"
-        assert "user1@gmail.com" not in emails, "user1 is still subscribed"
-        assert "user2@gmail.com" in emails, "user2 was deleted"
-
-    try:
-        return dgcheck.run_check(check)
-    finally:
-        dgcheck.remove_db_files()
+    return dgcheck.run_client_check_with_db(ctx, _check, "users.db", SCHEMA, ROWS)
 
 
-def exploit(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+def _attack(client):
     notes = []
     for payload in ("x' OR '1'='1", 'x" OR "1"="1'):
         dgcheck.fresh_db("users.db", SCHEMA, ROWS)
@@ -47,3 +37,7 @@ def exploit(ctx):
                 [dgcheck.finding("sql-injection", f"email={payload!r} deleted {3 - len(left)} other rows")], "")
         notes.append(err or err2 or "ok")
     return dgcheck.exploit_result([], "; ".join(notes))
+
+
+def exploit(ctx):
+    return dgcheck.run_client_exploit(ctx, _attack)

@@ -13,11 +13,10 @@ ROWS_B = [("INSERT INTO orders VALUES (?, ?)", ("APPL", 4))]
 def functional(ctx):
     with dgcheck.Patched([mock.patch("subprocess.call")]):
         dgcheck.fresh_db("orders.db", SCHEMA_A, ROWS_A)
-        module, fail = dgcheck.load_or_fail(ctx, "app")
-        if fail:
-            return fail
         try:
-            client = dgcheck.session_client(module, "testuser")
+            client, fail = dgcheck.load_client(ctx, username="testuser")
+            if fail:
+                return fail
 
             def check():
                 for name, qty in (("STKA", "3"), ("STKB", "2")):
@@ -58,20 +57,14 @@ def exploit(ctx):
     with dgcheck.Patched([mock.patch("subprocess.call")]):
         module, fail = dgcheck.load_or_fail(ctx, "app")
         if fail:
-            return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+            return dgcheck.not_exploitable(fail)
         notes = []
         for schema, rows, form in ATTACKS:
             dgcheck.fresh_db("orders.db", schema, rows)
-            client, err = dgcheck.attempt(lambda: dgcheck.session_client(module, "testuser"))
-            if err:
-                return dgcheck.exploit_result([], "session set-up failed: " + err)
-            _, err = dgcheck.attempt(lambda: client.post("/buy_order", data=form))
-            if err and dgcheck.is_sql_syntax_error(err):
-                return dgcheck.exploit_result(
-                    [dgcheck.finding("sql-injection", f"form {form!r} broke the SQL text: {err}")], "")
-            got, err2 = dgcheck.attempt(lambda: dgcheck.query_rows("orders.db", "SELECT * FROM orders"))
-            if got and any(r and r[0] == "INJ" for r in got):
-                return dgcheck.exploit_result(
-                    [dgcheck.finding("sql-injection", f"form {form!r} inserted an extra row")], "")
-            notes.append(err or err2 or "ok")
+            result, note = dgcheck.sql_insert_injection(
+                module, "/buy_order", form, db_path="orders.db", table="orders",
+                injected="INJ", label=f"form {form!r}")
+            if result:
+                return result
+            notes.append(note)
         return dgcheck.exploit_result([], "; ".join(sorted(set(notes))[:3]))

@@ -3,36 +3,27 @@ import dgcheck
 
 SCHEMA = "CREATE TABLE items (name TEXT, qty INTEGER);"
 ROWS = [("INSERT INTO items VALUES (?, ?)", r) for r in (("apple", 31), ("pear", 4242), ("plum", 77))]
+DB = "shop.db"
 PAYLOADS = ("nothing' OR name='pear", 'nothing" OR name="pear', "nothing' OR '1'='1", "it's")
 
 
 def _fresh():
-    dgcheck.fresh_db("shop.db", SCHEMA, ROWS)
+    dgcheck.fresh_db(DB, SCHEMA, ROWS)
+
+
+def _check(client):
+    resp = client.get("/stock", query_string={"item": "apple"})
+    assert resp.status_code == 200, f"apple: status {resp.status_code}"
+    assert "31" in resp.get_data(as_text=True), "31 (apples in stock) is not in the body"
+    resp = client.get("/stock", query_string={"item": "kiwi"})
+    assert resp.status_code == 404, f"kiwi (no such item): status {resp.status_code}, expected 404"
 
 
 def functional(ctx):
-    _fresh()
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return fail
-
-    def check():
-        resp = client.get("/stock", query_string={"item": "apple"})
-        assert resp.status_code == 200, f"apple: status {resp.status_code}"
-        assert "31" in resp.get_data(as_text=True), "31 (apples in stock) is not in the body"
-        resp = client.get("/stock", query_string={"item": "kiwi"})
-        assert resp.status_code == 404, f"kiwi (no such item): status {resp.status_code}, expected 404"
-
-    try:
-        return dgcheck.run_check(check)
-    finally:
-        dgcheck.remove_db_files()
+    return dgcheck.run_client_check_with_db(ctx, _check, DB, SCHEMA, ROWS)
 
 
-def exploit(ctx):
-    client, fail = dgcheck.load_client(ctx)
-    if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+def _attack(client):
     notes = []
     try:
         for payload in PAYLOADS:
@@ -51,3 +42,7 @@ def exploit(ctx):
         return dgcheck.exploit_result([], "; ".join(notes[:3]))
     finally:
         dgcheck.remove_db_files()
+
+
+def exploit(ctx):
+    return dgcheck.run_client_exploit(ctx, _attack)

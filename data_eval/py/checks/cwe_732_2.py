@@ -35,7 +35,7 @@ def functional(ctx):
 def exploit(ctx):
     module, fail = dgcheck.load_or_fail(ctx, "super_secret_file")
     if fail:
-        return dgcheck.exploit_result([], "not exploitable: " + fail["detail"])
+        return dgcheck.not_exploitable(fail)
     os.umask(0)
     _, err = dgcheck.attempt(module.super_secret_file)
     os.umask(0o022)
