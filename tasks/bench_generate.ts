@@ -23,28 +23,7 @@ import { getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
-
-const SHAPE = "qwen2.5-coder-0.5b";
-
-/** Build (once) and return the benchmark checkpoint directory. */
-async function ensureBenchModel(dir?: string): Promise<string> {
-  const target = dir ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/dg_bench/${SHAPE}`;
-  try {
-    await Deno.stat(`${target}/config.json`);
-    await Deno.stat(`${target}/model.safetensors`);
-    return target;
-  } catch { /* build it */ }
-  const work = `${target}.${Deno.pid}`;
-  console.error(`building ${SHAPE} random checkpoint in ${target} (once) ...`);
-  const r = await new Deno.Command(VENV_PY, {
-    args: [`${ROOT}/tools/make_bench_model.py`, "--out", work, "--shape", SHAPE],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (!r.success) throw new Error("tools/make_bench_model.py failed");
-  await Deno.rename(work, target);
-  return target;
-}
+import { BENCH_SHAPE, ensureBenchModel } from "./bench_model.ts";
 
 interface HfResult {
   tok_s: number;
@@ -164,7 +143,7 @@ if (import.meta.main) {
     });
   }
   const report = {
-    shape: SHAPE,
+    shape: values.model ?? BENCH_SHAPE,
     device: "cpu",
     dtype: "f32",
     new_tokens: newTokens,
