@@ -2,10 +2,16 @@
  * `deno task bench:ffi`: per-op latency of small ops through Deno → shim → libtorch, next to
  * Python torch eager on the same libtorch version (tools/bench_ffi.py), in the same run.
  * Both run with one intra-op thread. Writes bench/results/ffi.json: {"ops":[{name, deno_us, python_us}], "median_ratio"}.
+ * Takes no flags.
  * @module
  */
 import * as T from "../ffi/mod.ts";
 import { PROJECT_ROOT } from "../ffi/mod.ts";
+import { parseFlags, runMain } from "../lib/util/cli.ts";
+
+const USAGE = `usage: deno task bench:ffi
+
+  no flags: per-op latency, Deno → shim → libtorch vs Python torch → bench/results/ffi.json`;
 
 type Op = [name: string, make: () => () => T.Tensor];
 
@@ -92,55 +98,58 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-// One intra-op thread on both sides: the benchmark measures per-call overhead, and a shared
-// 2-core machine makes multi-threaded timings of tiny ops mostly scheduler noise.
-T.setNumThreads(1);
-T.manualSeed(0);
-const denoUs: Record<string, number> = {};
-for (const [name, make] of ops) {
-  denoUs[name] = time(make());
-  console.error(`deno   ${name.padEnd(20)} ${denoUs[name].toFixed(2)} µs`);
-}
+await runMain(USAGE, () => {
+  parseFlags(Deno.args, {});
+  // One intra-op thread on both sides: the benchmark measures per-call overhead, and a shared
+  // 2-core machine makes multi-threaded timings of tiny ops mostly scheduler noise.
+  T.setNumThreads(1);
+  T.manualSeed(0);
+  const denoUs: Record<string, number> = {};
+  for (const [name, make] of ops) {
+    denoUs[name] = time(make());
+    console.error(`deno   ${name.padEnd(20)} ${denoUs[name].toFixed(2)} µs`);
+  }
 
-const py = `${PROJECT_ROOT}/.venv/bin/python`;
-const out = new Deno.Command(py, {
-  args: [`${PROJECT_ROOT}/tools/bench_ffi.py`],
-  stdout: "piped",
-  env: { OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
-}).outputSync();
-if (!out.success) {
-  console.error(
-    "bench:ffi: tools/bench_ffi.py failed (is .venv set up? run bash scripts/setup.sh)",
+  const py = `${PROJECT_ROOT}/.venv/bin/python`;
+  const out = new Deno.Command(py, {
+    args: [`${PROJECT_ROOT}/tools/bench_ffi.py`],
+    stdout: "piped",
+    env: { OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
+  }).outputSync();
+  if (!out.success) {
+    console.error(
+      "bench:ffi: tools/bench_ffi.py failed (is .venv set up? run bash scripts/setup.sh)",
+    );
+    Deno.exit(1);
+  }
+  const pyRes = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    torch_version: string;
+    threads: number;
+    ops: Record<string, number>;
+  };
+  const rows = ops.map(([name]) => ({
+    name,
+    deno_us: Number(denoUs[name].toFixed(3)),
+    python_us: Number(pyRes.ops[name].toFixed(3)),
+    ratio: Number((denoUs[name] / pyRes.ops[name]).toFixed(3)),
+  }));
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(20)} deno ${r.deno_us.toFixed(2).padStart(9)} µs   python ${
+        r.python_us.toFixed(2).padStart(9)
+      } µs   ratio ${r.ratio.toFixed(2)}`,
+    );
+  }
+  const result = {
+    torch_version: pyRes.torch_version,
+    threads: { deno: T.getNumThreads(), python: pyRes.threads },
+    ops: rows,
+    median_ratio: Number(median(rows.map((r) => r.ratio)).toFixed(3)),
+  };
+  Deno.mkdirSync(`${PROJECT_ROOT}/bench/results`, { recursive: true });
+  Deno.writeTextFileSync(
+    `${PROJECT_ROOT}/bench/results/ffi.json`,
+    JSON.stringify(result, null, 2) + "\n",
   );
-  Deno.exit(1);
-}
-const pyRes = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-  torch_version: string;
-  threads: number;
-  ops: Record<string, number>;
-};
-const rows = ops.map(([name]) => ({
-  name,
-  deno_us: Number(denoUs[name].toFixed(3)),
-  python_us: Number(pyRes.ops[name].toFixed(3)),
-  ratio: Number((denoUs[name] / pyRes.ops[name]).toFixed(3)),
-}));
-for (const r of rows) {
-  console.log(
-    `${r.name.padEnd(20)} deno ${r.deno_us.toFixed(2).padStart(9)} µs   python ${
-      r.python_us.toFixed(2).padStart(9)
-    } µs   ratio ${r.ratio.toFixed(2)}`,
-  );
-}
-const result = {
-  torch_version: pyRes.torch_version,
-  threads: { deno: T.getNumThreads(), python: pyRes.threads },
-  ops: rows,
-  median_ratio: Number(median(rows.map((r) => r.ratio)).toFixed(3)),
-};
-Deno.mkdirSync(`${PROJECT_ROOT}/bench/results`, { recursive: true });
-Deno.writeTextFileSync(
-  `${PROJECT_ROOT}/bench/results/ffi.json`,
-  JSON.stringify(result, null, 2) + "\n",
-);
-console.log(`median ratio deno/python: ${result.median_ratio} → bench/results/ffi.json`);
+  console.log(`median ratio deno/python: ${result.median_ratio} → bench/results/ffi.json`);
+});

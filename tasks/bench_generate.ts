@@ -1,6 +1,6 @@
 /**
  * `deno task bench:generate [--batches 1,20] [--new-tokens 64] [--prompt-len 32] [--runs 2] [--reps 2]
- *  [--model DIR] [--out FILE]`
+ *  [--seed 0] [--model DIR] [--out FILE]`
  *
  * Greedy generation throughput, TS vs transformers, on the same random Qwen2.5-Coder-0.5B-shaped
  * fp32 checkpoint (built once by tools/make_bench_model.py and cached under $TMPDIR/dg_bench/),
@@ -12,18 +12,31 @@
  * rows passed separately (prefilled `batch` times, HF's work) is reported as well
  * (`deno_rows_tok_s`). Each side: a warm-up generate of 8 tokens, then `--reps` × `--runs` timed runs,
  * minimum reported. The two sides never run concurrently; they alternate (TS runs, HF process,
- * TS runs, HF process, …) so machine load from other jobs hits both. Writes
- * bench/results/generate.json.
+ * TS runs, HF process, …) so machine load from other jobs hits both. `--seed` seeds the TS prompt
+ * only (tools/bench_generate_hf.py is run with its default seed 0, so keep the default).
+ * Writes bench/results/generate.json (or `--out`).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
 import { BENCH_SHAPE, ensureBenchModel } from "./bench_model.ts";
+import { numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
+
+const USAGE = `usage: deno task bench:generate [--batches 1,20] [--new-tokens 64] [--prompt-len 32]
+         [--runs 2] [--reps 2] [--seed 0] [--model DIR] [--out FILE]
+
+  --batches LIST    comma-separated batch sizes (default 1,20)
+  --new-tokens N    generated tokens per row (default 64)
+  --prompt-len N    random prompt length (default 32)
+  --runs N          timed runs per side per rep (default 2)
+  --reps N          alternations TS / transformers (default 2)
+  --seed N          seed of the TS prompt (default 0; the transformers side always uses 0)
+  --model DIR       checkpoint to use (default: the cached random 0.5B-shaped one)
+  --out FILE        report (default bench/results/generate.json)`;
 
 interface HfResult {
   tok_s: number;
@@ -66,100 +79,106 @@ async function hfBench(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
+  await runMain(USAGE, async () => {
+    const flags = parseFlags(Deno.args, {
       batches: { type: "string", default: "1,20" },
-      "new-tokens": { type: "string", default: "64" },
-      "prompt-len": { type: "string", default: "32" },
-      runs: { type: "string", default: "2" },
-      reps: { type: "string", default: "2" },
-      seed: { type: "string", default: "0" },
+      "new-tokens": { type: "string" },
+      "prompt-len": { type: "string" },
+      runs: { type: "string" },
+      reps: { type: "string" },
+      seed: { type: "string" },
       model: { type: "string" },
       out: { type: "string", default: `${ROOT}/bench/results/generate.json` },
-    },
-  });
-  const newTokens = Number(values["new-tokens"]);
-  const promptLen = Number(values["prompt-len"]);
-  const runs = Number(values.runs);
-  const reps = Number(values.reps);
-  const dir = await ensureBenchModel(values.model);
-  const { model, tokenizer } = await loadPretrained(dir);
-  const high = Math.min(tokenizer.vocabSize, model.config.vocabSize);
-  manualSeed(Number(values.seed));
-  const prompt = randint(0, high, [1, promptLen]).toNumbers();
-  const results = [];
-  for (const batch of values.batches!.split(",").map(Number)) {
-    const rows = Array.from({ length: batch }, () => prompt);
-    const once = (n: number, separateRows = false) => {
-      const t0 = performance.now();
-      const r = generate(model, null, separateRows ? rows : [prompt], {
-        maxNewTokens: n,
-        stopAtEos: false,
-        padTokenId: tokenizer.eosTokenId!,
-        numReturnSequences: separateRows ? 1 : batch,
-      });
-      const s = (performance.now() - t0) / 1000;
-      if (r.tokens.length !== batch || r.tokens.some((t) => t.length !== n)) {
-        throw new Error("wrong number of tokens");
-      }
-      return s;
-    };
-    once(Math.min(8, newTokens));
-    let rowsSeconds = Infinity;
-    // Interleave the two sides (TS runs, then an HF process, repeated) so that neither side gets
-    // all the quiet or all the busy periods of this shared machine; report each side's minimum.
-    let seconds = Infinity;
-    let hf: HfResult | null = null;
-    for (let rep = 0; rep < reps; rep++) {
-      for (let i = 0; i < runs; i++) {
-        seconds = Math.min(seconds, once(newTokens));
-        if (batch > 1) rowsSeconds = Math.min(rowsSeconds, once(newTokens, true));
-      }
-      console.error(
-        `batch ${batch} rep ${rep}: deno best ${(batch * newTokens / seconds).toFixed(2)} tok/s`,
-      );
-      const h = await hfBench(dir, batch, newTokens, promptLen, runs);
-      if (hf === null || h.seconds < hf.seconds) hf = h;
-      console.error(`batch ${batch} rep ${rep}: transformers best ${hf.tok_s} tok/s`);
-    }
-    const denoTokS = (batch * newTokens) / seconds;
-    hf = hf!;
-    results.push({
-      batch,
-      deno_tok_s: Number(denoTokS.toFixed(3)),
-      hf_tok_s: hf.tok_s,
-      ratio: Number((denoTokS / hf.tok_s).toFixed(3)),
-      deno_seconds: Number(seconds.toFixed(3)),
-      hf_seconds: hf.seconds,
-      hf_threads: hf.threads,
-      hf_attn_implementation: hf.attn_implementation,
-      ...(batch > 1
-        ? {
-          deno_rows_tok_s: Number((batch * newTokens / rowsSeconds).toFixed(3)),
-          rows_ratio: Number((batch * newTokens / rowsSeconds / hf.tok_s).toFixed(3)),
-        }
-        : {}),
     });
-  }
-  const report = {
-    shape: values.model ?? BENCH_SHAPE,
-    device: "cpu",
-    dtype: "f32",
-    new_tokens: newTokens,
-    prompt_len: promptLen,
-    timed_runs_per_side: runs * reps,
-    deno_threads: getNumThreads(),
-    cpus: navigator.hardwareConcurrency,
-    load_average_at_end: Deno.loadavg(),
-    note: "greedy, EOS stopping off, identical seeded random prompt rows; TS: 1 prompt × " +
-      "numReturnSequences=batch (prefill once), deno_rows_*: rows passed separately; minimum of " +
-      "interleaved timed runs after a warm-up; the 2-core machine is shared with other jobs, so " +
-      "numbers are noisy",
-    runs: results,
-  };
-  model.dispose();
-  await Deno.mkdir(values.out!.replace(/\/[^/]*$/, ""), { recursive: true });
-  await Deno.writeTextFile(values.out!, JSON.stringify(report, null, 2) + "\n");
-  console.log(JSON.stringify(report, null, 2));
+    const values = flags.values as { batches: string; model?: string; out: string };
+    const positive = { integer: true, min: 1 };
+    const newTokens = numberFlag(flags, "new-tokens", 64, positive);
+    const promptLen = numberFlag(flags, "prompt-len", 32, positive);
+    const runs = numberFlag(flags, "runs", 2, positive);
+    const reps = numberFlag(flags, "reps", 2, positive);
+    const seed = numberFlag(flags, "seed", 0, { integer: true });
+    const batches = values.batches.split(",").map(Number);
+    if (batches.some((b) => !Number.isInteger(b) || b < 1)) {
+      throw new UsageError(`--batches expects positive integers, got "${values.batches}"`);
+    }
+    const dir = await ensureBenchModel(values.model);
+    const { model, tokenizer } = await loadPretrained(dir);
+    const high = Math.min(tokenizer.vocabSize, model.config.vocabSize);
+    manualSeed(seed);
+    const prompt = randint(0, high, [1, promptLen]).toNumbers();
+    const results = [];
+    for (const batch of batches) {
+      const rows = Array.from({ length: batch }, () => prompt);
+      const once = (n: number, separateRows = false) => {
+        const t0 = performance.now();
+        const r = generate(model, null, separateRows ? rows : [prompt], {
+          maxNewTokens: n,
+          stopAtEos: false,
+          padTokenId: tokenizer.eosTokenId!,
+          numReturnSequences: separateRows ? 1 : batch,
+        });
+        const s = (performance.now() - t0) / 1000;
+        if (r.tokens.length !== batch || r.tokens.some((t) => t.length !== n)) {
+          throw new Error("wrong number of tokens");
+        }
+        return s;
+      };
+      once(Math.min(8, newTokens));
+      let rowsSeconds = Infinity;
+      // Interleave the two sides (TS runs, then an HF process, repeated) so that neither side gets
+      // all the quiet or all the busy periods of this shared machine; report each side's minimum.
+      let seconds = Infinity;
+      let hf: HfResult | null = null;
+      for (let rep = 0; rep < reps; rep++) {
+        for (let i = 0; i < runs; i++) {
+          seconds = Math.min(seconds, once(newTokens));
+          if (batch > 1) rowsSeconds = Math.min(rowsSeconds, once(newTokens, true));
+        }
+        console.error(
+          `batch ${batch} rep ${rep}: deno best ${(batch * newTokens / seconds).toFixed(2)} tok/s`,
+        );
+        const h = await hfBench(dir, batch, newTokens, promptLen, runs);
+        if (hf === null || h.seconds < hf.seconds) hf = h;
+        console.error(`batch ${batch} rep ${rep}: transformers best ${hf.tok_s} tok/s`);
+      }
+      const denoTokS = (batch * newTokens) / seconds;
+      hf = hf!;
+      results.push({
+        batch,
+        deno_tok_s: Number(denoTokS.toFixed(3)),
+        hf_tok_s: hf.tok_s,
+        ratio: Number((denoTokS / hf.tok_s).toFixed(3)),
+        deno_seconds: Number(seconds.toFixed(3)),
+        hf_seconds: hf.seconds,
+        hf_threads: hf.threads,
+        hf_attn_implementation: hf.attn_implementation,
+        ...(batch > 1
+          ? {
+            deno_rows_tok_s: Number((batch * newTokens / rowsSeconds).toFixed(3)),
+            rows_ratio: Number((batch * newTokens / rowsSeconds / hf.tok_s).toFixed(3)),
+          }
+          : {}),
+      });
+    }
+    const report = {
+      shape: values.model ?? BENCH_SHAPE,
+      device: "cpu",
+      dtype: "f32",
+      new_tokens: newTokens,
+      prompt_len: promptLen,
+      timed_runs_per_side: runs * reps,
+      deno_threads: getNumThreads(),
+      cpus: navigator.hardwareConcurrency,
+      load_average_at_end: Deno.loadavg(),
+      note: "greedy, EOS stopping off, identical seeded random prompt rows; TS: 1 prompt × " +
+        "numReturnSequences=batch (prefill once), deno_rows_*: rows passed separately; minimum of " +
+        "interleaved timed runs after a warm-up; the 2-core machine is shared with other jobs, so " +
+        "numbers are noisy",
+      runs: results,
+    };
+    model.dispose();
+    await Deno.mkdir(values.out.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.writeTextFile(values.out, JSON.stringify(report, null, 2) + "\n");
+    console.log(JSON.stringify(report, null, 2));
+  });
 }

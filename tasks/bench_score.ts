@@ -1,17 +1,25 @@
 /**
- * `deno task bench:score [--per-scenario 100] [--jobs 2] [--judges all]`
+ * `deno task bench:score [--per-scenario 100] [--jobs 2] [--judges all] [--out DIR]`
  *
  * Benchmark of the scorer: every scenario × N completions (our labelled test
  * completions, repeated; C ones from data_eval/c/<cwe>_<n>/completions.json),
- * scored end to end. Writes bench/results/score.json.
+ * scored end to end. Writes score.json in `--out` (default bench/results).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { PROJECT_ROOT, PY_DATA_DIR } from "../lib/eval/py/paths.ts";
 import { loadScenarios } from "../lib/eval/scenarios.ts";
 import { scoreCompletions } from "../lib/eval/score.ts";
+import { numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
+
+const USAGE =
+  `usage: deno task bench:score [--per-scenario 100] [--jobs 2] [--judges all] [--out DIR]
+
+  --per-scenario N   completions scored per scenario (default 100)
+  --jobs N           concurrent batches (default 2)
+  --judges LIST      comma-separated judges, "all" (default) or "none"
+  --out DIR          where score.json goes (default bench/results)`;
 
 async function ourCompletions(): Promise<Map<string, string[]>> {
   const by = new Map<string, string[]>();
@@ -44,53 +52,58 @@ async function ourCompletions(): Promise<Map<string, string[]>> {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      "per-scenario": { type: "string", default: "100" },
-      jobs: { type: "string", default: "2" },
+  await runMain(USAGE, async () => {
+    const flags = parseFlags(Deno.args, {
+      "per-scenario": { type: "string" },
+      jobs: { type: "string" },
       judges: { type: "string", default: "all" },
       out: { type: "string", default: `${PROJECT_ROOT}/bench/results` },
-    },
-  });
-  const n = Number(values["per-scenario"]);
-  const jobs = Number(values.jobs);
-  const scenarios = await loadScenarios();
-  const ours = await ourCompletions();
-  const lines: string[] = [];
-  const missing: string[] = [];
-  for (const s of scenarios) {
-    const pool = ours.get(s.id) ?? [];
-    if (pool.length === 0) missing.push(s.id);
-    for (let i = 0; i < n; i++) {
-      lines.push(
-        JSON.stringify({ scenario: s.id, completion: pool.length ? pool[i % pool.length] : "\n" }),
-      );
+    });
+    const values = flags.values as { judges: string; out: string };
+    const n = numberFlag(flags, "per-scenario", 100, { integer: true, min: 1 });
+    const jobs = numberFlag(flags, "jobs", 2, { integer: true, min: 1 });
+    const scenarios = await loadScenarios();
+    const ours = await ourCompletions();
+    const lines: string[] = [];
+    const missing: string[] = [];
+    for (const s of scenarios) {
+      const pool = ours.get(s.id) ?? [];
+      if (pool.length === 0) missing.push(s.id);
+      for (let i = 0; i < n; i++) {
+        lines.push(
+          JSON.stringify({
+            scenario: s.id,
+            completion: pool.length ? pool[i % pool.length] : "\n",
+          }),
+        );
+      }
     }
-  }
-  if (missing.length) console.error(`no test completions for: ${missing.join(", ")} (using "\\n")`);
-  const work = await Deno.makeTempDir({ prefix: "dg-bench-score-" });
-  await Deno.writeTextFile(`${work}/completions.jsonl`, lines.join("\n") + "\n");
-  const t0 = performance.now();
-  const { summary } = await scoreCompletions({
-    completions: `${work}/completions.jsonl`,
-    outDir: `${work}/out`,
-    judges: values.judges,
-    jobs,
+    if (missing.length) {
+      console.error(`no test completions for: ${missing.join(", ")} (using "\\n")`);
+    }
+    const work = await Deno.makeTempDir({ prefix: "dg-bench-score-" });
+    await Deno.writeTextFile(`${work}/completions.jsonl`, lines.join("\n") + "\n");
+    const t0 = performance.now();
+    const { summary } = await scoreCompletions({
+      completions: `${work}/completions.jsonl`,
+      outDir: `${work}/out`,
+      judges: values.judges,
+      jobs,
+    });
+    const wall = (performance.now() - t0) / 1000;
+    const result = {
+      samples: lines.length,
+      wall_s: Number(wall.toFixed(1)),
+      samples_per_s: Number((lines.length / wall).toFixed(2)),
+      jobs,
+      judges: summary.judges,
+      cpus: navigator.hardwareConcurrency,
+      errors: summary.scenarios.reduce((a, r) => a + r.errors, 0),
+      date: new Date().toISOString(),
+    };
+    await Deno.mkdir(values.out, { recursive: true });
+    await Deno.writeTextFile(`${values.out}/score.json`, JSON.stringify(result, null, 2) + "\n");
+    console.log(JSON.stringify(result));
+    await Deno.remove(work, { recursive: true });
   });
-  const wall = (performance.now() - t0) / 1000;
-  const result = {
-    samples: lines.length,
-    wall_s: Number(wall.toFixed(1)),
-    samples_per_s: Number((lines.length / wall).toFixed(2)),
-    jobs,
-    judges: summary.judges,
-    cpus: navigator.hardwareConcurrency,
-    errors: summary.scenarios.reduce((a, r) => a + r.errors, 0),
-    date: new Date().toISOString(),
-  };
-  await Deno.mkdir(values.out, { recursive: true });
-  await Deno.writeTextFile(`${values.out}/score.json`, JSON.stringify(result, null, 2) + "\n");
-  console.log(JSON.stringify(result));
-  await Deno.remove(work, { recursive: true });
 }

@@ -10,18 +10,29 @@
  * states, vulnerable forward without gradient, adapter-free reference forward for KL), backward,
  * clipping to 1.0, AdamW. Dropout off on both sides. Each side: one warm-up step, then `--steps`
  * timed steps; the TS steps run first, then the Python process (never concurrently). Writes
- * bench/results/train.json.
+ * bench/results/train.json (or `--out`).
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { getNumThreads, manualSeed, randint, tidy } from "../ffi/mod.ts";
 import { AdamW } from "../lib/nn/mod.ts";
 import { makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
 import { BENCH_SHAPE, ensureBenchModel } from "./bench_model.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
+import { numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
+
+const USAGE =
+  `usage: deno task bench:train [--pairs 2] [--seq-len 128] [--steps 3] [--checkpointing]
+         [--model DIR] [--out FILE]
+
+  --pairs N          (secure, vulnerable) pairs in the batch (default 2)
+  --seq-len N        tokens per row (default 128)
+  --steps N          timed steps per side after one warm-up step (default 3)
+  --checkpointing    gradient checkpointing on the TS side
+  --model DIR        checkpoint to use (default: the cached random 0.5B-shaped one of bench:generate)
+  --out FILE         report (default bench/results/train.json)`;
 
 interface RefResult {
   step_seconds: number[];
@@ -39,130 +50,125 @@ function median(xs: number[]): number {
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      pairs: { type: "string", default: "2" },
-      "seq-len": { type: "string", default: "128" },
-      steps: { type: "string", default: "3" },
+  await runMain(USAGE, async () => {
+    const flags = parseFlags(Deno.args, {
+      pairs: { type: "string" },
+      "seq-len": { type: "string" },
+      steps: { type: "string" },
       checkpointing: { type: "boolean", default: false },
       model: { type: "string" },
       out: { type: "string", default: `${ROOT}/bench/results/train.json` },
-    },
-  });
-  const pairs = Number(values.pairs), seqLen = Number(values["seq-len"]);
-  const steps = Number(values.steps);
-  for (
-    const [flag, v] of [["--pairs", pairs], ["--seq-len", seqLen], ["--steps", steps]] as const
-  ) {
-    if (!Number.isInteger(v) || v < 1) {
-      console.error(`error: ${flag} must be a positive integer`);
-      Deno.exit(2);
-    }
-  }
-  const modelDir = await ensureBenchModel(values.model);
-  const work = await Deno.makeTempDir({ prefix: "dg_bench_train_" });
-  try {
-    manualSeed(0);
-    const m = await SecurityAwareLoRAModel.create(modelDir, {
-      aggregation: "attention",
-      layers: 4,
-      lora: { dropout: 0 },
-      analyzerDropout: 0,
     });
-    m.train(false);
-    await m.save(`${work}/adapter`);
-    const high = Math.min(m.tokenizer.vocabSize, m.lm.config.vocabSize);
-    const row = () => randint(0, high, [seqLen]).toNumbers();
-    const host = makeBatch(
-      Array.from({ length: pairs }, (_, index) => ({
-        index,
-        secure: row(),
-        vulnerable: row(),
-        cwe: "bench",
-      })),
-      m.tokenizer.padTokenId ?? 0,
-    );
-    await Deno.writeTextFile(
-      `${work}/batch.json`,
-      JSON.stringify({
-        secure_input_ids: host.secure.ids,
-        secure_attention_mask: host.secure.mask,
-        vulnerable_input_ids: host.vulnerable.ids,
-        vulnerable_attention_mask: host.vulnerable.mask,
-      }),
-    );
-    const opt = new AdamW(m.trainableParameters(), { lr: 2e-5, weightDecay: 0.01 });
-    const step = () =>
-      tidy(() => {
-        const b = { secure: sideTensors(host.secure), vulnerable: sideTensors(host.vulnerable) };
-        const v = m.lossAndBackward(b, 1, values.checkpointing);
-        opt.clipGradNorm(1.0);
-        opt.step();
-        opt.zeroGrad();
-        return v.total;
+    const values = flags.values as { checkpointing: boolean; model?: string; out: string };
+    const positive = { integer: true, min: 1 };
+    const pairs = numberFlag(flags, "pairs", 2, positive);
+    const seqLen = numberFlag(flags, "seq-len", 128, positive);
+    const steps = numberFlag(flags, "steps", 3, positive);
+    const modelDir = await ensureBenchModel(values.model);
+    const work = await Deno.makeTempDir({ prefix: "dg_bench_train_" });
+    try {
+      manualSeed(0);
+      const m = await SecurityAwareLoRAModel.create(modelDir, {
+        aggregation: "attention",
+        layers: 4,
+        lora: { dropout: 0 },
+        analyzerDropout: 0,
       });
-    let loss = step();
-    const denoSeconds: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      const t0 = performance.now();
-      loss = step();
-      denoSeconds.push((performance.now() - t0) / 1000);
-      console.error(`deno step ${i + 1}/${steps}: ${denoSeconds[i].toFixed(2)} s, loss ${loss}`);
-    }
-    m.dispose();
-
-    const r = await new Deno.Command(VENV_PY, {
-      args: [
-        `${ROOT}/tools/bench_train_ref.py`,
-        "--model",
-        modelDir,
-        "--adapter",
-        `${work}/adapter`,
-        "--batch",
-        `${work}/batch.json`,
-        "--steps",
-        String(steps),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!r.success) {
-      throw new Error(
-        `bench_train_ref.py failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`,
+      m.train(false);
+      await m.save(`${work}/adapter`);
+      const high = Math.min(m.tokenizer.vocabSize, m.lm.config.vocabSize);
+      const row = () => randint(0, high, [seqLen]).toNumbers();
+      const host = makeBatch(
+        Array.from({ length: pairs }, (_, index) => ({
+          index,
+          secure: row(),
+          vulnerable: row(),
+          cwe: "bench",
+        })),
+        m.tokenizer.padTokenId ?? 0,
       );
+      await Deno.writeTextFile(
+        `${work}/batch.json`,
+        JSON.stringify({
+          secure_input_ids: host.secure.ids,
+          secure_attention_mask: host.secure.mask,
+          vulnerable_input_ids: host.vulnerable.ids,
+          vulnerable_attention_mask: host.vulnerable.mask,
+        }),
+      );
+      const opt = new AdamW(m.trainableParameters(), { lr: 2e-5, weightDecay: 0.01 });
+      const step = () =>
+        tidy(() => {
+          const b = { secure: sideTensors(host.secure), vulnerable: sideTensors(host.vulnerable) };
+          const v = m.lossAndBackward(b, 1, values.checkpointing);
+          opt.clipGradNorm(1.0);
+          opt.step();
+          opt.zeroGrad();
+          return v.total;
+        });
+      let loss = step();
+      const denoSeconds: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        const t0 = performance.now();
+        loss = step();
+        denoSeconds.push((performance.now() - t0) / 1000);
+        console.error(`deno step ${i + 1}/${steps}: ${denoSeconds[i].toFixed(2)} s, loss ${loss}`);
+      }
+      m.dispose();
+
+      const r = await new Deno.Command(VENV_PY, {
+        args: [
+          `${ROOT}/tools/bench_train_ref.py`,
+          "--model",
+          modelDir,
+          "--adapter",
+          `${work}/adapter`,
+          "--batch",
+          `${work}/batch.json`,
+          "--steps",
+          String(steps),
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!r.success) {
+        throw new Error(
+          `bench_train_ref.py failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`,
+        );
+      }
+      const ref = JSON.parse(
+        new TextDecoder().decode(r.stdout).trim().split("\n").pop()!,
+      ) as RefResult;
+      console.error(`transformers+peft steps: ${ref.step_seconds.join(", ")} s, loss ${ref.loss}`);
+      const report = {
+        shape: values.model ?? BENCH_SHAPE,
+        device: "cpu",
+        dtype: "f32",
+        pairs,
+        seq_len: seqLen,
+        gradient_checkpointing: values.checkpointing,
+        deno_threads: getNumThreads(),
+        torch_threads: ref.threads,
+        torch_attn_implementation: ref.attn_implementation,
+        cpus: navigator.hardwareConcurrency,
+        load_average_at_end: Deno.loadavg(),
+        deno_step_seconds: denoSeconds.map((s) => Number(s.toFixed(3))),
+        torch_step_seconds: ref.step_seconds,
+        deno_median_s: Number(median(denoSeconds).toFixed(3)),
+        torch_median_s: ref.median_s,
+        speedup: Number((ref.median_s / median(denoSeconds)).toFixed(3)),
+        deno_loss_after: loss,
+        torch_loss_after: ref.loss,
+        note:
+          "one DeepGuard step (3 forwards, backward, clip, AdamW), dropout off; median of the " +
+          "timed steps after a warm-up step; speedup = torch / deno; the two losses are after " +
+          "steps+1 updates of the same adapter on the same batch and should agree closely",
+      };
+      await Deno.mkdir(values.out.replace(/\/[^/]*$/, ""), { recursive: true });
+      await Deno.writeTextFile(values.out, JSON.stringify(report, null, 2) + "\n");
+      console.log(JSON.stringify(report, null, 2));
+    } finally {
+      await Deno.remove(work, { recursive: true });
     }
-    const ref = JSON.parse(
-      new TextDecoder().decode(r.stdout).trim().split("\n").pop()!,
-    ) as RefResult;
-    console.error(`transformers+peft steps: ${ref.step_seconds.join(", ")} s, loss ${ref.loss}`);
-    const report = {
-      shape: values.model ?? BENCH_SHAPE,
-      device: "cpu",
-      dtype: "f32",
-      pairs,
-      seq_len: seqLen,
-      gradient_checkpointing: values.checkpointing,
-      deno_threads: getNumThreads(),
-      torch_threads: ref.threads,
-      torch_attn_implementation: ref.attn_implementation,
-      cpus: navigator.hardwareConcurrency,
-      load_average_at_end: Deno.loadavg(),
-      deno_step_seconds: denoSeconds.map((s) => Number(s.toFixed(3))),
-      torch_step_seconds: ref.step_seconds,
-      deno_median_s: Number(median(denoSeconds).toFixed(3)),
-      torch_median_s: ref.median_s,
-      speedup: Number((ref.median_s / median(denoSeconds)).toFixed(3)),
-      deno_loss_after: loss,
-      torch_loss_after: ref.loss,
-      note: "one DeepGuard step (3 forwards, backward, clip, AdamW), dropout off; median of the " +
-        "timed steps after a warm-up step; speedup = torch / deno; the two losses are after " +
-        "steps+1 updates of the same adapter on the same batch and should agree closely",
-    };
-    await Deno.mkdir(values.out!.replace(/\/[^/]*$/, ""), { recursive: true });
-    await Deno.writeTextFile(values.out!, JSON.stringify(report, null, 2) + "\n");
-    console.log(JSON.stringify(report, null, 2));
-  } finally {
-    await Deno.remove(work, { recursive: true });
-  }
+  });
 }

@@ -4,8 +4,12 @@
  * `--quiet` prints nothing unless something is wrong (used by the setup script).
  * @module
  */
-import { parseArgs } from "node:util";
 import { cuda, ensureShim, getNumThreads, locateLibtorch, torchBuildInfo } from "../ffi/mod.ts";
+import { parseFlags, runMain } from "../lib/util/cli.ts";
+
+const USAGE = `usage: deno task doctor [--quiet]
+
+  --quiet   print nothing unless something is wrong (exit 1 then)`;
 
 function which(cmd: string): string | null {
   const out = new Deno.Command("bash", { args: ["-c", `command -v ${cmd}`], stdout: "piped" })
@@ -13,38 +17,40 @@ function which(cmd: string): string | null {
   return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
 }
 
-const { values } = parseArgs({ args: Deno.args, options: { quiet: { type: "boolean" } } });
-try {
-  const lt = locateLibtorch();
-  const shimPath = ensureShim();
-  const build = torchBuildInfo();
-  if (!values.quiet) {
-    console.log(`libtorch      ${lt.source}: ${lt.libDir}`);
-    console.log(`version       ${lt.version} (shim compiled against ${build.version})`);
-    console.log(`C++11 ABI     _GLIBCXX_USE_CXX11_ABI=${lt.abi}`);
-    console.log(`CUDA build    ${lt.cudaBuild ? "yes" : "no"}`);
-    console.log(
-      `CUDA          ${
-        cuda.isAvailable() ? `available, ${cuda.deviceCount()} device(s)` : "not available"
-      }`,
-    );
-    console.log(`threads       ${getNumThreads()}`);
-    console.log(`shim          ${shimPath}`);
-    console.log(`deno          ${Deno.version.deno}`);
-    for (const tool of ["gcc", "clang", "cppcheck", "bwrap", "codeql"]) {
-      console.log(`${tool.padEnd(13)} ${which(tool) ?? "missing"}`);
+await runMain(USAGE, () => {
+  const { values } = parseFlags(Deno.args, { quiet: { type: "boolean" } });
+  try {
+    const lt = locateLibtorch();
+    const shimPath = ensureShim();
+    const build = torchBuildInfo();
+    if (!values.quiet) {
+      console.log(`libtorch      ${lt.source}: ${lt.libDir}`);
+      console.log(`version       ${lt.version} (shim compiled against ${build.version})`);
+      console.log(`C++11 ABI     _GLIBCXX_USE_CXX11_ABI=${lt.abi}`);
+      console.log(`CUDA build    ${lt.cudaBuild ? "yes" : "no"}`);
+      console.log(
+        `CUDA          ${
+          cuda.isAvailable() ? `available, ${cuda.deviceCount()} device(s)` : "not available"
+        }`,
+      );
+      console.log(`threads       ${getNumThreads()}`);
+      console.log(`shim          ${shimPath}`);
+      console.log(`deno          ${Deno.version.deno}`);
+      for (const tool of ["gcc", "clang", "cppcheck", "bwrap", "codeql"]) {
+        console.log(`${tool.padEnd(13)} ${which(tool) ?? "missing"}`);
+      }
+      for (const tool of ["semgrep", "bandit", "python"]) {
+        const p = `${new URL("../.venv-eval/bin/", import.meta.url).pathname}${tool}`;
+        let found = false;
+        try {
+          Deno.statSync(p);
+          found = true;
+        } catch { /* missing */ }
+        console.log(`${tool.padEnd(13)} ${found ? p : "missing (run bash scripts/setup.sh)"}`);
+      }
     }
-    for (const tool of ["semgrep", "bandit", "python"]) {
-      const p = `${new URL("../.venv-eval/bin/", import.meta.url).pathname}${tool}`;
-      let found = false;
-      try {
-        Deno.statSync(p);
-        found = true;
-      } catch { /* missing */ }
-      console.log(`${tool.padEnd(13)} ${found ? p : "missing (run bash scripts/setup.sh)"}`);
-    }
+  } catch (e) {
+    console.error(`doctor: ${(e as Error).message}`);
+    Deno.exit(1);
   }
-} catch (e) {
-  console.error(`doctor: ${(e as Error).message}`);
-  Deno.exit(1);
-}
+});

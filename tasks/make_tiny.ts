@@ -1,33 +1,35 @@
 /**
  * `deno task make-tiny --arch qwen2|llama --out DIR [--seed N] [--layers N]`:
- * write a tiny random HF-layout checkpoint (see lib/model/tiny.ts).
+ * write a tiny random HF-layout checkpoint (see lib/model/tiny.ts). Defaults: `--arch qwen2`,
+ * `--seed 0`, `--layers 2`.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { makeTiny } from "../lib/model/tiny.ts";
+import { choiceFlag, numberFlag, parseFlags, requiredFlag, runMain } from "../lib/util/cli.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    arch: { type: "string", default: "qwen2" },
+const USAGE = `usage: deno task make-tiny --arch qwen2|llama --out DIR [--seed N] [--layers N]
+
+  --arch     qwen2 | llama (default qwen2)
+  --out DIR  output folder: config.json, model.safetensors, tokenizer files (required)
+  --seed N   PRNG seed for the weights (default 0)
+  --layers N decoder layers (default 2)`;
+
+await runMain(USAGE, async () => {
+  const flags = parseFlags(Deno.args, {
+    arch: { type: "string" },
     out: { type: "string" },
-    seed: { type: "string", default: "0" },
-    layers: { type: "string", default: "2" },
-  },
+    seed: { type: "string" },
+    layers: { type: "string" },
+  });
+  const arch = choiceFlag(flags, "arch", ["qwen2", "llama"] as const, "qwen2");
+  const out = requiredFlag(flags, "out");
+  const seed = numberFlag(flags, "seed", 0, { integer: true });
+  const layers = numberFlag(flags, "layers", 2, { integer: true, min: 1 });
+  const t0 = performance.now();
+  await makeTiny(arch, out, { seed, layers });
+  console.log(
+    `wrote ${arch} tiny checkpoint to ${out} in ${(performance.now() - t0).toFixed(0)} ms`,
+  );
 });
-if (!values.out || (values.arch !== "qwen2" && values.arch !== "llama")) {
-  console.error("usage: deno task make-tiny --arch qwen2|llama --out DIR [--seed N] [--layers N]");
-  Deno.exit(2);
-}
-const t0 = performance.now();
-await makeTiny(values.arch, values.out, {
-  seed: Number(values.seed),
-  layers: Number(values.layers),
-});
-console.log(
-  `wrote ${values.arch} tiny checkpoint to ${values.out} in ${
-    (performance.now() - t0).toFixed(0)
-  } ms`,
-);

@@ -16,7 +16,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { fromFile, noGrad, type Tensor, tidy } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
@@ -24,6 +23,7 @@ import { readHeader, stToTorchDType } from "../lib/model/safetensors.ts";
 import { Tokenizer } from "../lib/model/tokenizer.ts";
 import { parseConfig } from "../lib/model/config.ts";
 import { ensureReference, ROOT, VENV_PY } from "./parity_ref.ts";
+import { parseFlags, runMain } from "../lib/util/cli.ts";
 
 /** Parity numbers of one architecture. */
 export interface ArchParity {
@@ -283,16 +283,21 @@ export async function runParity(fresh = false): Promise<Record<string, unknown>>
   return report;
 }
 
+const USAGE = `usage: deno task parity [--out FILE] [--fresh]
+
+  --out FILE   where the report goes (default bench/results/parity.json)
+  --fresh      rebuild the transformers reference instead of using the cached one`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
+  await runMain(USAGE, async () => {
+    const { values } = parseFlags(Deno.args, {
       out: { type: "string", default: `${ROOT}/bench/results/parity.json` },
       fresh: { type: "boolean" },
-    },
+    });
+    const out = values.out as string;
+    const report = await runParity(values.fresh === true);
+    await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
+    console.log(JSON.stringify(report, null, 2));
   });
-  const report = await runParity(values.fresh ?? false);
-  await Deno.mkdir(values.out!.replace(/\/[^/]*$/, ""), { recursive: true });
-  await Deno.writeTextFile(values.out!, JSON.stringify(report, null, 2) + "\n");
-  console.log(JSON.stringify(report, null, 2));
 }

@@ -7,11 +7,11 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { CompletionsError } from "../lib/eval/completions.ts";
 import { JudgeError } from "../lib/eval/judges.ts";
 import { ScenarioError } from "../lib/eval/scenarios.ts";
 import { scoreCompletions } from "../lib/eval/score.ts";
+import { type Flags, parseFlags, requiredFlag, runMain, UsageError } from "../lib/util/cli.ts";
 
 const USAGE = `usage: deno task score --completions FILE.jsonl --out DIR [options]
 
@@ -26,77 +26,65 @@ const USAGE = `usage: deno task score --completions FILE.jsonl --out DIR [option
   --no-progress        no progress bar on stderr
 `;
 
-function die(msg: string): never {
-  console.error(`error: ${msg}\n\n${USAGE}`);
-  Deno.exit(2);
-}
-
-function positiveInt(name: string, v: string | undefined, dflt: number): number {
+/** A positive integer flag (the message the score CLI has always given). */
+function positiveInt(flags: Flags, name: string, dflt: number): number {
+  const v = flags.values[name];
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) die(`--${name} must be a positive integer, got "${v}"`);
+  if (typeof v !== "string" || !Number.isInteger(n) || n < 1) {
+    throw new UsageError(`--${name} must be a positive integer, got "${v}"`);
+  }
   return n;
 }
 
 if (import.meta.main) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      options: {
-        completions: { type: "string" },
-        out: { type: "string" },
-        scenarios: { type: "string" },
-        judges: { type: "string" },
-        jobs: { type: "string" },
-        "batch-size": { type: "string" },
-        eos: { type: "string" },
-        "no-progress": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    die((e as Error).message);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    Deno.exit(0);
-  }
-  if (!values.completions) die("--completions is required");
-  if (!values.out) die("--out is required");
-  try {
-    const t0 = performance.now();
-    const { summary, evaluated } = await scoreCompletions({
-      completions: values.completions,
-      outDir: values.out,
-      scenarios: values.scenarios,
-      judges: values.judges,
-      jobs: positiveInt("jobs", values.jobs, 2),
-      batchSize: positiveInt("batch-size", values["batch-size"], 100),
-      eos: values.eos,
-      progress: !values["no-progress"],
+  await runMain(USAGE, async () => {
+    const flags = parseFlags(Deno.args, {
+      completions: { type: "string" },
+      out: { type: "string" },
+      scenarios: { type: "string" },
+      judges: { type: "string" },
+      jobs: { type: "string" },
+      "batch-size": { type: "string" },
+      eos: { type: "string" },
+      "no-progress": { type: "boolean" },
     });
-    const s = (performance.now() - t0) / 1000;
-    console.error(
-      `scored ${evaluated} new samples (${summary.samples} total) in ${
-        s.toFixed(1)
-      } s -> ${values.out}`,
-    );
-    for (const [name, g] of Object.entries(summary.groups)) {
-      if (!g) continue;
-      const o = g.overall;
+    const v = flags.values;
+    const completions = requiredFlag(flags, "completions");
+    const out = requiredFlag(flags, "out");
+    try {
+      const t0 = performance.now();
+      const { summary, evaluated } = await scoreCompletions({
+        completions,
+        outDir: out,
+        scenarios: v.scenarios as string | undefined,
+        judges: v.judges as string | undefined,
+        jobs: positiveInt(flags, "jobs", 2),
+        batchSize: positiveInt(flags, "batch-size", 100),
+        eos: v.eos as string | undefined,
+        progress: v["no-progress"] !== true,
+      });
+      const s = (performance.now() - t0) / 1000;
       console.error(
-        `${name} OVERALL: pass@1 ${o.pass1.toFixed(1)}  sec-pass@1 ${o.secPass1.toFixed(1)}  ` +
-          `sec@1_pass ${o.secAt1Pass.toFixed(1)}  sec_rate ${o.secRate.toFixed(1)}`,
+        `scored ${evaluated} new samples (${summary.samples} total) in ${s.toFixed(1)} s -> ${out}`,
       );
+      for (const [name, g] of Object.entries(summary.groups)) {
+        if (!g) continue;
+        const o = g.overall;
+        console.error(
+          `${name} OVERALL: pass@1 ${o.pass1.toFixed(1)}  sec-pass@1 ${o.secPass1.toFixed(1)}  ` +
+            `sec@1_pass ${o.secAt1Pass.toFixed(1)}  sec_rate ${o.secRate.toFixed(1)}`,
+        );
+      }
+    } catch (e) {
+      // Bad input files, scenario sets and judge lists are the user's to fix: usage errors (exit 2).
+      if (
+        e instanceof CompletionsError || e instanceof ScenarioError || e instanceof JudgeError ||
+        e instanceof Deno.errors.NotFound
+      ) {
+        throw new UsageError(e.message);
+      }
+      throw e;
     }
-  } catch (e) {
-    if (e instanceof CompletionsError || e instanceof ScenarioError || e instanceof JudgeError) {
-      die(e.message);
-    }
-    if (e instanceof Deno.errors.NotFound) die((e as Error).message);
-    throw e;
-  }
+  });
 }

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { DEFAULT_TRAIN_CONFIG as D, train, type TrainConfig } from "../lib/train/mod.ts";
 import type { Aggregation } from "../lib/aggregator/mod.ts";
 import type { Device } from "../ffi/mod.ts";
+import { numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
 const USAGE = `usage: deno task train --model DIR --data DIR --out DIR [options]
 
@@ -33,123 +33,95 @@ const USAGE = `usage: deno task train --model DIR --data DIR --out DIR [options]
   --threads N              libtorch threads (default: libtorch's)   --quiet
 `;
 
-function num(flag: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) {
-    throw new Error(`--${flag}: expected a number, got "${v}"`);
-  }
-  return n;
-}
-
-async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        model: { type: "string" },
-        data: { type: "string" },
-        out: { type: "string" },
-        aggregation: { type: "string" },
-        layers: { type: "string" },
-        "lora-rank": { type: "string" },
-        "lora-alpha": { type: "string" },
-        "lora-dropout": { type: "string" },
-        targets: { type: "string" },
-        lr: { type: "string" },
-        "weight-decay": { type: "string" },
-        "max-grad-norm": { type: "string" },
-        "warmup-ratio": { type: "string" },
-        "batch-size": { type: "string" },
-        "grad-acc": { type: "string" },
-        epochs: { type: "string" },
-        patience: { type: "string" },
-        "max-length": { type: "string" },
-        "max-steps": { type: "string" },
-        "no-kl": { type: "boolean" },
-        "sec-weight": { type: "string" },
-        "kl-weight": { type: "string" },
-        dtype: { type: "string" },
-        device: { type: "string" },
-        "grad-checkpointing": { type: "boolean" },
-        seed: { type: "string" },
-        resume: { type: "boolean" },
-        "save-every": { type: "string" },
-        "max-val-batches": { type: "string" },
-        threads: { type: "string" },
-        quiet: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (!values.model || !values.data || !values.out) {
-    console.error(`error: --model, --data and --out are required\n\n${USAGE}`);
-    return 2;
-  }
-  try {
-    const cfg: Partial<TrainConfig> & Pick<TrainConfig, "model" | "data" | "out"> = {
-      model: values.model,
-      data: values.data,
-      out: values.out,
-      aggregation: (values.aggregation ?? D.aggregation) as Aggregation,
-      layers: num("layers", values.layers, D.layers),
-      loraRank: num("lora-rank", values["lora-rank"], D.loraRank),
-      loraAlpha: num("lora-alpha", values["lora-alpha"], D.loraAlpha),
-      loraDropout: num("lora-dropout", values["lora-dropout"], D.loraDropout),
-      targets: values.targets ? values.targets.split(",").map((s) => s.trim()) : null,
-      lr: num("lr", values.lr, D.lr),
-      weightDecay: num("weight-decay", values["weight-decay"], D.weightDecay),
-      maxGradNorm: num("max-grad-norm", values["max-grad-norm"], D.maxGradNorm),
-      warmupRatio: num("warmup-ratio", values["warmup-ratio"], D.warmupRatio),
-      batchSize: num("batch-size", values["batch-size"], D.batchSize),
-      gradAcc: num("grad-acc", values["grad-acc"], D.gradAcc),
-      epochs: num("epochs", values.epochs, D.epochs),
-      patience: num("patience", values.patience, D.patience),
-      maxLength: num("max-length", values["max-length"], D.maxLength),
-      maxSteps: num("max-steps", values["max-steps"], D.maxSteps),
-      kl: !values["no-kl"],
-      secWeight: num("sec-weight", values["sec-weight"], D.secWeight),
-      klWeight: num("kl-weight", values["kl-weight"], D.klWeight),
-      dtype: (values.dtype ?? D.dtype) as TrainConfig["dtype"],
-      device: (values.device ?? D.device) as Device,
-      gradCheckpointing: values["grad-checkpointing"] ?? false,
-      seed: num("seed", values.seed, D.seed),
-      resume: values.resume ?? false,
-      saveEvery: num("save-every", values["save-every"], D.saveEvery),
-      maxValBatches: num("max-val-batches", values["max-val-batches"], D.maxValBatches),
-      threads: num("threads", values.threads, D.threads),
-    };
-    const r = await train(cfg, { quiet: values.quiet });
-    const summary = {
-      steps: r.steps,
-      steps_this_run: r.stepsThisRun,
-      stopped_by: r.stoppedBy,
-      first_loss: r.firstLoss,
-      last_loss: r.lastLoss,
-      best_val_loss: r.bestVal,
-      best_dir: r.bestDir,
-      train_pairs: r.trainPairs,
-      skipped_train: r.skippedTrain,
-      val_pairs: r.valPairs,
-      skipped_val: r.skippedVal,
-      steps_per_second: r.stepsPerSecond,
-    };
-    console.log(JSON.stringify(summary));
-    return 0;
-  } catch (e) {
-    const err = e as Error;
-    console.error(`\nerror (${err.name}): ${err.message}`);
-    return 1;
-  }
-}
-
-Deno.exit(await main());
+await runMain(USAGE, async () => {
+  const flags = parseFlags(Deno.args, {
+    model: { type: "string" },
+    data: { type: "string" },
+    out: { type: "string" },
+    aggregation: { type: "string" },
+    layers: { type: "string" },
+    "lora-rank": { type: "string" },
+    "lora-alpha": { type: "string" },
+    "lora-dropout": { type: "string" },
+    targets: { type: "string" },
+    lr: { type: "string" },
+    "weight-decay": { type: "string" },
+    "max-grad-norm": { type: "string" },
+    "warmup-ratio": { type: "string" },
+    "batch-size": { type: "string" },
+    "grad-acc": { type: "string" },
+    epochs: { type: "string" },
+    patience: { type: "string" },
+    "max-length": { type: "string" },
+    "max-steps": { type: "string" },
+    "no-kl": { type: "boolean" },
+    "sec-weight": { type: "string" },
+    "kl-weight": { type: "string" },
+    dtype: { type: "string" },
+    device: { type: "string" },
+    "grad-checkpointing": { type: "boolean" },
+    seed: { type: "string" },
+    resume: { type: "boolean" },
+    "save-every": { type: "string" },
+    "max-val-batches": { type: "string" },
+    threads: { type: "string" },
+    quiet: { type: "boolean" },
+  });
+  const str = (name: string) => flags.values[name] as string | undefined;
+  const model = str("model"), data = str("data"), out = str("out");
+  if (!model || !data || !out) throw new UsageError("--model, --data and --out are required");
+  // Numbers are only parsed here; ranges are checked by train() (TrainConfigError names the flag).
+  const num = (name: string, dflt: number) => numberFlag(flags, name, dflt);
+  const cfg: Partial<TrainConfig> & Pick<TrainConfig, "model" | "data" | "out"> = {
+    model,
+    data,
+    out,
+    aggregation: (str("aggregation") ?? D.aggregation) as Aggregation,
+    layers: num("layers", D.layers),
+    loraRank: num("lora-rank", D.loraRank),
+    loraAlpha: num("lora-alpha", D.loraAlpha),
+    loraDropout: num("lora-dropout", D.loraDropout),
+    targets: str("targets") ? str("targets")!.split(",").map((s) => s.trim()) : null,
+    lr: num("lr", D.lr),
+    weightDecay: num("weight-decay", D.weightDecay),
+    maxGradNorm: num("max-grad-norm", D.maxGradNorm),
+    warmupRatio: num("warmup-ratio", D.warmupRatio),
+    batchSize: num("batch-size", D.batchSize),
+    gradAcc: num("grad-acc", D.gradAcc),
+    epochs: num("epochs", D.epochs),
+    patience: num("patience", D.patience),
+    maxLength: num("max-length", D.maxLength),
+    maxSteps: num("max-steps", D.maxSteps),
+    kl: flags.values["no-kl"] !== true,
+    secWeight: num("sec-weight", D.secWeight),
+    klWeight: num("kl-weight", D.klWeight),
+    dtype: (str("dtype") ?? D.dtype) as TrainConfig["dtype"],
+    device: (str("device") ?? D.device) as Device,
+    gradCheckpointing: flags.values["grad-checkpointing"] === true,
+    seed: num("seed", D.seed),
+    resume: flags.values.resume === true,
+    saveEvery: num("save-every", D.saveEvery),
+    maxValBatches: num("max-val-batches", D.maxValBatches),
+    threads: num("threads", D.threads),
+  };
+  // A failure mid-run may leave the progress bar's line open: start the error on a fresh line.
+  const r = await train(cfg, { quiet: flags.values.quiet === true }).catch((e) => {
+    console.error();
+    throw e;
+  });
+  const summary = {
+    steps: r.steps,
+    steps_this_run: r.stepsThisRun,
+    stopped_by: r.stoppedBy,
+    first_loss: r.firstLoss,
+    last_loss: r.lastLoss,
+    best_val_loss: r.bestVal,
+    best_dir: r.bestDir,
+    train_pairs: r.trainPairs,
+    skipped_train: r.skippedTrain,
+    val_pairs: r.valPairs,
+    skipped_val: r.skippedVal,
+    steps_per_second: r.stepsPerSecond,
+  };
+  console.log(JSON.stringify(summary));
+});

@@ -1,6 +1,7 @@
 /**
  * Command-line helpers for the tasks: strict flag parsing with typed numbers and a usage error
- * that the task prints with its usage text (exit code 2) instead of a stack trace.
+ * that the task prints with its usage text (exit code 2) instead of a stack trace; `--help` / `-h`
+ * prints the usage text on stdout (exit code 0).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -8,6 +9,14 @@ import { parseArgs } from "node:util";
 /** A bad command line: unknown flag, missing value, value of the wrong type or range. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** `--help` or `-h` was given: {@link runMain} prints the usage on stdout and exits 0. */
+export class HelpRequested extends Error {
+  override name = "HelpRequested";
+  constructor() {
+    super("help requested");
+  }
 }
 
 /** Flag specification: name → string or boolean flag, with an optional default. */
@@ -19,8 +28,15 @@ export interface Flags {
   positionals: string[];
 }
 
-/** Parses `args` strictly against `spec`; unknown flags raise a {@link UsageError}. */
+/**
+ * Parses `args` strictly against `spec`; unknown flags raise a {@link UsageError}. A `--help` or
+ * `-h` argument (before any `--`) raises {@link HelpRequested} first, whatever else is given.
+ */
 export function parseFlags(args: string[], spec: FlagSpec, allowPositionals = false): Flags {
+  const end = args.indexOf("--");
+  if ((end < 0 ? args : args.slice(0, end)).some((a) => a === "--help" || a === "-h")) {
+    throw new HelpRequested();
+  }
   try {
     const { values, positionals } = parseArgs({
       args,
@@ -82,14 +98,19 @@ export function requiredFlag(flags: Flags, name: string): string {
 }
 
 /**
- * Runs a task's main function: a {@link UsageError} prints the message and the usage and exits 2;
- * any other error prints its name and message (no stack unless DG_DEBUG=1) and exits 1.
+ * Runs a task's main function: {@link HelpRequested} prints the usage on stdout and exits 0; a
+ * {@link UsageError} prints the message and the usage on stderr and exits 2; any other error prints
+ * its name and message (no stack unless DG_DEBUG=1) and exits 1.
  */
 export async function runMain(usage: string, main: () => Promise<void> | void): Promise<void> {
   try {
     await main();
   } catch (e) {
     const err = e as Error;
+    if (err instanceof HelpRequested) {
+      console.log(usage);
+      Deno.exit(0);
+    }
     if (err instanceof UsageError) {
       console.error(`error: ${err.message}\n\n${usage}`);
       Deno.exit(2);
