@@ -12,8 +12,8 @@
  * rows passed separately (prefilled `batch` times, HF's work) is reported as well
  * (`deno_rows_tok_s`). Each side: a warm-up generate of 8 tokens, then `--reps` × `--runs` timed runs,
  * minimum reported. The two sides never run concurrently; they alternate (TS runs, HF process,
- * TS runs, HF process, …) so machine load from other jobs hits both. `--seed` seeds the TS prompt
- * only (tools/bench_generate_hf.py is run with its default seed 0, so keep the default).
+ * TS runs, HF process, …) so machine load from other jobs hits both. `--seed` seeds the prompt
+ * on both sides.
  * Writes bench/results/generate.json (or `--out`).
  *
  * @module
@@ -34,7 +34,7 @@ const USAGE = `usage: deno task bench:generate [--batches 1,20] [--new-tokens 64
   --prompt-len N    random prompt length (default 32)
   --runs N          timed runs per side per rep (default 2)
   --reps N          alternations TS / transformers (default 2)
-  --seed N          seed of the TS prompt (default 0; the transformers side always uses 0)
+  --seed N          seed of the prompt ids, both sides (default 0)
   --model DIR       checkpoint to use (default: the cached random 0.5B-shaped one)
   --out FILE        report (default bench/results/generate.json)`;
 
@@ -51,6 +51,7 @@ async function hfBench(
   newTokens: number,
   promptLen: number,
   runs: number,
+  seed: number,
 ) {
   const r = await new Deno.Command(VENV_PY, {
     args: [
@@ -65,6 +66,8 @@ async function hfBench(
       String(promptLen),
       "--runs",
       String(runs),
+      "--seed",
+      String(seed),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -137,7 +140,7 @@ if (import.meta.main) {
         console.error(
           `batch ${batch} rep ${rep}: deno best ${(batch * newTokens / seconds).toFixed(2)} tok/s`,
         );
-        const h = await hfBench(dir, batch, newTokens, promptLen, runs);
+        const h = await hfBench(dir, batch, newTokens, promptLen, runs, seed);
         if (hf === null || h.seconds < hf.seconds) hf = h;
         console.error(`batch ${batch} rep ${rep}: transformers best ${hf.tok_s} tok/s`);
       }
