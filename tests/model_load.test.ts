@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { noGrad, type Tensor, tensor, tidy } from "../ffi/mod.ts";
+import { liveTensors, noGrad, type Tensor, tensor, tidy } from "../ffi/mod.ts";
 import { Linear, Module } from "../lib/nn/mod.ts";
 import { CheckpointError, ConfigError } from "../lib/model/errors.ts";
 import { loadModel } from "../lib/model/load.ts";
@@ -118,6 +118,16 @@ Deno.test("forward: N+1 hidden states (last one final-normed), per-layer API = f
       const normed = m.finalNorm(h);
       assert.equal(diff(normed, hs[hs.length - 1]), 0);
       assert.equal(diff(m.lmHead(normed), out.logits), 0);
+      // lastHiddenStates: the same tail of the list, without logits, nothing left behind
+      for (const n of [1, 3, hs.length]) {
+        const live = liveTensors();
+        const last = m.lastHiddenStates(ids, n);
+        assert.equal(liveTensors(), live + n);
+        assert.equal(last.length, n);
+        last.forEach((t, i) => assert.equal(diff(t, hs[hs.length - n + i]), 0, `n=${n} i=${i}`));
+        last.forEach((t) => t.dispose());
+      }
+      assert.throws(() => m.lastHiddenStates(ids, hs.length + 1), RangeError);
     })
   );
   const b = await loadModel(`${dir}/l`, { dtype: "bf16" });

@@ -370,33 +370,69 @@ export class DecoderLM extends Module {
    * Runs with autograd if enabled (training); call inside `noGrad` for inference.
    */
   forward(ids: Tensor | readonly (readonly number[])[], opts: ForwardOptions = {}): ForwardOutput {
+    const collect = opts.outputHiddenStates ?? false;
     const out = tidy(() => {
-      const idt = toIdTensor(ids, this.device);
-      const [B, S] = idt.shape;
-      const ctx = this.context(B, S, opts);
-      const collect = opts.outputHiddenStates ?? false;
-      const hidden: Tensor[] = [];
-      let h = this.embed(idt);
-      for (const layer of this.layers) {
-        if (collect) hidden.push(h);
-        const next = layer.forward(h, ctx);
-        if (!collect) h.dispose();
-        h = next;
-      }
-      h = this.finalNorm(h);
-      if (collect) hidden.push(h);
+      const { hidden, S } = this.#body(ids, opts, collect ? 0 : this.config.numLayers);
+      const h = hidden[hidden.length - 1];
       const keep = opts.logitsToKeep ?? 0;
       // contiguous: a strided [B,keep,D] view makes the vocab-sized matmul ~4x slower on CPU
       const hk = keep > 0 && keep < S ? h.narrow(1, S - keep, keep).contiguous() : h;
       const logits = this.lmHead(hk);
       return collect ? { logits, hiddenStates: hidden } : { logits };
     });
+    this.#advanceCache(ids, opts);
+    return out;
+  }
+
+  /**
+   * The last `n` of the N+1 hidden states (the {@link ForwardOutput.hiddenStates} semantics: the
+   * last one final-normed), without the vocabulary projection: what the security analyzer reads.
+   */
+  lastHiddenStates(
+    ids: Tensor | readonly (readonly number[])[],
+    n: number,
+    opts: Omit<ForwardOptions, "outputHiddenStates" | "logitsToKeep"> = {},
+  ): Tensor[] {
+    const N = this.config.numLayers;
+    if (!Number.isInteger(n) || n < 1 || n > N + 1) {
+      throw new RangeError(`lastHiddenStates: n must be 1..${N + 1}, got ${n}`);
+    }
+    const out = tidy(() => this.#body(ids, opts, N + 1 - n).hidden);
+    this.#advanceCache(ids, opts);
+    return out;
+  }
+
+  /**
+   * Embedding, layers and final norm. Returns hidden states `from`..N (index N final-normed);
+   * the others are freed as soon as the next layer has used them.
+   */
+  #body(
+    ids: Tensor | readonly (readonly number[])[],
+    opts: ForwardOptions,
+    from: number,
+  ): { hidden: Tensor[]; S: number } {
+    const idt = toIdTensor(ids, this.device);
+    const [B, S] = idt.shape;
+    const ctx = this.context(B, S, opts);
+    const hidden: Tensor[] = [];
+    let h = this.embed(idt);
+    this.layers.forEach((layer, i) => {
+      if (i >= from) hidden.push(h);
+      const next = layer.forward(h, ctx);
+      if (i < from) h.dispose();
+      h = next;
+    });
+    hidden.push(this.finalNorm(h));
+    h.dispose();
+    return { hidden, S };
+  }
+
+  #advanceCache(ids: Tensor | readonly (readonly number[])[], opts: ForwardOptions): void {
     if (opts.cache) {
       opts.cache.length += Array.isArray(ids)
         ? (ids as number[][])[0].length
         : (ids as Tensor).shape[1];
     }
-    return out;
   }
 
   /** Free all weights. */

@@ -327,11 +327,10 @@ export class SecurityAwareLoRAModel {
   #vulnerableHidden(b: PairBatchTensors): Tensor[] {
     return noGrad(() =>
       tidy(() => {
-        const out = this.lm.forward(b.vulnerable.ids, {
+        const hidden = this.lm.lastHiddenStates(b.vulnerable.ids, this.numLayers, {
           attentionMask: b.vulnerable.mask,
-          outputHiddenStates: true,
         });
-        return out.hiddenStates!.slice(-this.numLayers).map((h) => h.detach());
+        return hidden.map((h) => h.detach());
       })
     );
   }
@@ -452,7 +451,9 @@ export class SecurityAwareLoRAModel {
       const scores = noGrad(() =>
         tidy(() => {
           const side = sideTensors({ ids: [ids], mask: [ids.map(() => 1)] }, this.lm.device);
-          const { hidden } = this.forward(side);
+          const hidden = this.lm.lastHiddenStates(side.ids, this.numLayers, {
+            attentionMask: side.mask,
+          });
           return this.scores(hidden, side.ids).toNumbers();
         })
       );
