@@ -8,9 +8,12 @@
  * - kl: mean over real secure tokens of KL(p_ref ‖ p_cur) = Σ p_ref (log p_ref − log p_cur)
  *   (log-softmax in f32), clamped at `klClamp`;
  * - total = gen + secWeight·sec + klWeight·kl.
+ *
+ * gen and kl read the same f32 log-softmax of the current logits ({@link logProbs}), computed once
+ * (and differentiated once) per step.
  * @module
  */
-import { crossEntropy, type Tensor } from "../../ffi/mod.ts";
+import type { Tensor } from "../../ffi/mod.ts";
 
 /** Weights and constants of the loss (DeepGuard's defaults in {@link DEFAULT_LOSS}). */
 export interface LossWeights {
@@ -35,14 +38,22 @@ export const DEFAULT_LOSS: Readonly<LossWeights> = {
   useKl: true,
 };
 
-/** Next-token CE: logits [B,T,V], ids/mask [B,T] (i64) → scalar (f32). */
-export function generationLoss(logits: Tensor, ids: Tensor, mask: Tensor): Tensor {
-  const [B, T, V] = logits.shape;
+/** Log-softmax over the vocabulary in f32: logits [B,T,V] → log-probabilities [B,T,V]. */
+export function logProbs(logits: Tensor): Tensor {
+  return (logits.dtype === "f32" ? logits : logits.to("f32")).logSoftmax(-1);
+}
+
+/**
+ * Next-token cross-entropy from log-probabilities [B,T,V] ({@link logProbs}) and ids/mask [B,T]
+ * (i64): −mean of logp[b, t, ids[b, t+1]] over the positions whose mask[b, t+1] is 1 → scalar.
+ */
+export function generationLoss(logp: Tensor, ids: Tensor, mask: Tensor): Tensor {
+  const T = logp.shape[1];
   if (T < 2) throw new RangeError("sequences need at least 2 tokens for next-token loss");
-  const lg = logits.narrow(1, 0, T - 1).reshape([B * (T - 1), V]);
-  const lg32 = lg.dtype === "f32" ? lg : lg.to("f32");
-  const targets = ids.narrow(1, 1, T - 1).maskedFill(mask.narrow(1, 1, T - 1).eq(0), -100);
-  return crossEntropy(lg32, targets.reshape([-1]), { ignoreIndex: -100 });
+  const valid = mask.narrow(1, 1, T - 1).ne(0);
+  const targets = ids.narrow(1, 1, T - 1).maskedFill(valid.logicalNot(), 0);
+  const picked = logp.narrow(1, 0, T - 1).gather(2, targets.unsqueeze(2)).squeeze(2);
+  return maskedMean(picked, valid).neg();
 }
 
 /** Mean of per-token `scores` [B,T] over positions where `mask` is 1 (whole batch). */
@@ -56,10 +67,12 @@ export function securityLoss(sSec: Tensor, sVul: Tensor, margin: number): Tensor
   return sSec.sub(sVul).rsub(margin).relu();
 }
 
-/** Mean KL(ref ‖ cur) over real tokens, unclamped: logits [B,T,V], mask [B,T]. */
-export function klDivergence(refLogits: Tensor, logits: Tensor, mask: Tensor): Tensor {
-  const r = (refLogits.dtype === "f32" ? refLogits : refLogits.to("f32")).logSoftmax(-1);
-  const c = (logits.dtype === "f32" ? logits : logits.to("f32")).logSoftmax(-1);
-  const perTok = r.exp().mul(r.sub(c)).sum(-1);
+/**
+ * Mean KL(ref ‖ cur) over real tokens, unclamped: reference logits [B,T,V], current
+ * log-probabilities [B,T,V] ({@link logProbs}), mask [B,T].
+ */
+export function klDivergence(refLogits: Tensor, logp: Tensor, mask: Tensor): Tensor {
+  const r = logProbs(refLogits);
+  const perTok = r.exp().mul(r.sub(logp)).sum(-1);
   return maskedMean(perTok, mask);
 }

@@ -35,6 +35,7 @@ import {
   DEFAULT_LOSS,
   generationLoss,
   klDivergence,
+  logProbs,
   type LossWeights,
   maskedMean,
   securityLoss,
@@ -352,12 +353,13 @@ export class SecurityAwareLoRAModel {
     refLogits: Tensor | null,
   ): LossTerms {
     const w = this.loss;
-    const gen = generationLoss(logits, b.secure.ids, b.secure.mask);
+    const logp = logProbs(logits);
+    const gen = generationLoss(logp, b.secure.ids, b.secure.mask);
     const sSec = maskedMean(this.scores(secHidden, b.secure.ids), b.secure.mask);
     const sVul = maskedMean(this.scores(vulHidden, b.vulnerable.ids), b.vulnerable.mask);
     const sec = securityLoss(sSec, sVul, w.margin);
     const klUnclamped = refLogits
-      ? klDivergence(refLogits, logits, b.secure.mask)
+      ? klDivergence(refLogits, logp, b.secure.mask)
       : gen.mul(0).detach();
     const kl = klUnclamped.clamp(undefined, w.klClamp);
     const total = gen.add(sec.mul(w.secWeight)).add(kl.mul(w.klWeight));
