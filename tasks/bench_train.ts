@@ -17,7 +17,7 @@
 
 import { getNumThreads, manualSeed, randint, tidy } from "../ffi/mod.ts";
 import { AdamW } from "../lib/nn/mod.ts";
-import { makeBatch, sideTensors } from "../lib/train/batch.ts";
+import { batchJson, makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
 import { BENCH_SHAPE, ensureBenchModel } from "./bench_model.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
@@ -89,12 +89,7 @@ if (import.meta.main) {
       );
       await Deno.writeTextFile(
         `${work}/batch.json`,
-        JSON.stringify({
-          secure_input_ids: host.secure.ids,
-          secure_attention_mask: host.secure.mask,
-          vulnerable_input_ids: host.vulnerable.ids,
-          vulnerable_attention_mask: host.vulnerable.mask,
-        }),
+        batchJson(host),
       );
       const opt = new AdamW(m.trainableParameters(), { lr: 2e-5, weightDecay: 0.01 });
       const step = () =>

@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from "../ffi/mod.ts";
 import type { Aggregation } from "../lib/aggregator/mod.ts";
 import { makeTiny, type TinyArch } from "../lib/model/tiny.ts";
 import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
-import { makeBatch, sideTensors } from "../lib/train/batch.ts";
+import { batchJson, makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
 
 const PY = `${PROJECT_ROOT}/.venv/bin/python`;
@@ -82,12 +82,7 @@ async function setup(arch: TinyArch, layers: number, aggregation: Aggregation, L
   );
   await Deno.writeTextFile(
     `${dir}/batch.json`,
-    JSON.stringify({
-      secure_input_ids: host.secure.ids,
-      secure_attention_mask: host.secure.mask,
-      vulnerable_input_ids: host.vulnerable.ids,
-      vulnerable_attention_mask: host.vulnerable.mask,
-    }),
+    batchJson(host),
   );
   return { dir, m, host };
 }

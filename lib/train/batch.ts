@@ -62,6 +62,19 @@ export function makeBatch(examples: readonly PairExample[], padId: number): Pair
   };
 }
 
+/**
+ * The batch as the JSON object the Python loss oracle reads (tools/loss_ref.py `--batch`):
+ * `secure_input_ids`, `secure_attention_mask`, `vulnerable_input_ids`, `vulnerable_attention_mask`.
+ */
+export function batchJson(host: PairBatchHost): string {
+  return JSON.stringify({
+    secure_input_ids: host.secure.ids,
+    secure_attention_mask: host.secure.mask,
+    vulnerable_input_ids: host.vulnerable.ids,
+    vulnerable_attention_mask: host.vulnerable.mask,
+  });
+}
+
 /** Copies one padded side to tensors on `device`. */
 export function sideTensors(rows: PaddedRows, device: Device = "cpu"): SideTensors {
   const B = rows.ids.length, T = rows.ids[0].length;
