@@ -9,8 +9,11 @@
  * (secure, vulnerable) rows of `--seq-len` tokens. A step: the loss (secure forward with hidden
  * states, vulnerable forward without gradient, adapter-free reference forward for KL), backward,
  * clipping to 1.0, AdamW. Dropout off on both sides. Each side: one warm-up step, then `--steps`
- * timed steps; the TS steps run first, then the Python process (never concurrently). Writes
- * bench/results/train.json (or `--out`).
+ * timed steps; the TS steps run first, then the Python process (never concurrently). Each side
+ * also reports its process's peak resident memory (Linux: VmHWM / ru_maxrss; model load
+ * included). `--checkpointing` turns on gradient checkpointing on both sides (transformers'
+ * non-reentrant `gradient_checkpointing_enable` in Python). Writes bench/results/train.json (or
+ * `--out`).
  *
  * @module
  */
@@ -30,7 +33,7 @@ const USAGE =
   --pairs N          (secure, vulnerable) pairs in the batch (default 2)
   --seq-len N        tokens per row (default 128)
   --steps N          timed steps per side after one warm-up step (default 3)
-  --checkpointing    gradient checkpointing on the TS side
+  --checkpointing    gradient checkpointing on both sides
   --model DIR        checkpoint to use (default: the cached random 0.5B-shaped one of bench:generate)
   --out FILE         report (default bench/results/train.json)`;
 
@@ -41,6 +44,17 @@ interface RefResult {
   threads: number;
   attn_implementation: string;
   loss: number;
+  peak_rss_mb: number;
+}
+
+/** Peak resident memory of this process in MiB (VmHWM), or null off Linux. */
+function peakRssMb(): number | null {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Median (mean of the two middle values for an even count, as Python's statistics.median). */
@@ -109,6 +123,7 @@ if (import.meta.main) {
         denoSeconds.push((performance.now() - t0) / 1000);
         console.error(`deno step ${i + 1}/${steps}: ${denoSeconds[i].toFixed(2)} s, loss ${loss}`);
       }
+      const denoPeakRss = peakRssMb();
       m.dispose();
 
       const r = await new Deno.Command(VENV_PY, {
@@ -122,6 +137,7 @@ if (import.meta.main) {
           `${work}/batch.json`,
           "--steps",
           String(steps),
+          ...(values.checkpointing ? ["--checkpointing"] : []),
         ],
         stdout: "piped",
         stderr: "piped",
@@ -154,6 +170,8 @@ if (import.meta.main) {
         speedup: Number((ref.median_s / median(denoSeconds)).toFixed(3)),
         deno_loss_after: loss,
         torch_loss_after: ref.loss,
+        deno_peak_rss_mb: denoPeakRss,
+        torch_peak_rss_mb: ref.peak_rss_mb,
         note:
           "one DeepGuard step (3 forwards, backward, clip, AdamW), dropout off; median of the " +
           "timed steps after a warm-up step; speedup = torch / deno; the two losses are after " +

@@ -2,6 +2,7 @@
 """Step time of one DeepGuard training step in transformers + PEFT, the baseline for `bench:train`.
 
     bench_train_ref.py --model DIR --adapter DIR --batch FILE.json [--steps 3] [--lr 2e-5]
+                       [--checkpointing]
 
 --model / --adapter / --batch as in loss_ref.py (the adapter is the one DeepGuard-TS saved for the
 same base model). A step is what the TS trainer does: zero the gradients, the DeepGuard loss
@@ -9,15 +10,18 @@ same base model). A step is what the TS trainer does: zero the gradients, the De
 adapter-free reference forward for the KL term), backward, global-norm clipping to 1.0, AdamW
 (weight decay 0.01). Dropout is off on both sides (eval mode, lora_dropout 0). The model uses the
 default attention implementation (sdpa) and the default intra-op thread count. One warm-up step, then
---steps timed steps.
+--steps timed steps. --checkpointing: transformers' gradient checkpointing (non-reentrant); the
+model is then put in train mode, which it needs for checkpointing (every dropout is 0 here).
 
-Prints {"step_seconds": [...], "min_s", "median_s", "threads", "attn_implementation", "loss"}.
+Prints {"step_seconds": [...], "min_s", "median_s", "threads", "attn_implementation", "loss",
+"peak_rss_mb"} (peak resident memory of this process, model load included).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -37,6 +41,7 @@ def main() -> int:
     parser.add_argument("--batch", required=True, type=Path, help="batch JSON (right padded)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing")
     args = parser.parse_args()
     if args.steps < 1:
         sys.exit("error: --steps must be >= 1")
@@ -49,6 +54,9 @@ def main() -> int:
     config = PeftConfig.from_pretrained(str(args.adapter))
     config.lora_dropout = 0.0
     model = PeftModel.from_pretrained(base, str(args.adapter), config=config, is_trainable=True).eval()
+    if args.checkpointing:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.train()
     comps = load_components(args.adapter).eval()
     batch = read_batch(args.batch)
     params = list(trainable_parameters(model, comps).values())
@@ -75,6 +83,7 @@ def main() -> int:
         "threads": torch.get_num_threads(),
         "attn_implementation": base.config._attn_implementation,
         "loss": loss,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }))
     return 0
 
