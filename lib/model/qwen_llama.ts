@@ -335,6 +335,18 @@ export class DecoderLM extends Module {
   }
 
   /**
+   * The output projection's weight [V, D] (`lm_head`, or the tied embedding matrix), for code that
+   * differentiates through the head by hand (the chunked vocabulary loss).
+   */
+  lmHeadWeight(): Tensor {
+    const head = this.#tiedHead ?? this.getSubmodule("lm_head");
+    if (!(head instanceof Linear) || head.bias !== null) {
+      throw new TypeError("lmHeadWeight: the output head is not a bias-free Linear");
+    }
+    return head.weight;
+  }
+
+  /**
    * Build the per-forward context for `S` new positions of a batch of `B` rows.
    * Caller owns the returned tensors (create it inside a `tidy`).
    */

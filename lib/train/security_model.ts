@@ -9,6 +9,7 @@ import {
   type Device,
   manualSeed,
   noGrad,
+  ones,
   randint,
   type Tensor,
   tidy,
@@ -40,6 +41,7 @@ import {
   maskedMean,
   securityLoss,
 } from "./loss.ts";
+import { vocabTerms } from "./vocab_loss.ts";
 
 /** Options for building or loading a {@link SecurityAwareLoRAModel}. */
 export interface SecurityModelOptions {
@@ -395,11 +397,28 @@ export class SecurityAwareLoRAModel {
     });
   }
 
+  /** Final-normed hidden states [B,T,D] of the adapter-free model on the secure side. */
+  #referenceHidden(b: PairBatchTensors): Tensor | null {
+    if (!this.loss.useKl) return null;
+    return noGrad(() =>
+      this.adapter.withDisabled(() =>
+        tidy(() => this.lm.lastHiddenStates(b.secure.ids, 1, { attentionMask: b.secure.mask })[0])
+      )
+    );
+  }
+
+  /**
+   * The memory-saving backward: the secure forward keeps only each decoder layer's input and
+   * recomputes the layer during backward (dropout masks replayed by reseeding per layer), and the
+   * vocabulary-sized terms (gen, KL) run in chunks with their gradient in closed form
+   * ({@link vocabTerms}), so no [B,T,V] tensor is alive at any time.
+   */
   #checkpointedBackward(b: PairBatchTensors, scale: number): LossValues {
-    const lm = this.lm, N = lm.config.numLayers, L = this.numLayers;
+    const lm = this.lm, N = lm.config.numLayers, L = this.numLayers, w = this.loss;
     const vul = this.#vulnerableHidden(b);
-    const ref = this.#referenceLogits(b);
+    const refH = this.#referenceHidden(b);
     const [B, S] = b.secure.ids.shape;
+    if (S < 2) throw new RangeError("sequences need at least 2 tokens for next-token loss");
     const ctx = lm.context(B, S, { attentionMask: b.secure.mask });
     const layers = lm.layers;
     const seed = noGrad(() => tidy(() => randint(0, 2 ** 30, [1]).item()));
@@ -417,10 +436,33 @@ export class SecurityAwareLoRAModel {
     for (let j = N + 1 - L; j < N; j++) leaves.set(j, inputs[j].detach().requiresGrad_(true));
     const top = inputs[N].detach().requiresGrad_(true);
     const finalH = lm.finalNorm(top);
-    const logits = lm.lmHead(finalH);
     const hidden = [...[...leaves.keys()].sort((a, c) => a - c).map((j) => leaves.get(j)!), finalH];
-    const terms = this.#terms(b, logits, hidden, vul, ref);
-    terms.total.mul(scale).backward();
+    const sSec = maskedMean(this.scores(hidden, b.secure.ids), b.secure.mask);
+    const sVul = maskedMean(this.scores(vul, b.vulnerable.ids), b.vulnerable.mask);
+    const sec = securityLoss(sSec, sVul, w.margin);
+    // gen and KL over the vocabulary, chunked; the KL gradient is dropped if the clamp is active
+    const nGen = noGrad(() => tidy(() => b.secure.mask.narrow(1, 1, S - 1).sum().item()));
+    const nKl = noGrad(() => tidy(() => b.secure.mask.sum().item()));
+    const vocab = (klWeight: number) =>
+      vocabTerms({
+        hidden: finalH.detach(),
+        refHidden: refH,
+        ids: b.secure.ids,
+        mask: b.secure.mask,
+        head: (h) => lm.lmHead(h),
+        headWeight: lm.lmHeadWeight(),
+        genWeight: scale / nGen,
+        klWeight,
+      });
+    let v = vocab(refH ? (scale * w.klWeight) / nKl : 0);
+    const gen = v.genSum / nGen;
+    const klUnclamped = refH ? v.klSum / nKl : 0;
+    const kl = Math.min(klUnclamped, w.klClamp);
+    if (refH && klUnclamped > w.klClamp) v = vocab(0); // clamped: no KL gradient (torch's clamp)
+    backwardMany(
+      [sec.mul(w.secWeight * scale), finalH],
+      [ones([], { device: sec.device }), v.gradHidden],
+    );
     let g = top.grad ?? top.mul(0);
     for (let i = N - 1; i >= 0; i--) {
       const x = inputs[i].detach().requiresGrad_(true);
@@ -432,7 +474,16 @@ export class SecurityAwareLoRAModel {
       const extra = leaves.get(i)?.grad ?? null;
       g = extra ? gx.add(extra) : gx;
     }
-    return values(terms);
+    const secV = sec.item();
+    return {
+      total: gen + w.secWeight * secV + w.klWeight * kl,
+      gen,
+      sec: secV,
+      kl,
+      klUnclamped,
+      sSec: sSec.item(),
+      sVul: sVul.item(),
+    };
   }
 
   /** The loss values of a batch without any gradient (validation). */
