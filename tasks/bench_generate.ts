@@ -23,11 +23,19 @@ import { getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
-import { BENCH_SHAPE, ensureBenchModel } from "./bench_model.ts";
-import { numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
+import { BENCH_SHAPE, BENCH_SHAPES, ensureBenchModel } from "./bench_model.ts";
+import {
+  choiceFlag,
+  deviceFlag,
+  numberFlag,
+  parseFlags,
+  runMain,
+  UsageError,
+} from "../lib/util/cli.ts";
 
 const USAGE = `usage: deno task bench:generate [--batches 1,20] [--new-tokens 64] [--prompt-len 32]
-         [--runs 2] [--reps 2] [--seed 0] [--model DIR] [--out FILE]
+         [--runs 2] [--reps 2] [--seed 0] [--device cpu|cuda[:N]] [--dtype f32|bf16]
+         [--shape S] [--model DIR] [--out FILE]
 
   --batches LIST    comma-separated batch sizes (default 1,20)
   --new-tokens N    generated tokens per row (default 64)
@@ -35,7 +43,11 @@ const USAGE = `usage: deno task bench:generate [--batches 1,20] [--new-tokens 64
   --runs N          timed runs per side per rep (default 2)
   --reps N          alternations TS / transformers (default 2)
   --seed N          seed of the prompt ids, both sides (default 0)
-  --model DIR       checkpoint to use (default: the cached random 0.5B-shaped one)
+  --device D        cpu, cuda or cuda:N (default cpu), both sides
+  --dtype T         weight/activation dtype f32 or bf16 (default f32), both sides
+  --shape S         random checkpoint shape when no --model: qwen2.5-coder-0.5b (default),
+                    qwen2.5-coder-1.5b or qwen2.5-coder-7b (built once, weights saved in --dtype)
+  --model DIR       checkpoint to use (default: the cached random checkpoint of --shape)
   --out FILE        report (default bench/results/generate.json)`;
 
 interface HfResult {
@@ -52,6 +64,8 @@ async function hfBench(
   promptLen: number,
   runs: number,
   seed: number,
+  device: string,
+  dtype: string,
 ) {
   const r = await new Deno.Command(VENV_PY, {
     args: [
@@ -68,6 +82,10 @@ async function hfBench(
       String(runs),
       "--seed",
       String(seed),
+      "--device",
+      device,
+      "--dtype",
+      dtype,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -90,6 +108,9 @@ if (import.meta.main) {
       runs: { type: "string" },
       reps: { type: "string" },
       seed: { type: "string" },
+      device: { type: "string" },
+      dtype: { type: "string" },
+      shape: { type: "string" },
       model: { type: "string" },
       out: { type: "string", default: `${ROOT}/bench/results/generate.json` },
     });
@@ -104,8 +125,11 @@ if (import.meta.main) {
     if (batches.some((b) => !Number.isInteger(b) || b < 1)) {
       throw new UsageError(`--batches expects positive integers, got "${values.batches}"`);
     }
-    const dir = await ensureBenchModel(values.model);
-    const { model, tokenizer } = await loadPretrained(dir);
+    const device = deviceFlag(flags);
+    const dtype = choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32");
+    const shape = choiceFlag(flags, "shape", BENCH_SHAPES, BENCH_SHAPE);
+    const dir = await ensureBenchModel(values.model, shape, dtype);
+    const { model, tokenizer } = await loadPretrained(dir, { device, dtype });
     const high = Math.min(tokenizer.vocabSize, model.config.vocabSize);
     manualSeed(seed);
     const prompt = randint(0, high, [1, promptLen]).toNumbers();
@@ -140,7 +164,7 @@ if (import.meta.main) {
         console.error(
           `batch ${batch} rep ${rep}: deno best ${(batch * newTokens / seconds).toFixed(2)} tok/s`,
         );
-        const h = await hfBench(dir, batch, newTokens, promptLen, runs, seed);
+        const h = await hfBench(dir, batch, newTokens, promptLen, runs, seed, device, dtype);
         if (hf === null || h.seconds < hf.seconds) hf = h;
         console.error(`batch ${batch} rep ${rep}: transformers best ${hf.tok_s} tok/s`);
       }
@@ -164,9 +188,9 @@ if (import.meta.main) {
       });
     }
     const report = {
-      shape: values.model ?? BENCH_SHAPE,
-      device: "cpu",
-      dtype: "f32",
+      shape: values.model ?? shape,
+      device,
+      dtype,
       new_tokens: newTokens,
       prompt_len: promptLen,
       timed_runs_per_side: runs * reps,

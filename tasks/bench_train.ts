@@ -2,8 +2,9 @@
  * `deno task bench:train [--pairs 2] [--seq-len 128] [--steps 3] [--checkpointing] [--model DIR]
  *  [--out FILE]`
  *
- * Step time of one DeepGuard training step, TS vs transformers + PEFT, on the random
- * Qwen2.5-Coder-0.5B-shaped fp32 checkpoint of `bench:generate` (CPU). Both sides train the same
+ * Step time of one DeepGuard training step, TS vs transformers + PEFT, on a random checkpoint with
+ * a real model's shape (default: the Qwen2.5-Coder-0.5B-shaped fp32 one of `bench:generate`, CPU;
+ * `--shape`, `--dtype bf16` and `--device cuda` for the GPU runs of docs/gpu.md). Both sides train the same
  * adapter (r 16, α 32, q/v targets, attention aggregation over the last 4 layers, saved by the TS
  * side and loaded by tools/bench_train_ref.py) on the same batch of `--pairs` seeded random
  * (secure, vulnerable) rows of `--seq-len` tokens. A step: the loss (secure forward with hidden
@@ -18,22 +19,27 @@
  * @module
  */
 
-import { getNumThreads, manualSeed, randint, tidy } from "../ffi/mod.ts";
+import { cuda, getNumThreads, manualSeed, randint, tidy } from "../ffi/mod.ts";
 import { AdamW } from "../lib/nn/mod.ts";
 import { batchJson, makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
-import { BENCH_SHAPE, ensureBenchModel } from "./bench_model.ts";
+import { BENCH_SHAPE, BENCH_SHAPES, ensureBenchModel } from "./bench_model.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
-import { numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
+import { choiceFlag, deviceFlag, numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
 
 const USAGE =
   `usage: deno task bench:train [--pairs 2] [--seq-len 128] [--steps 3] [--checkpointing]
-         [--model DIR] [--out FILE]
+         [--device cpu|cuda[:N]] [--dtype f32|bf16] [--shape S] [--model DIR]
+         [--out FILE]
 
   --pairs N          (secure, vulnerable) pairs in the batch (default 2)
   --seq-len N        tokens per row (default 128)
   --steps N          timed steps per side after one warm-up step (default 3)
   --checkpointing    gradient checkpointing on both sides
+  --device D         cpu, cuda or cuda:N (default cpu)
+  --dtype T          base weight dtype f32 or bf16 (default f32; adapters and optimizer stay f32)
+  --shape S          random checkpoint shape when no --model: qwen2.5-coder-0.5b (default),
+                     qwen2.5-coder-1.5b or qwen2.5-coder-7b (built once, weights saved in --dtype)
   --model DIR        checkpoint to use (default: the cached random 0.5B-shaped one of bench:generate)
   --out FILE         report (default bench/results/train.json)`;
 
@@ -45,6 +51,7 @@ interface RefResult {
   attn_implementation: string;
   loss: number;
   peak_rss_mb: number;
+  peak_gpu_mb: number | null;
 }
 
 /** Peak resident memory of this process in MiB (VmHWM), or null off Linux. */
@@ -70,6 +77,9 @@ if (import.meta.main) {
       "seq-len": { type: "string" },
       steps: { type: "string" },
       checkpointing: { type: "boolean", default: false },
+      device: { type: "string" },
+      dtype: { type: "string" },
+      shape: { type: "string" },
       model: { type: "string" },
       out: { type: "string", default: `${ROOT}/bench/results/train.json` },
     });
@@ -78,7 +88,10 @@ if (import.meta.main) {
     const pairs = numberFlag(flags, "pairs", 2, positive);
     const seqLen = numberFlag(flags, "seq-len", 128, positive);
     const steps = numberFlag(flags, "steps", 3, positive);
-    const modelDir = await ensureBenchModel(values.model);
+    const dtype = choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32");
+    const device = deviceFlag(flags);
+    const shape = choiceFlag(flags, "shape", BENCH_SHAPES, BENCH_SHAPE);
+    const modelDir = await ensureBenchModel(values.model, shape, dtype);
     const work = await Deno.makeTempDir({ prefix: "dg_bench_train_" });
     try {
       manualSeed(0);
@@ -87,6 +100,8 @@ if (import.meta.main) {
         layers: 4,
         lora: { dropout: 0 },
         analyzerDropout: 0,
+        dtype,
+        device,
       });
       m.train(false);
       await m.save(`${work}/adapter`);
@@ -108,11 +123,15 @@ if (import.meta.main) {
       const opt = new AdamW(m.trainableParameters(), { lr: 2e-5, weightDecay: 0.01 });
       const step = () =>
         tidy(() => {
-          const b = { secure: sideTensors(host.secure), vulnerable: sideTensors(host.vulnerable) };
+          const b = {
+            secure: sideTensors(host.secure, device),
+            vulnerable: sideTensors(host.vulnerable, device),
+          };
           const v = m.lossAndBackward(b, 1, values.checkpointing);
           opt.clipGradNorm(1.0);
           opt.step();
           opt.zeroGrad();
+          if (device !== "cpu") cuda.synchronize(device === "cuda" ? 0 : Number(device.slice(5)));
           return v.total;
         });
       let loss = step();
@@ -138,6 +157,10 @@ if (import.meta.main) {
           "--steps",
           String(steps),
           ...(values.checkpointing ? ["--checkpointing"] : []),
+          "--device",
+          device,
+          "--dtype",
+          dtype,
         ],
         stdout: "piped",
         stderr: "piped",
@@ -152,9 +175,9 @@ if (import.meta.main) {
       ) as RefResult;
       console.error(`transformers+peft steps: ${ref.step_seconds.join(", ")} s, loss ${ref.loss}`);
       const report = {
-        shape: values.model ?? BENCH_SHAPE,
-        device: "cpu",
-        dtype: "f32",
+        shape: values.model ?? shape,
+        device,
+        dtype,
         pairs,
         seq_len: seqLen,
         gradient_checkpointing: values.checkpointing,
@@ -172,6 +195,7 @@ if (import.meta.main) {
         torch_loss_after: ref.loss,
         deno_peak_rss_mb: denoPeakRss,
         torch_peak_rss_mb: ref.peak_rss_mb,
+        torch_peak_gpu_mb: ref.peak_gpu_mb,
         note:
           "one DeepGuard step (3 forwards, backward, clip, AdamW), dropout off; median of the " +
           "timed steps after a warm-up step; speedup = torch / deno; the two losses are after " +

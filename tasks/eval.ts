@@ -4,10 +4,16 @@
  * Defaults are the paper's sampling settings. Re-running with the same flags resumes.
  * @module
  */
-import type { Device } from "../ffi/mod.ts";
 import { type EvalType, type Method, runEvaluation } from "../lib/pipeline/evaluate.ts";
 import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
-import { choiceFlag, numberFlag, parseFlags, requiredFlag, runMain } from "../lib/util/cli.ts";
+import {
+  choiceFlag,
+  deviceFlag,
+  numberFlag,
+  parseFlags,
+  requiredFlag,
+  runMain,
+} from "../lib/util/cli.ts";
 import { summaryMarkdown } from "../lib/eval/report_md.ts";
 
 const USAGE = `usage: deno task eval --model DIR [--adapter DIR] --method lm|deepguard
@@ -65,7 +71,7 @@ await runMain(USAGE, async () => {
       seed: numberFlag(flags, "seed", PAPER_SAMPLING.seed, { integer: true, min: 0 }),
     },
     dtype: choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32"),
-    device: ((v.device as string | undefined) ?? "cpu") as Device,
+    device: deviceFlag(flags),
     out: requiredFlag(flags, "out"),
     judges: v.judges as string | undefined,
     jobs: numberFlag(flags, "jobs", 2, { integer: true, min: 1 }),

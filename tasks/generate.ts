@@ -7,13 +7,13 @@ import { generate } from "../lib/model/generate.ts";
 import { loadGenerator } from "../lib/pipeline/generator.ts";
 import {
   choiceFlag,
+  deviceFlag,
   numberFlag,
   parseFlags,
   requiredFlag,
   runMain,
   UsageError,
 } from "../lib/util/cli.ts";
-import type { Device } from "../ffi/mod.ts";
 
 const USAGE = `usage: deno task generate --model DIR [--adapter DIR] [--guided]
          (--prompt TEXT | --prompt-file FILE) [--num N] [--max-new-tokens N]
@@ -56,7 +56,7 @@ await runMain(USAGE, async () => {
     adapter: v.adapter as string | undefined,
     guided: v.guided === true,
     dtype: choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32"),
-    device: (v.device as Device | undefined) ?? "cpu",
+    device: deviceFlag(flags),
   });
   try {
     console.error(`generate: ${gen.description}`);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Greedy generation throughput of transformers on CPU (fp32), the baseline for the TS generator.
+"""Greedy generation throughput of transformers (default CPU, fp32), the baseline for the TS generator.
 
     bench_generate_hf.py --model DIR --batch B --new-tokens 64 [--prompt-len 32] [--seed 0]
-                         [--runs 2] [--warmup-tokens 8]
+                         [--runs 2] [--warmup-tokens 8] [--device cpu|cuda[:N]] [--dtype f32|bf16]
 
 Every row is the same seeded random prompt (ids drawn below the tokenizer size), attention mask all
 ones. EOS stopping is disabled (generation config eos_token_id = None), so each run produces exactly
@@ -27,7 +27,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 
 def generate(model: PreTrainedModel, input_ids: torch.Tensor, new_tokens: int) -> float:
-    """Seconds for one greedy generate of exactly new_tokens tokens per row."""
+    """Seconds for one greedy generate of exactly new_tokens tokens per row (CUDA synchronized)."""
     gen_cfg = copy.deepcopy(model.generation_config)
     gen_cfg.eos_token_id = None
     gen_cfg.pad_token_id = model.config.eos_token_id
@@ -35,6 +35,8 @@ def generate(model: PreTrainedModel, input_ids: torch.Tensor, new_tokens: int) -
     gen_cfg.max_new_tokens = new_tokens
     start = time.perf_counter()
     out = model.generate(input_ids, attention_mask=torch.ones_like(input_ids), generation_config=gen_cfg)
+    if input_ids.is_cuda:
+        torch.cuda.synchronize(input_ids.device)
     seconds = time.perf_counter() - start
     if out.shape[1] != input_ids.shape[1] + new_tokens:
         raise RuntimeError(f"generate returned {out.shape[1] - input_ids.shape[1]} tokens, expected {new_tokens}")
@@ -50,6 +52,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the prompt ids")
     parser.add_argument("--runs", type=int, default=2, help="timed runs (minimum reported)")
     parser.add_argument("--warmup-tokens", type=int, default=8, help="new tokens of the warm-up run")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default="f32", choices=("f32", "bf16"))
     args = parser.parse_args()
     if min(args.batch, args.new_tokens, args.prompt_len, args.runs, args.warmup_tokens) < 1:
         sys.exit("error: --batch, --new-tokens, --prompt-len, --runs and --warmup-tokens must be >= 1")
@@ -57,10 +61,14 @@ def main() -> int:
         sys.exit(f"error: {args.model}/config.json not found")
 
     tok = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("error: --device cuda but torch sees no CUDA device")
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).to(device).eval()
     high = min(len(tok), model.config.vocab_size)
     prompt = torch.randint(0, high, (1, args.prompt_len), generator=torch.Generator().manual_seed(args.seed))
-    input_ids = prompt.repeat(args.batch, 1)
+    input_ids = prompt.repeat(args.batch, 1).to(device)
 
     with torch.no_grad():
         generate(model, input_ids, min(args.warmup_tokens, args.new_tokens))

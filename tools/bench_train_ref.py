@@ -2,7 +2,7 @@
 """Step time of one DeepGuard training step in transformers + PEFT, the baseline for `bench:train`.
 
     bench_train_ref.py --model DIR --adapter DIR --batch FILE.json [--steps 3] [--lr 2e-5]
-                       [--checkpointing]
+                       [--checkpointing] [--device cpu|cuda[:N]] [--dtype f32|bf16]
 
 --model / --adapter / --batch as in loss_ref.py (the adapter is the one DeepGuard-TS saved for the
 same base model). A step is what the TS trainer does: zero the gradients, the DeepGuard loss
@@ -13,8 +13,12 @@ default attention implementation (sdpa) and the default intra-op thread count. O
 --steps timed steps. --checkpointing: transformers' gradient checkpointing (non-reentrant); the
 model is then put in train mode, which it needs for checkpointing (every dropout is 0 here).
 
+--dtype bf16 loads the base weights in bfloat16 (LoRA, components and optimizer state stay fp32, as
+DeepGuard-TS does); --device cuda runs everything on the GPU (timings synchronize first).
+
 Prints {"step_seconds": [...], "min_s", "median_s", "threads", "attn_implementation", "loss",
-"peak_rss_mb"} (peak resident memory of this process, model load included).
+"peak_rss_mb", "peak_gpu_mb"} (peak resident memory of this process, model load included; peak
+allocated CUDA memory, or null on the CPU).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--dtype", default="f32", choices=("f32", "bf16"), help="base weight dtype")
     args = parser.parse_args()
     if args.steps < 1:
         sys.exit("error: --steps must be >= 1")
@@ -49,16 +55,23 @@ def main() -> int:
         if not path.exists():
             sys.exit(f"error: {path} not found")
 
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("error: --device cuda but torch sees no CUDA device")
     torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    base = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).to(device)
     config = PeftConfig.from_pretrained(str(args.adapter))
     config.lora_dropout = 0.0
     model = PeftModel.from_pretrained(base, str(args.adapter), config=config, is_trainable=True).eval()
+    for p in model.parameters():  # adapters in fp32 next to bf16 base weights
+        if p.requires_grad:
+            p.data = p.data.to(torch.float32)
     if args.checkpointing:
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.train()
-    comps = load_components(args.adapter).eval()
-    batch = read_batch(args.batch)
+    comps = load_components(args.adapter).eval().to(device)
+    batch = {k: v.to(device) for k, v in read_batch(args.batch).items()}
     params = list(trainable_parameters(model, comps).values())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
 
@@ -68,6 +81,8 @@ def main() -> int:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         return loss.item()
 
     loss = step()
@@ -84,6 +99,7 @@ def main() -> int:
         "attn_implementation": base.config._attn_implementation,
         "loss": loss,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 2**20) if device.type == "cuda" else None,
     }))
     return 0
 

@@ -174,7 +174,7 @@ def vulnerable_hidden_states(model: PeftModel, comps: SecurityComponents,
     with torch.no_grad():
         out = model(input_ids=batch["vulnerable_input_ids"], attention_mask=batch["vulnerable_attention_mask"],
                     output_hidden_states=True)
-    return [h.detach() for h in out.hidden_states[-comps.num_layers:]]
+    return [at_least_fp32(h.detach()) for h in out.hidden_states[-comps.num_layers:]]
 
 
 def deepguard_loss(model: PeftModel, comps: SecurityComponents, batch: dict[str, torch.Tensor],
@@ -192,7 +192,8 @@ def deepguard_loss(model: PeftModel, comps: SecurityComponents, batch: dict[str,
     gen = F.cross_entropy(at_least_fp32(logits[:, :-1]).reshape(-1, logits.shape[-1]), labels.reshape(-1),
                           ignore_index=-100)
 
-    sec_scores = comps.analyzer(comps.aggregator(list(out.hidden_states[-n_layers:])), sec_ids)
+    sec_hidden = [at_least_fp32(h) for h in out.hidden_states[-n_layers:]]  # components run in fp32
+    sec_scores = comps.analyzer(comps.aggregator(sec_hidden), sec_ids)
     vul_scores = comps.analyzer(comps.aggregator(vul_hidden), vul_ids)
     s_sec = (sec_scores * sec_mask).sum() / sec_mask.sum()
     s_vul = (vul_scores * vul_mask).sum() / vul_mask.sum()

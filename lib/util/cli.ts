@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { Device } from "../../ffi/dtype.ts";
 
 /** A bad command line: unknown flag, missing value, value of the wrong type or range. */
 export class UsageError extends Error {
@@ -88,6 +89,16 @@ export function choiceFlag<C extends string>(
     throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got "${raw}"`);
   }
   return raw as C;
+}
+
+/** A device flag value: `cpu`, `cuda` or `cuda:N` (default `cpu`). */
+export function deviceFlag(flags: Flags, name = "device"): Device {
+  const raw = flags.values[name];
+  if (raw === undefined) return "cpu";
+  if (typeof raw !== "string" || !/^(cpu|cuda(:\d+)?)$/.test(raw)) {
+    throw new UsageError(`--${name} must be cpu, cuda or cuda:N, got "${raw}"`);
+  }
+  return raw as Device;
 }
 
 /** A required string flag. */
