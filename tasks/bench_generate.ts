@@ -23,15 +23,8 @@ import { getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
-import { BENCH_SHAPE, BENCH_SHAPES, ensureBenchModel } from "./bench_model.ts";
-import {
-  choiceFlag,
-  deviceFlag,
-  numberFlag,
-  parseFlags,
-  runMain,
-  UsageError,
-} from "../lib/util/cli.ts";
+import { BENCH_MODEL_FLAGS, benchModelFromFlags } from "./bench_model.ts";
+import { numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
 const USAGE = `usage: deno task bench:generate [--batches 1,20] [--new-tokens 64] [--prompt-len 32]
          [--runs 2] [--reps 2] [--seed 0] [--device cpu|cuda[:N]] [--dtype f32|bf16]
@@ -108,13 +101,10 @@ if (import.meta.main) {
       runs: { type: "string" },
       reps: { type: "string" },
       seed: { type: "string" },
-      device: { type: "string" },
-      dtype: { type: "string" },
-      shape: { type: "string" },
-      model: { type: "string" },
+      ...BENCH_MODEL_FLAGS,
       out: { type: "string", default: `${ROOT}/bench/results/generate.json` },
     });
-    const values = flags.values as { batches: string; model?: string; out: string };
+    const values = flags.values as { batches: string; out: string };
     const positive = { integer: true, min: 1 };
     const newTokens = numberFlag(flags, "new-tokens", 64, positive);
     const promptLen = numberFlag(flags, "prompt-len", 32, positive);
@@ -125,10 +115,7 @@ if (import.meta.main) {
     if (batches.some((b) => !Number.isInteger(b) || b < 1)) {
       throw new UsageError(`--batches expects positive integers, got "${values.batches}"`);
     }
-    const device = deviceFlag(flags);
-    const dtype = choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32");
-    const shape = choiceFlag(flags, "shape", BENCH_SHAPES, BENCH_SHAPE);
-    const dir = await ensureBenchModel(values.model, shape, dtype);
+    const { dir, name, device, dtype } = await benchModelFromFlags(flags);
     const { model, tokenizer } = await loadPretrained(dir, { device, dtype });
     const high = Math.min(tokenizer.vocabSize, model.config.vocabSize);
     manualSeed(seed);
@@ -188,7 +175,7 @@ if (import.meta.main) {
       });
     }
     const report = {
-      shape: values.model ?? shape,
+      shape: name,
       device,
       dtype,
       new_tokens: newTokens,

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Device } from "../ffi/mod.ts";
+import { choiceFlag, deviceFlag, type Flags, type FlagSpec } from "../lib/util/cli.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
 
 /** Shapes tools/make_bench_model.py can build (`--shape`). */
@@ -47,4 +49,32 @@ export async function ensureBenchModel(
   if (!r.success) throw new Error("tools/make_bench_model.py failed");
   await Deno.rename(work, target);
   return target;
+}
+
+/** The flags every benchmark on a model takes: `--device`, `--dtype`, `--shape`, `--model`. */
+export const BENCH_MODEL_FLAGS: FlagSpec = {
+  device: { type: "string" },
+  dtype: { type: "string" },
+  shape: { type: "string" },
+  model: { type: "string" },
+};
+
+/** A benchmark's model settings, from {@link BENCH_MODEL_FLAGS}. */
+export interface BenchModel {
+  /** Checkpoint directory (`--model`, else the cached random checkpoint of `shape`). */
+  dir: string;
+  /** What the report calls the model: `--model` or the shape name. */
+  name: string;
+  device: Device;
+  dtype: "f32" | "bf16";
+}
+
+/** Reads {@link BENCH_MODEL_FLAGS} and builds the random checkpoint if needed. */
+export async function benchModelFromFlags(flags: Flags): Promise<BenchModel> {
+  const device = deviceFlag(flags);
+  const dtype = choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32");
+  const shape = choiceFlag(flags, "shape", BENCH_SHAPES, BENCH_SHAPE);
+  const model = flags.values.model as string | undefined;
+  const dir = await ensureBenchModel(model, shape, dtype);
+  return { dir, name: model ?? shape, device, dtype };
 }

@@ -23,9 +23,9 @@ import { cuda, getNumThreads, manualSeed, randint, tidy } from "../ffi/mod.ts";
 import { AdamW } from "../lib/nn/mod.ts";
 import { batchJson, makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
-import { BENCH_SHAPE, BENCH_SHAPES, ensureBenchModel } from "./bench_model.ts";
+import { BENCH_MODEL_FLAGS, benchModelFromFlags } from "./bench_model.ts";
 import { ROOT, VENV_PY } from "./parity_ref.ts";
-import { choiceFlag, deviceFlag, numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
+import { numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
 
 const USAGE =
   `usage: deno task bench:train [--pairs 2] [--seq-len 128] [--steps 3] [--checkpointing]
@@ -77,21 +77,15 @@ if (import.meta.main) {
       "seq-len": { type: "string" },
       steps: { type: "string" },
       checkpointing: { type: "boolean", default: false },
-      device: { type: "string" },
-      dtype: { type: "string" },
-      shape: { type: "string" },
-      model: { type: "string" },
+      ...BENCH_MODEL_FLAGS,
       out: { type: "string", default: `${ROOT}/bench/results/train.json` },
     });
-    const values = flags.values as { checkpointing: boolean; model?: string; out: string };
+    const values = flags.values as { checkpointing: boolean; out: string };
     const positive = { integer: true, min: 1 };
     const pairs = numberFlag(flags, "pairs", 2, positive);
     const seqLen = numberFlag(flags, "seq-len", 128, positive);
     const steps = numberFlag(flags, "steps", 3, positive);
-    const dtype = choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32");
-    const device = deviceFlag(flags);
-    const shape = choiceFlag(flags, "shape", BENCH_SHAPES, BENCH_SHAPE);
-    const modelDir = await ensureBenchModel(values.model, shape, dtype);
+    const { dir: modelDir, name, device, dtype } = await benchModelFromFlags(flags);
     const work = await Deno.makeTempDir({ prefix: "dg_bench_train_" });
     try {
       manualSeed(0);
@@ -175,7 +169,7 @@ if (import.meta.main) {
       ) as RefResult;
       console.error(`transformers+peft steps: ${ref.step_seconds.join(", ")} s, loss ${ref.loss}`);
       const report = {
-        shape: values.model ?? shape,
+        shape: name,
         device,
         dtype,
         pairs,
