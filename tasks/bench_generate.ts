@@ -22,7 +22,7 @@
 import { getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
-import { ROOT, VENV_PY } from "./parity_ref.ts";
+import { ROOT, venvPythonJson } from "./parity_ref.ts";
 import { BENCH_MODEL_FLAGS, benchModelFromFlags } from "./bench_model.ts";
 import { numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
@@ -50,7 +50,7 @@ interface HfResult {
   attn_implementation: string;
 }
 
-async function hfBench(
+function hfBench(
   model: string,
   batch: number,
   newTokens: number,
@@ -59,37 +59,26 @@ async function hfBench(
   seed: number,
   device: string,
   dtype: string,
-) {
-  const r = await new Deno.Command(VENV_PY, {
-    args: [
-      `${ROOT}/tools/bench_generate_hf.py`,
-      "--model",
-      model,
-      "--batch",
-      String(batch),
-      "--new-tokens",
-      String(newTokens),
-      "--prompt-len",
-      String(promptLen),
-      "--runs",
-      String(runs),
-      "--seed",
-      String(seed),
-      "--device",
-      device,
-      "--dtype",
-      dtype,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(r.stdout).trim().split("\n").pop()!;
-  if (!r.success) {
-    throw new Error(
-      `bench_generate_hf.py failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`,
-    );
-  }
-  return JSON.parse(out) as HfResult;
+): Promise<HfResult> {
+  return venvPythonJson<HfResult>("tools/bench_generate_hf.py", [
+    `${ROOT}/tools/bench_generate_hf.py`,
+    "--model",
+    model,
+    "--batch",
+    String(batch),
+    "--new-tokens",
+    String(newTokens),
+    "--prompt-len",
+    String(promptLen),
+    "--runs",
+    String(runs),
+    "--seed",
+    String(seed),
+    "--device",
+    device,
+    "--dtype",
+    dtype,
+  ]);
 }
 
 if (import.meta.main) {

@@ -24,7 +24,7 @@ import { AdamW } from "../lib/nn/mod.ts";
 import { batchJson, makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
 import { BENCH_MODEL_FLAGS, benchModelFromFlags } from "./bench_model.ts";
-import { ROOT, VENV_PY } from "./parity_ref.ts";
+import { ROOT, venvPythonJson } from "./parity_ref.ts";
 import { numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
 
 const USAGE =
@@ -139,34 +139,22 @@ if (import.meta.main) {
       const denoPeakRss = peakRssMb();
       m.dispose();
 
-      const r = await new Deno.Command(VENV_PY, {
-        args: [
-          `${ROOT}/tools/bench_train_ref.py`,
-          "--model",
-          modelDir,
-          "--adapter",
-          `${work}/adapter`,
-          "--batch",
-          `${work}/batch.json`,
-          "--steps",
-          String(steps),
-          ...(values.checkpointing ? ["--checkpointing"] : []),
-          "--device",
-          device,
-          "--dtype",
-          dtype,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (!r.success) {
-        throw new Error(
-          `bench_train_ref.py failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`,
-        );
-      }
-      const ref = JSON.parse(
-        new TextDecoder().decode(r.stdout).trim().split("\n").pop()!,
-      ) as RefResult;
+      const ref = await venvPythonJson<RefResult>("tools/bench_train_ref.py", [
+        `${ROOT}/tools/bench_train_ref.py`,
+        "--model",
+        modelDir,
+        "--adapter",
+        `${work}/adapter`,
+        "--batch",
+        `${work}/batch.json`,
+        "--steps",
+        String(steps),
+        ...(values.checkpointing ? ["--checkpointing"] : []),
+        "--device",
+        device,
+        "--dtype",
+        dtype,
+      ]);
       console.error(`transformers+peft steps: ${ref.step_seconds.join(", ")} s, loss ${ref.loss}`);
       const report = {
         shape: name,

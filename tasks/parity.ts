@@ -22,7 +22,7 @@ import { loadPretrained } from "../lib/model/load.ts";
 import { readHeader, stToTorchDType } from "../lib/model/safetensors.ts";
 import { Tokenizer } from "../lib/model/tokenizer.ts";
 import { parseConfig } from "../lib/model/config.ts";
-import { ensureReference, ROOT, VENV_PY } from "./parity_ref.ts";
+import { ensureReference, ROOT, venvPythonJson } from "./parity_ref.ts";
 import { parseFlags, runMain } from "../lib/util/cli.ts";
 
 /** Parity numbers of one architecture. */
@@ -232,17 +232,13 @@ print(json.dumps(out))
  */
 export async function samplingParity(dir: string): Promise<Record<string, boolean>> {
   const prompt = "def fibonacci(n):";
-  const r = await new Deno.Command(VENV_PY, {
-    args: ["-c", HF_SAMPLE_PY, dir, prompt, JSON.stringify(SAMPLING)],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!r.success) {
-    throw new Error(
-      `HF sampling reference failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`,
-    );
-  }
-  const ref = JSON.parse(new TextDecoder().decode(r.stdout).trim().split("\n").pop()!);
+  const ref = await venvPythonJson<Record<string, number[][]>>("HF sampling reference", [
+    "-c",
+    HF_SAMPLE_PY,
+    dir,
+    prompt,
+    JSON.stringify(SAMPLING),
+  ]);
   const { model, tokenizer } = await loadPretrained(dir);
   const res: Record<string, boolean> = {};
   for (const [name, c] of Object.entries(SAMPLING)) {

@@ -10,6 +10,24 @@ export const ROOT: string = new URL("..", import.meta.url).pathname.replace(/\/$
 /** The project venv's Python. */
 export const VENV_PY = `${ROOT}/.venv/bin/python`;
 
+/**
+ * Runs the project venv's Python with `args` and returns its stdout; a non-zero exit throws an
+ * Error naming `what`, with the tail of stderr.
+ */
+export async function runVenvPython(what: string, args: string[]): Promise<string> {
+  const r = await new Deno.Command(VENV_PY, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!r.success) {
+    throw new Error(`${what} failed:\n${new TextDecoder().decode(r.stderr).slice(-3000)}`);
+  }
+  return new TextDecoder().decode(r.stdout);
+}
+
+/** {@link runVenvPython}, then the last line of stdout parsed as JSON (the scripts' result). */
+export async function venvPythonJson<T>(what: string, args: string[]): Promise<T> {
+  const out = await runVenvPython(what, args);
+  return JSON.parse(out.trim().split("\n").pop()!) as T;
+}
+
 /** True when the venv Python and tools/parity_ref.py exist. */
 export function haveOracle(): boolean {
   try {
@@ -40,16 +58,7 @@ export async function ensureReference(fresh = false): Promise<string> {
     } catch { /* build it */ }
   }
   const work = `${dir}.${Deno.pid}.${Date.now()}`;
-  const r = await new Deno.Command(VENV_PY, {
-    args: [`${ROOT}/tools/parity_ref.py`, "--out", work],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!r.success) {
-    throw new Error(
-      `tools/parity_ref.py failed:\n${new TextDecoder().decode(r.stderr).slice(-3000)}`,
-    );
-  }
+  await runVenvPython("tools/parity_ref.py", [`${ROOT}/tools/parity_ref.py`, "--out", work]);
   try {
     await Deno.remove(dir, { recursive: true });
   } catch { /* absent */ }
