@@ -1,8 +1,10 @@
 /**
  * The one progress bar of the toolkit, on stderr: `label [#####.....] 12/40 2.10/s eta 13s  note`.
  * Redrawn in place on a terminal; on a pipe (CI, logs) it prints at most one line every few
- * seconds plus the final state, so logs stay short. The rate counts from the first update, so a
- * resumed run shows its own speed.
+ * seconds plus the final state, so logs stay short. The rate counts only the work done in this
+ * run: units done before it started (`initial`, or the first update when `initial` is not given)
+ * and units found already done on the way ({@link ProgressBar.skip}, e.g. cache hits) are left out,
+ * so a resumed run shows its own speed.
  * @module
  */
 
@@ -12,6 +14,9 @@ export interface ProgressOptions {
   quiet?: boolean;
   /** Minimum milliseconds between redraws on a pipe (default 5000; 100 on a terminal). */
   pipeIntervalMs?: number;
+  /** Units already done when the bar starts; when omitted, the first update's count is taken as
+   * the starting point (and its time as the start). */
+  initial?: number;
 }
 
 /** A progress bar for `total` units of work. */
@@ -24,6 +29,7 @@ export class ProgressBar {
   readonly #enc = new TextEncoder();
   #start = performance.now();
   #first: number | null = null;
+  #skipped = 0;
   #lastDraw = -Infinity;
   #done = 0;
   #open = false;
@@ -33,6 +39,7 @@ export class ProgressBar {
     this.total = Math.max(total, 0);
     this.#quiet = options.quiet ?? false;
     this.#interval = this.#tty ? 100 : options.pipeIntervalMs ?? 5000;
+    if (options.initial !== undefined) this.#first = this.#done = options.initial;
   }
 
   /** Sets the completed count (with an optional trailing note) and redraws if due. */
@@ -49,6 +56,16 @@ export class ProgressBar {
     this.#write(this.#tty ? `\r\x1b[2K${this.render(note)}` : `${this.render(note)}\n`);
     this.#open = this.#tty;
     if (final) this.end();
+  }
+
+  /** Adds `n` units that were already done (resumed work): they advance the bar, not the rate. */
+  skip(n: number, note = ""): void {
+    if (this.#first === null) {
+      this.#first = this.#done;
+      this.#start = performance.now();
+    }
+    this.#skipped += n;
+    this.update(this.#done + n, note);
   }
 
   /** Adds `n` completed units. */
@@ -76,7 +93,7 @@ export class ProgressBar {
     const frac = this.total ? Math.min(this.#done / this.total, 1) : 1;
     const filled = Math.round(frac * width);
     const secs = (performance.now() - this.#start) / 1000;
-    const rate = secs > 0 ? (this.#done - (this.#first ?? 0)) / secs : 0;
+    const rate = secs > 0 ? (this.#done - (this.#first ?? 0) - this.#skipped) / secs : 0;
     const eta = rate > 0 ? (this.total - this.#done) / rate : NaN;
     return `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
       `${this.#done}/${this.total} ${rate.toFixed(2)}/s` +
