@@ -7,13 +7,15 @@
  * @module
  */
 import {
+  DataError,
   DEFAULT_TRAIN_CONFIG as D,
   resolveConfig,
   train,
   type TrainConfig,
+  TrainConfigError,
 } from "../lib/train/mod.ts";
 import { AGGREGATIONS } from "../lib/aggregator/mod.ts";
-import { defineFlags, type FlagValues, runMain } from "../lib/util/cli.ts";
+import { defineFlags, type FlagValues, runMain, UsageError } from "../lib/util/cli.ts";
 
 const spec = {
   model: {
@@ -91,9 +93,18 @@ const spec = {
   quiet: { type: "boolean", help: "no progress bar" },
 } as const;
 
-/** The training configuration the flags ask for. */
+/** The training configuration the flags ask for; a bad value is a {@link UsageError}. */
 function configOf(v: FlagValues<typeof spec>): TrainConfig {
-  return resolveConfig({
+  try {
+    return resolveConfig(flagConfig(v));
+  } catch (e) {
+    if (e instanceof TrainConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function flagConfig(v: FlagValues<typeof spec>): TrainConfig {
+  return {
     model: v.model,
     data: v.data,
     out: v.out,
@@ -124,7 +135,12 @@ function configOf(v: FlagValues<typeof spec>): TrainConfig {
     saveEvery: v["save-every"],
     maxValBatches: v["max-val-batches"],
     threads: v.threads,
-  });
+    beta1: D.beta1,
+    beta2: D.beta2,
+    eps: D.eps,
+    margin: D.margin,
+    analyzerDropout: D.analyzerDropout,
+  };
 }
 
 // Ranges are checked by resolveConfig (TrainConfigError names the flag) before the file system.
@@ -133,9 +149,10 @@ const cli = defineFlags(spec, { name: "train", check: (v) => void configOf(v) })
 await runMain(cli.usage, async () => {
   const { values } = cli.parse(Deno.args);
   // A failure mid-run may leave the progress bar's line open: start the error on a fresh line.
+  // Malformed training data is the user's to fix: a usage error naming file:line and field.
   const r = await train(configOf(values), { quiet: values.quiet }).catch((e) => {
     console.error();
-    throw e;
+    throw e instanceof DataError ? new UsageError(e.message) : e;
   });
   const summary = {
     steps: r.steps,

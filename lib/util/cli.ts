@@ -340,10 +340,22 @@ export function defineFlags<const S extends FlagSpec>(
       if ((end < 0 ? args : args.slice(0, end)).some((a) => a === "--help" || a === "-h")) {
         throw new HelpRequested();
       }
+      // `--x -1`: node's parser takes a value starting with "-" for a flag; a negative number
+      // is the value (so that the range check, not "ambiguous argument", answers).
+      const joined: string[] = [];
+      for (let i = 0; i < args.length; i++) {
+        const name = args[i].startsWith("--") ? args[i].slice(2) : null;
+        if (
+          name && options[name]?.type === "string" &&
+          /^-\d|^-\.\d|^-Infinity$/.test(args[i + 1] ?? "")
+        ) {
+          joined.push(`${args[i]}=${args[++i]}`);
+        } else joined.push(args[i]);
+      }
       let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
       try {
         parsed = parseArgs({
-          args,
+          args: joined,
           options,
           strict: true,
           allowPositionals: opts.positionals !== undefined,
