@@ -10,7 +10,7 @@ import { parseCompletions } from "../lib/eval/completions.ts";
 import { parseJudges } from "../lib/eval/judges.ts";
 import { loadScenarios, selectScenarios } from "../lib/eval/scenarios.ts";
 import { defaultBackends, scoreCompletions } from "../lib/eval/score.ts";
-import { defineFlags, runMain } from "../lib/util/cli.ts";
+import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 import { formatSeconds } from "../lib/util/progress.ts";
 import { asUsageError, SCOPE_FLAGS, scoreRateEstimate } from "./scope.ts";
 
@@ -43,6 +43,40 @@ const cli = defineFlags({
   "no-progress": { type: "boolean", help: "no progress bar on stderr" },
   "dry-run": { type: "boolean", help: "print what would be scored (and an estimate) and exit" },
 }, { name: "score" });
+
+/** What a scoped run selected; kept in OUT/scope.json so that a resume uses the same lines. */
+function scopeOf(v: ReturnType<typeof cli.parse>["values"]) {
+  return {
+    completions: v.completions,
+    cwe: v.cwe ?? null,
+    language: v.language ?? null,
+    scenarioIds: v["scenario-ids"] ?? null,
+    limit: v.limit ?? null,
+  };
+}
+
+/**
+ * A scoped run keys its results by position in the selection, not by file line: refuse to mix
+ * runs of different scopes (or a scoped and an unscoped run) in one output folder.
+ */
+async function checkScope(out: string, scope: ReturnType<typeof scopeOf> | null): Promise<void> {
+  const path = `${out}/scope.json`;
+  const text = scope ? JSON.stringify(scope, null, 2) + "\n" : null;
+  const previous = await Deno.readTextFile(path).catch(() => null);
+  const hasResults = await Deno.stat(`${out}/results.jsonl`).then(() => true, () => false);
+  if (previous !== text && (previous !== null || hasResults)) {
+    throw new UsageError(
+      `${out} holds results of a run with ${
+        previous ? "another scope (see scope.json)" : "no scope"
+      }; resume with the same --completions, --cwe, --language, --scenario-ids and --limit, ` +
+        `or use a fresh --out`,
+    );
+  }
+  if (text !== null) {
+    await Deno.mkdir(out, { recursive: true });
+    await Deno.writeTextFile(path, text);
+  }
+}
 
 if (import.meta.main) {
   await runMain(cli.usage, async () => {
@@ -80,6 +114,7 @@ if (import.meta.main) {
       );
       return;
     }
+    await checkScope(v.out, scoped ? scopeOf(v) : null);
     const t0 = performance.now();
     const { summary, evaluated } = await asUsageError(() =>
       scoreCompletions({

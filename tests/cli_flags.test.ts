@@ -12,6 +12,7 @@ import { appendJsonl, readResumableJsonl } from "../lib/util/jsonl.ts";
 import { runWithTimeout } from "../lib/util/spawn.ts";
 import { PROJECT_ROOT } from "../lib/util/paths.ts";
 import { DEMO_SCENARIOS, writeDemoTrainingData } from "../lib/pipeline/demo_data.ts";
+import { announceSkip, SANDBOX_PROBLEM } from "./eval_helpers.ts";
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -363,6 +364,29 @@ Deno.test("score: scoped --dry-run (--cwe, --limit) and bad scope", async () => 
     ["--completions", `${dir}/none.jsonl`, "--out", `${dir}/s`],
     /--completions: .*none\.jsonl does not exist/,
   );
+});
+
+Deno.test({
+  name: "score: a scoped run scores only its lines and refuses another scope in the same --out",
+  ignore: announceSkip("score (scoped run)", [SANDBOX_PROBLEM]),
+  fn: async () => {
+    const lines = ["cwe-078/90-py", "cwe-078/90-py", "cwe-089/90-py"].map((s) =>
+      JSON.stringify({ scenario: s, completion: "\n" })
+    );
+    await Deno.writeTextFile(`${dir}/c2.jsonl`, lines.join("\n") + "\n");
+    const base = ["--completions", `${dir}/c2.jsonl`, "--scenarios", DEMO_SCENARIOS];
+    const out = ["--out", `${dir}/scoped`, "--judges", "none", "--no-progress"];
+    const r = await task("score.ts", [...base, "--cwe", "078", "--limit", "1", ...out]);
+    assert.equal(r.code, 0, r.stderr);
+    const results = (await Deno.readTextFile(`${dir}/scoped/results.jsonl`)).trim().split("\n");
+    assert.deepEqual(results.map((l) => JSON.parse(l).scenario), ["cwe-078/90-py"]);
+    await usageError("score.ts", [...base, ...out], /holds results of a run with another scope/);
+    await usageError(
+      "score.ts",
+      [...base, "--cwe", "89", ...out],
+      /holds results of a run with another scope/,
+    );
+  },
 });
 
 Deno.test({
