@@ -11,7 +11,9 @@
 import { PY_DATA_DIR } from "../lib/eval/py/paths.ts";
 import { PROJECT_ROOT } from "../lib/util/paths.ts";
 import { loadScenarios } from "../lib/eval/scenarios.ts";
-import { scoreCompletions } from "../lib/eval/score.ts";
+import { defaultBackends, scoreCompletions } from "../lib/eval/score.ts";
+import { parseJudges } from "../lib/eval/judges.ts";
+import { asUsageError } from "./scope.ts";
 import { defineFlags, runMain } from "../lib/util/cli.ts";
 
 const cli = defineFlags({
@@ -66,7 +68,10 @@ if (import.meta.main) {
   await runMain(cli.usage, async () => {
     const { values } = cli.parse(Deno.args);
     const { jobs, samples: n } = values;
-    const scenarios = await loadScenarios();
+    const scenarios = await asUsageError(async () => {
+      parseJudges(values.judges, Object.values(await defaultBackends()));
+      return await loadScenarios();
+    });
     const ours = await ourCompletions();
     const lines: string[] = [];
     const missing: string[] = [];
