@@ -166,6 +166,20 @@ Deno.test("progress rate counts only this run's work (resumed units are skipped)
   assert.match(bar.render(), /991\/1000/);
 });
 
+Deno.test("progress rate: add() counts from creation; absolute update() from the first update", async () => {
+  const added = new ProgressBar("scoring", 10, { quiet: true });
+  await new Promise((r) => setTimeout(r, 100));
+  added.add(4);
+  const rate = (b: ProgressBar) => Number(/ ([\d.]+)\/s/.exec(b.render())![1]);
+  // 4 units in ≥ 0.1 s since creation: at most 40/s, and not 0 (the first batch counts).
+  assert.ok(rate(added) > 0 && rate(added) <= 40, added.render());
+  const resumed = new ProgressBar("train", 100, { quiet: true });
+  resumed.update(50); // resumed at step 50: the first update is the starting point
+  await new Promise((r) => setTimeout(r, 100));
+  resumed.update(51);
+  assert.ok(rate(resumed) > 0 && rate(resumed) <= 10, resumed.render());
+});
+
 Deno.test("resumable JSONL: a torn last line is cut off, appends resume cleanly", async () => {
   const dir = await Deno.makeTempDir();
   const p = `${dir}/a.jsonl`;

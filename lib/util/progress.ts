@@ -14,8 +14,9 @@ export interface ProgressOptions {
   quiet?: boolean;
   /** Minimum milliseconds between redraws on a pipe (default 5000; 100 on a terminal). */
   pipeIntervalMs?: number;
-  /** Units already done when the bar starts; when omitted, the first update's count is taken as
-   * the starting point (and its time as the start). */
+  /** Units already done when the bar starts. When omitted, a bar driven by {@link ProgressBar.add}
+   * starts at 0 at its creation; one driven by absolute {@link ProgressBar.update} counts takes the
+   * first update's count as the starting point (and its time as the start). */
   initial?: number;
 }
 
@@ -68,8 +69,9 @@ export class ProgressBar {
     this.update(this.#done + n, note);
   }
 
-  /** Adds `n` completed units. */
+  /** Adds `n` completed units (counting from the bar's creation when nothing was set before). */
   add(n: number, note = ""): void {
+    this.#first ??= this.#done;
     this.update(this.#done + n, note);
   }
 
