@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from "../util/paths.ts";
 
 /** Malformed scenario input; `where` is `file:line` or `file`, `field` the offending field. */
 export class ScenarioError extends Error {
+  /** Error class name. */
   override name = "ScenarioError";
   /** Construct with the location, the field (if any) and what is wrong. */
   constructor(readonly where: string, readonly field: string | null, detail: string) {
@@ -191,6 +192,7 @@ export interface ScenarioScope {
   includeValidation?: boolean;
   /** CWEs, as `cwe-078`, `CWE-078` or `78`. */
   cwes?: readonly string[];
+  /** Only these languages. */
   languages?: readonly Language[];
   /** Scenario ids or id prefixes: `cwe-078` selects every cwe-078 scenario, `cwe-078/0-py` one. */
   ids?: readonly string[];

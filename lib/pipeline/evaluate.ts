@@ -25,10 +25,13 @@ export type Method = "lm" | "deepguard";
 
 /** Options of {@link runEvaluation}. */
 export interface EvalOptions {
+  /** Base model directory (HF layout). */
   model: string;
   /** Adapter directory; required for `deepguard`, optional for `lm` (LoRA only, no guidance). */
   adapter?: string;
+  /** Plain sampling or DeepGuard. */
   method: Method;
+  /** Trained CWEs, held-out CWEs or both. */
   evalType: EvalType;
   /** Scenario file or upstream folder; default ../shared/data/sec_eval/scenarios.jsonl. */
   scenarios?: string;
@@ -40,9 +43,13 @@ export interface EvalOptions {
   languages?: readonly ("py" | "c")[];
   /** Also run the base validation scenarios (upstream generates but does not report them). */
   includeValidation?: boolean;
+  /** Samples per scenario, per call, temperature, top-p, token budget, seed. */
   sampling: SampleSettings;
+  /** Base weights dtype. */
   dtype: "f32" | "bf16";
+  /** Where the model runs. */
   device: Device;
+  /** Run directory (resumable). */
   out: string;
   /** Judges for the harness (comma-separated, `all` by default). */
   judges?: string;
@@ -54,6 +61,7 @@ export interface EvalOptions {
 
 /** What a run will do, known before the model loads. */
 export interface EvalPlan {
+  /** The selected scenarios, in order. */
   scenarios: Scenario[];
   /** Completions to sample and score (scenarios × samples). */
   samples: number;

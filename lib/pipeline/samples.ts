@@ -41,7 +41,9 @@ export const PAPER_SAMPLING: Readonly<SampleSettings> = Object.freeze({
 
 /** One cached completion line. */
 export interface CompletionRecord {
+  /** Scenario id. */
   scenario: string;
+  /** Generated text after the prompt. */
   completion: string;
   /** 0-based generate call this sample came from (seeded with seed + call). */
   call: number;
@@ -72,6 +74,7 @@ export function readCompletionCache(path: string): CompletionRecord[] {
 export interface SampleProgressEvent {
   /** Generate calls finished so far (cached ones included). */
   done: number;
+  /** Generate calls in all. */
   total: number;
   /** The scenario of the call. */
   scenario: string;

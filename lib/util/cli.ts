@@ -17,19 +17,22 @@ import { parseDevice } from "./device.ts";
 
 /** A bad command line: unknown flag, missing value, value of the wrong type or range. */
 export class UsageError extends Error {
+  /** Error class name. */
   override name = "UsageError";
 }
 
 /** `--help` or `-h` was given: {@link runMain} prints the usage on stdout and exits 0. */
 export class HelpRequested extends Error {
+  /** Error class name. */
   override name = "HelpRequested";
+  /** No message: the usage text is the answer. */
   constructor() {
     super("help requested");
   }
 }
 
 /** What every flag declares. */
-interface FlagBase {
+export interface FlagBase {
   /** One line (or a few) of help text. */
   help: string;
   /** The flag must be given. */
@@ -73,7 +76,8 @@ export type FlagDef =
 /** A task's flags: name (without `--`) → declaration. */
 export type FlagSpec = Readonly<Record<string, FlagDef>>;
 
-type BaseValue<D> = D extends { type: "int" | "float" } ? number
+/** The value type of a flag of declaration `D`, when given. */
+export type BaseValue<D> = D extends { type: "int" | "float" } ? number
   : D extends { type: "boolean" } ? boolean
   : D extends { type: "choice"; choices: readonly (infer C)[] } ? C
   : D extends { type: "list"; choices: readonly (infer C)[] } ? C[]

@@ -22,7 +22,9 @@ export interface ProgressOptions {
 
 /** A progress bar for `total` units of work. */
 export class ProgressBar {
+  /** Shown before the bar. */
   readonly label: string;
+  /** Units of work in all. */
   readonly total: number;
   readonly #quiet: boolean;
   readonly #tty = Deno.stderr.isTerminal();
@@ -35,6 +37,7 @@ export class ProgressBar {
   #done = 0;
   #open = false;
 
+  /** A bar for `total` units, labelled `label`. */
   constructor(label: string, total: number, options: ProgressOptions = {}) {
     this.label = label;
     this.total = Math.max(total, 0);

@@ -12,11 +12,13 @@ export interface RunOptions {
   cwd?: string;
   /** Environment; with `clearEnv` the only variables the child sees. */
   env?: Record<string, string>;
+  /** Start from an empty environment instead of this process's. */
   clearEnv?: boolean;
   /** Text written to the child's stdin (stdin is /dev/null when omitted). */
   stdin?: string;
   /** Where the child's stdout/stderr go (default piped and returned). */
   stdout?: "piped" | "inherit" | "null";
+  /** Where the child's stderr goes (default piped and returned). */
   stderr?: "piped" | "inherit" | "null";
 }
 
@@ -24,11 +26,15 @@ export interface RunOptions {
 export interface RunResult {
   /** Exit code (null when killed by a signal). */
   code: number | null;
+  /** The signal that ended the child, if any. */
   signal: Deno.Signal | null;
+  /** Captured stdout (empty unless piped). */
   stdout: Uint8Array;
+  /** Captured stderr (empty unless piped). */
   stderr: Uint8Array;
   /** The limit passed and the child was killed. */
   timedOut: boolean;
+  /** Exit code 0 and no signal. */
   success: boolean;
 }
 
