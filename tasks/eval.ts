@@ -8,7 +8,7 @@ import { describePlan, planEvaluation, runEvaluation } from "../lib/pipeline/eva
 import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 import { summaryMarkdown } from "../lib/eval/report_md.ts";
-import { asUsageError, SCOPE_FLAGS, scoreRateEstimate } from "./scope.ts";
+import { asUsageError, sampleRateEstimate, SCOPE_FLAGS, scoreRateEstimate } from "./scope.ts";
 
 const P = PAPER_SAMPLING;
 const cli = defineFlags({
@@ -102,7 +102,10 @@ await runMain(cli.usage, async () => {
   // Judges, scenario files and the selection are checked here, before the model loads.
   const plan = await asUsageError(() => planEvaluation(opts));
   if (v["dry-run"]) {
-    console.log(describePlan(plan, opts, await scoreRateEstimate()));
+    console.log(describePlan(plan, opts, {
+      scoreSamplesPerS: await scoreRateEstimate(),
+      sampleTokensPerS: await sampleRateEstimate(v.model, v.device, v.dtype, v["per-call"]),
+    }));
     return;
   }
   const summary = await runEvaluation(opts);

@@ -13,6 +13,7 @@ import { runWithTimeout } from "../lib/util/spawn.ts";
 import { PROJECT_ROOT } from "../lib/util/paths.ts";
 import { DEMO_SCENARIOS, writeDemoTrainingData } from "../lib/pipeline/demo_data.ts";
 import { announceSkip, SANDBOX_PROBLEM } from "./eval_helpers.ts";
+import { describePlan, type EvalOptions } from "../lib/pipeline/evaluate.ts";
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -324,6 +325,38 @@ Deno.test("eval --dry-run prints the plan and exits 0 without loading the model"
   assert.match(r.stdout, /plan: lm on 1 scenarios × 3 samples = 3 completions/);
   assert.match(r.stdout, /cwe-078: 90-py/);
   assert.equal(await Deno.stat(`${dir}/eval`).then(() => true, () => false), false);
+});
+
+Deno.test("describePlan: token budget and time estimates from measured rates", () => {
+  const plan = {
+    scenarios: [sc("cwe-078/0-py"), sc("cwe-787/0-c")],
+    samples: 20,
+    calls: 2,
+    judges: [],
+  };
+  const opts = {
+    method: "lm",
+    out: "o",
+    sampling: {
+      samples: 10,
+      perCall: 20,
+      maxNewTokens: 300,
+      temperature: 0.1,
+      topP: 0.95,
+      seed: 1,
+    },
+  } as unknown as EvalOptions;
+  const text = describePlan(plan, opts, {
+    scoreSamplesPerS: 2,
+    sampleTokensPerS: { rate: 100, source: "test" },
+  });
+  assert.match(text, /plan: lm on 2 scenarios × 10 samples = 20 completions/);
+  assert.match(
+    text,
+    /2 generate calls of up to 10 sequences, at most 6000 new tokens; at most about 1m00s at 100\.0 tok\/s \(test\)/,
+  );
+  assert.match(text, /scoring: judges none; about 10s at 2\/s/);
+  assert.match(describePlan(plan, opts), /time unknown for this model and device/);
 });
 
 Deno.test("generate: a missing --prompt-file and --samples/--num", async () => {

@@ -99,27 +99,41 @@ export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
   };
 }
 
+/** Measured rates a `--dry-run` turns into time estimates (each optional). */
+export interface PlanRates {
+  /** Scored samples per second (bench:score). */
+  scoreSamplesPerS?: number;
+  /** Generated tokens per second for this model and device, and where that figure comes from. */
+  sampleTokensPerS?: { rate: number; source: string };
+}
+
 /**
  * The plan as text for `--dry-run`: scenarios per CWE, samples, generate calls and token budget,
- * and the scoring time estimated from `scoreRate` (samples/s, e.g. bench:score's), if known.
+ * and time estimates from measured `rates` where known (sampling: an upper bound, as every
+ * sample is counted at the full token budget).
  */
-export function describePlan(plan: EvalPlan, opts: EvalOptions, scoreRate?: number): string {
+export function describePlan(plan: EvalPlan, opts: EvalOptions, rates: PlanRates = {}): string {
   const byCwe = new Map<string, string[]>();
   for (const s of plan.scenarios) {
     const cwe = s.id.split("/")[0];
     byCwe.set(cwe, [...(byCwe.get(cwe) ?? []), s.id.split("/")[1]]);
   }
   const { samples, perCall, maxNewTokens } = opts.sampling;
+  const tokens = plan.samples * maxNewTokens;
+  const gen = rates.sampleTokensPerS;
+  const score = rates.scoreSamplesPerS;
   const lines = [
     `plan: ${opts.method} on ${plan.scenarios.length} scenarios × ${samples} samples = ` +
     `${plan.samples} completions`,
     ...[...byCwe].map(([cwe, ids]) => `  ${cwe}: ${ids.join(", ")}`),
-    `sampling: ${plan.calls} generate calls of up to ${
-      Math.min(perCall, samples)
-    } sequences, at most ` +
-    `${plan.samples * maxNewTokens} new tokens in all (time depends on the model and device)`,
+    `sampling: ${plan.calls} generate calls of up to ${Math.min(perCall, samples)} sequences, ` +
+    `at most ${tokens} new tokens; ` +
+    (gen
+      ? `at most about ${formatSeconds(tokens / gen.rate)} at ${gen.rate.toFixed(1)} tok/s ` +
+        `(${gen.source})`
+      : "time unknown for this model and device"),
     `scoring: judges ${plan.judges.join(", ") || "none"}` +
-    (scoreRate ? `; about ${formatSeconds(plan.samples / scoreRate)} at ${scoreRate}/s` : ""),
+    (score ? `; about ${formatSeconds(plan.samples / score)} at ${score}/s (bench:score)` : ""),
     `output: ${opts.out}`,
   ];
   return lines.join("\n");
