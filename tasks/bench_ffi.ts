@@ -7,11 +7,13 @@
  */
 import * as T from "../ffi/mod.ts";
 import { PROJECT_ROOT } from "../ffi/mod.ts";
-import { parseFlags, runMain } from "../lib/util/cli.ts";
+import { defineFlags, runMain } from "../lib/util/cli.ts";
 
-const USAGE = `usage: deno task bench:ffi
-
-  no flags: per-op latency, Deno → shim → libtorch vs Python torch → bench/results/ffi.json`;
+const cli = defineFlags({}, {
+  name: "bench:ffi",
+  about: "No flags: per-op latency, Deno → shim → libtorch vs Python torch → " +
+    "bench/results/ffi.json",
+});
 
 type Op = [name: string, make: () => () => T.Tensor];
 
@@ -98,8 +100,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-await runMain(USAGE, () => {
-  parseFlags(Deno.args, {});
+await runMain(cli.usage, () => {
+  cli.parse(Deno.args);
   // One intra-op thread on both sides: the benchmark measures per-call overhead, and a shared
   // 2-core machine makes multi-threaded timings of tiny ops mostly scheduler noise.
   T.setNumThreads(1);

@@ -22,26 +22,25 @@
 import { getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
-import { ROOT, venvPythonJson } from "./parity_ref.ts";
+import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
+import { venvPythonJson } from "../lib/util/python.ts";
 import { BENCH_MODEL_FLAGS, benchModelFromFlags } from "./bench_model.ts";
-import { numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
+import { defineFlags, runMain } from "../lib/util/cli.ts";
 
-const USAGE = `usage: deno task bench:generate [--batches 1,20] [--new-tokens 64] [--prompt-len 32]
-         [--runs 2] [--reps 2] [--seed 0] [--device cpu|cuda[:N]] [--dtype f32|bf16]
-         [--shape S] [--model DIR] [--out FILE]
-
-  --batches LIST    comma-separated batch sizes (default 1,20)
-  --new-tokens N    generated tokens per row (default 64)
-  --prompt-len N    random prompt length (default 32)
-  --runs N          timed runs per side per rep (default 2)
-  --reps N          alternations TS / transformers (default 2)
-  --seed N          seed of the prompt ids, both sides (default 0)
-  --device D        cpu, cuda or cuda:N (default cpu), both sides
-  --dtype T         weight/activation dtype f32 or bf16 (default f32), both sides
-  --shape S         random checkpoint shape when no --model: qwen2.5-coder-0.5b (default),
-                    qwen2.5-coder-1.5b or qwen2.5-coder-7b (built once, weights saved in --dtype)
-  --model DIR       checkpoint to use (default: the cached random checkpoint of --shape)
-  --out FILE        report (default bench/results/generate.json)`;
+const cli = defineFlags({
+  batches: { type: "intList", min: 1, default: [1, 20], help: "comma-separated batch sizes" },
+  "new-tokens": { type: "int", min: 1, default: 64, help: "generated tokens per row" },
+  "prompt-len": { type: "int", min: 1, default: 32, help: "random prompt length" },
+  runs: { type: "int", min: 1, default: 2, help: "timed runs per side per rep" },
+  reps: { type: "int", min: 1, default: 2, help: "alternations TS / transformers" },
+  seed: { type: "int", min: 0, default: 0, help: "seed of the prompt ids, both sides" },
+  ...BENCH_MODEL_FLAGS,
+  out: {
+    type: "outFile",
+    default: `${ROOT}/bench/results/generate.json`,
+    help: "report",
+  },
+}, { name: "bench:generate" });
 
 interface HfResult {
   tok_s: number;
@@ -82,29 +81,11 @@ function hfBench(
 }
 
 if (import.meta.main) {
-  await runMain(USAGE, async () => {
-    const flags = parseFlags(Deno.args, {
-      batches: { type: "string", default: "1,20" },
-      "new-tokens": { type: "string" },
-      "prompt-len": { type: "string" },
-      runs: { type: "string" },
-      reps: { type: "string" },
-      seed: { type: "string" },
-      ...BENCH_MODEL_FLAGS,
-      out: { type: "string", default: `${ROOT}/bench/results/generate.json` },
-    });
-    const values = flags.values as { batches: string; out: string };
-    const positive = { integer: true, min: 1 };
-    const newTokens = numberFlag(flags, "new-tokens", 64, positive);
-    const promptLen = numberFlag(flags, "prompt-len", 32, positive);
-    const runs = numberFlag(flags, "runs", 2, positive);
-    const reps = numberFlag(flags, "reps", 2, positive);
-    const seed = numberFlag(flags, "seed", 0, { integer: true });
-    const batches = values.batches.split(",").map(Number);
-    if (batches.some((b) => !Number.isInteger(b) || b < 1)) {
-      throw new UsageError(`--batches expects positive integers, got "${values.batches}"`);
-    }
-    const { dir, name, device, dtype } = await benchModelFromFlags(flags);
+  await runMain(cli.usage, async () => {
+    const { values } = cli.parse(Deno.args);
+    const { batches, runs, reps, seed } = values;
+    const newTokens = values["new-tokens"], promptLen = values["prompt-len"];
+    const { dir, name, device, dtype } = await benchModelFromFlags(values);
     const { model, tokenizer } = await loadPretrained(dir, { device, dtype });
     const high = Math.min(tokenizer.vocabSize, model.config.vocabSize);
     manualSeed(seed);

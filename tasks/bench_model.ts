@@ -7,8 +7,9 @@
  */
 
 import type { Device } from "../ffi/mod.ts";
-import { choiceFlag, deviceFlag, type Flags, type FlagSpec } from "../lib/util/cli.ts";
-import { ROOT, VENV_PY } from "./parity_ref.ts";
+import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
+import { VENV_PY } from "../lib/util/python.ts";
+import { runWithTimeout } from "../lib/util/spawn.ts";
 
 /** Shapes tools/make_bench_model.py can build (`--shape`). */
 export const BENCH_SHAPES = [
@@ -41,23 +42,37 @@ export async function ensureBenchModel(
   } catch { /* build it */ }
   const work = `${target}.${Deno.pid}`;
   console.error(`building ${name} random checkpoint in ${target} (once) ...`);
-  const r = await new Deno.Command(VENV_PY, {
-    args: [`${ROOT}/tools/make_bench_model.py`, "--out", work, "--shape", shape, "--dtype", dtype],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
+  const r = await runWithTimeout(
+    VENV_PY,
+    [`${ROOT}/tools/make_bench_model.py`, "--out", work, "--shape", shape, "--dtype", dtype],
+    { stdout: "inherit", stderr: "inherit" },
+  );
   if (!r.success) throw new Error("tools/make_bench_model.py failed");
   await Deno.rename(work, target);
   return target;
 }
 
 /** The flags every benchmark on a model takes: `--device`, `--dtype`, `--shape`, `--model`. */
-export const BENCH_MODEL_FLAGS: FlagSpec = {
-  device: { type: "string" },
-  dtype: { type: "string" },
-  shape: { type: "string" },
-  model: { type: "string" },
-};
+export const BENCH_MODEL_FLAGS = {
+  device: { type: "device", help: "cpu, cuda or cuda:N, both sides" },
+  dtype: {
+    type: "choice",
+    choices: ["f32", "bf16"],
+    default: "f32",
+    help: "weight/activation dtype, both sides",
+  },
+  shape: {
+    type: "choice",
+    choices: BENCH_SHAPES,
+    default: BENCH_SHAPE,
+    help: "random checkpoint shape when no --model (built once, weights saved in --dtype)",
+  },
+  model: {
+    type: "path",
+    kind: "dir",
+    help: "checkpoint to use (default: the cached random checkpoint of --shape)",
+  },
+} as const;
 
 /** A benchmark's model settings, from {@link BENCH_MODEL_FLAGS}. */
 export interface BenchModel {
@@ -69,12 +84,10 @@ export interface BenchModel {
   dtype: "f32" | "bf16";
 }
 
-/** Reads {@link BENCH_MODEL_FLAGS} and builds the random checkpoint if needed. */
-export async function benchModelFromFlags(flags: Flags): Promise<BenchModel> {
-  const device = deviceFlag(flags);
-  const dtype = choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32");
-  const shape = choiceFlag(flags, "shape", BENCH_SHAPES, BENCH_SHAPE);
-  const model = flags.values.model as string | undefined;
-  const dir = await ensureBenchModel(model, shape, dtype);
-  return { dir, name: model ?? shape, device, dtype };
+/** Reads the parsed {@link BENCH_MODEL_FLAGS} and builds the random checkpoint if needed. */
+export async function benchModelFromFlags(
+  v: { device: Device; dtype: "f32" | "bf16"; shape: BenchShape; model?: string },
+): Promise<BenchModel> {
+  const dir = await ensureBenchModel(v.model, v.shape, v.dtype);
+  return { dir, name: v.model ?? v.shape, device: v.device, dtype: v.dtype };
 }

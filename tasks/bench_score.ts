@@ -1,5 +1,5 @@
 /**
- * `deno task bench:score [--per-scenario 100] [--jobs 2] [--judges all] [--out DIR]`
+ * `deno task bench:score [--samples 100] [--jobs 2] [--judges all] [--out DIR]`
  *
  * Benchmark of the scorer: every scenario × N completions (our labelled test
  * completions, repeated; C ones from data_eval/c/<cwe>_<n>/completions.json),
@@ -8,18 +8,31 @@
  * @module
  */
 
-import { PROJECT_ROOT, PY_DATA_DIR } from "../lib/eval/py/paths.ts";
+import { PY_DATA_DIR } from "../lib/eval/py/paths.ts";
+import { PROJECT_ROOT } from "../lib/util/paths.ts";
 import { loadScenarios } from "../lib/eval/scenarios.ts";
-import { scoreCompletions } from "../lib/eval/score.ts";
-import { numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
+import { defaultBackends, scoreCompletions } from "../lib/eval/score.ts";
+import { parseJudges } from "../lib/eval/judges.ts";
+import { asUsageError } from "./scope.ts";
+import { defineFlags, runMain } from "../lib/util/cli.ts";
 
-const USAGE =
-  `usage: deno task bench:score [--per-scenario 100] [--jobs 2] [--judges all] [--out DIR]
-
-  --per-scenario N   completions scored per scenario (default 100)
-  --jobs N           concurrent batches (default 2)
-  --judges LIST      comma-separated judges, "all" (default) or "none"
-  --out DIR          where score.json goes (default bench/results)`;
+const cli = defineFlags({
+  samples: {
+    type: "int",
+    min: 1,
+    default: 100,
+    alias: ["per-scenario"],
+    help: "completions scored per scenario",
+  },
+  jobs: { type: "int", min: 1, default: 2, help: "concurrent batches" },
+  judges: {
+    type: "string",
+    default: "all",
+    arg: "LIST",
+    help: 'comma-separated judges, "all" or "none"',
+  },
+  out: { type: "outDir", default: `${PROJECT_ROOT}/bench/results`, help: "where score.json goes" },
+}, { name: "bench:score" });
 
 async function ourCompletions(): Promise<Map<string, string[]>> {
   const by = new Map<string, string[]>();
@@ -52,17 +65,13 @@ async function ourCompletions(): Promise<Map<string, string[]>> {
 }
 
 if (import.meta.main) {
-  await runMain(USAGE, async () => {
-    const flags = parseFlags(Deno.args, {
-      "per-scenario": { type: "string" },
-      jobs: { type: "string" },
-      judges: { type: "string", default: "all" },
-      out: { type: "string", default: `${PROJECT_ROOT}/bench/results` },
+  await runMain(cli.usage, async () => {
+    const { values } = cli.parse(Deno.args);
+    const { jobs, samples: n } = values;
+    const scenarios = await asUsageError(async () => {
+      parseJudges(values.judges, Object.values(await defaultBackends()));
+      return await loadScenarios();
     });
-    const values = flags.values as { judges: string; out: string };
-    const n = numberFlag(flags, "per-scenario", 100, { integer: true, min: 1 });
-    const jobs = numberFlag(flags, "jobs", 2, { integer: true, min: 1 });
-    const scenarios = await loadScenarios();
     const ours = await ourCompletions();
     const lines: string[] = [];
     const missing: string[] = [];

@@ -24,24 +24,19 @@ import { AdamW } from "../lib/nn/mod.ts";
 import { batchJson, makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
 import { BENCH_MODEL_FLAGS, benchModelFromFlags } from "./bench_model.ts";
-import { ROOT, venvPythonJson } from "./parity_ref.ts";
-import { numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
+import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
+import { venvPythonJson } from "../lib/util/python.ts";
+import { cudaIndex } from "../lib/util/device.ts";
+import { defineFlags, runMain } from "../lib/util/cli.ts";
 
-const USAGE =
-  `usage: deno task bench:train [--pairs 2] [--seq-len 128] [--steps 3] [--checkpointing]
-         [--device cpu|cuda[:N]] [--dtype f32|bf16] [--shape S] [--model DIR]
-         [--out FILE]
-
-  --pairs N          (secure, vulnerable) pairs in the batch (default 2)
-  --seq-len N        tokens per row (default 128)
-  --steps N          timed steps per side after one warm-up step (default 3)
-  --checkpointing    gradient checkpointing on both sides
-  --device D         cpu, cuda or cuda:N (default cpu)
-  --dtype T          base weight dtype f32 or bf16 (default f32; adapters and optimizer stay f32)
-  --shape S          random checkpoint shape when no --model: qwen2.5-coder-0.5b (default),
-                     qwen2.5-coder-1.5b or qwen2.5-coder-7b (built once, weights saved in --dtype)
-  --model DIR        checkpoint to use (default: the cached random 0.5B-shaped one of bench:generate)
-  --out FILE         report (default bench/results/train.json)`;
+const cli = defineFlags({
+  pairs: { type: "int", min: 1, default: 2, help: "(secure, vulnerable) pairs in the batch" },
+  "seq-len": { type: "int", min: 1, default: 128, help: "tokens per row" },
+  steps: { type: "int", min: 1, default: 3, help: "timed steps per side after one warm-up step" },
+  checkpointing: { type: "boolean", help: "gradient checkpointing on both sides" },
+  ...BENCH_MODEL_FLAGS,
+  out: { type: "outFile", default: `${ROOT}/bench/results/train.json`, help: "report" },
+}, { name: "bench:train" });
 
 interface RefResult {
   step_seconds: number[];
@@ -71,21 +66,11 @@ function median(xs: number[]): number {
 }
 
 if (import.meta.main) {
-  await runMain(USAGE, async () => {
-    const flags = parseFlags(Deno.args, {
-      pairs: { type: "string" },
-      "seq-len": { type: "string" },
-      steps: { type: "string" },
-      checkpointing: { type: "boolean", default: false },
-      ...BENCH_MODEL_FLAGS,
-      out: { type: "string", default: `${ROOT}/bench/results/train.json` },
-    });
-    const values = flags.values as { checkpointing: boolean; out: string };
-    const positive = { integer: true, min: 1 };
-    const pairs = numberFlag(flags, "pairs", 2, positive);
-    const seqLen = numberFlag(flags, "seq-len", 128, positive);
-    const steps = numberFlag(flags, "steps", 3, positive);
-    const { dir: modelDir, name, device, dtype } = await benchModelFromFlags(flags);
+  await runMain(cli.usage, async () => {
+    const { values } = cli.parse(Deno.args);
+    const { pairs, steps } = values;
+    const seqLen = values["seq-len"];
+    const { dir: modelDir, name, device, dtype } = await benchModelFromFlags(values);
     const work = await Deno.makeTempDir({ prefix: "dg_bench_train_" });
     try {
       manualSeed(0);
@@ -125,7 +110,8 @@ if (import.meta.main) {
           opt.clipGradNorm(1.0);
           opt.step();
           opt.zeroGrad();
-          if (device !== "cpu") cuda.synchronize(device === "cuda" ? 0 : Number(device.slice(5)));
+          const gpu = cudaIndex(device);
+          if (gpu !== null) cuda.synchronize(gpu);
           return v.total;
         });
       let loss = step();

@@ -6,28 +6,28 @@
  *   3. evaluate the base model and DeepGuard on the 13 demo scenarios (one per CWE);
  *   4. print the side-by-side table and the report path.
  * A tiny random model writes gibberish, so its scores are near zero: the point is the pipeline.
- * Flags: --out DIR (default runs/demo), --steps N (default 12), --samples N (default 2).
  * @module
  */
-import { PROJECT_ROOT } from "../ffi/mod.ts";
+import { PROJECT_ROOT } from "../lib/util/paths.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
 import { train } from "../lib/train/mod.ts";
 import { runEvaluation } from "../lib/pipeline/evaluate.ts";
 import { DEMO_SCENARIOS, writeDemoTrainingData } from "../lib/pipeline/demo_data.ts";
 import { comparisonHtml, comparisonMarkdown, loadRun } from "../lib/pipeline/compare.ts";
-import { numberFlag, parseFlags, runMain } from "../lib/util/cli.ts";
+import { defineFlags, runMain } from "../lib/util/cli.ts";
 
-const USAGE = "usage: deno task demo [--out DIR] [--steps N] [--samples N]";
+const cli = defineFlags({
+  out: {
+    type: "outDir",
+    default: `${PROJECT_ROOT}/runs/demo`,
+    help: "demo folder (emptied first): model/, data/, train/, eval-*/, comparison.*",
+  },
+  steps: { type: "int", min: 1, default: 12, help: "training steps" },
+  samples: { type: "int", min: 1, default: 2, help: "samples per scenario" },
+}, { name: "demo" });
 
-await runMain(USAGE, async () => {
-  const flags = parseFlags(Deno.args, {
-    out: { type: "string" },
-    steps: { type: "string" },
-    samples: { type: "string" },
-  });
-  const out = (flags.values.out as string | undefined) ?? `${PROJECT_ROOT}/runs/demo`;
-  const steps = numberFlag(flags, "steps", 12, { integer: true, min: 1 });
-  const samples = numberFlag(flags, "samples", 2, { integer: true, min: 1 });
+await runMain(cli.usage, async () => {
+  const { out, steps, samples } = cli.parse(Deno.args).values;
   await Deno.remove(out, { recursive: true }).catch(() => {});
   const t0 = performance.now();
   const say = (msg: string) =>

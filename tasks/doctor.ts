@@ -5,11 +5,12 @@
  * @module
  */
 import { cuda, ensureShim, getNumThreads, locateLibtorch, torchBuildInfo } from "../ffi/mod.ts";
-import { parseFlags, runMain } from "../lib/util/cli.ts";
+import { defineFlags, runMain } from "../lib/util/cli.ts";
+import { venvTool } from "../lib/eval/py/paths.ts";
 
-const USAGE = `usage: deno task doctor [--quiet]
-
-  --quiet   print nothing unless something is wrong (exit 1 then)`;
+const cli = defineFlags({
+  quiet: { type: "boolean", help: "print nothing unless something is wrong (exit 1 then)" },
+}, { name: "doctor" });
 
 function which(cmd: string): string | null {
   const out = new Deno.Command("bash", { args: ["-c", `command -v ${cmd}`], stdout: "piped" })
@@ -17,8 +18,8 @@ function which(cmd: string): string | null {
   return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
 }
 
-await runMain(USAGE, () => {
-  const { values } = parseFlags(Deno.args, { quiet: { type: "boolean" } });
+await runMain(cli.usage, () => {
+  const { values } = cli.parse(Deno.args);
   try {
     const lt = locateLibtorch();
     const shimPath = ensureShim();
@@ -40,13 +41,9 @@ await runMain(USAGE, () => {
         console.log(`${tool.padEnd(13)} ${which(tool) ?? "missing"}`);
       }
       for (const tool of ["semgrep", "bandit", "python"]) {
-        const p = `${new URL("../.venv-eval/bin/", import.meta.url).pathname}${tool}`;
-        let found = false;
-        try {
-          Deno.statSync(p);
-          found = true;
-        } catch { /* missing */ }
-        console.log(`${tool.padEnd(13)} ${found ? p : "missing (run bash scripts/setup.sh)"}`);
+        console.log(
+          `${tool.padEnd(13)} ${venvTool(tool) ?? "missing (run bash scripts/setup.sh)"}`,
+        );
       }
     }
   } catch (e) {

@@ -4,78 +4,111 @@
  * Defaults are the paper's sampling settings. Re-running with the same flags resumes.
  * @module
  */
-import { type EvalType, type Method, runEvaluation } from "../lib/pipeline/evaluate.ts";
+import { describePlan, planEvaluation, runEvaluation } from "../lib/pipeline/evaluate.ts";
 import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
-import {
-  choiceFlag,
-  deviceFlag,
-  numberFlag,
-  parseFlags,
-  requiredFlag,
-  runMain,
-} from "../lib/util/cli.ts";
+import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 import { summaryMarkdown } from "../lib/eval/report_md.ts";
+import { asUsageError, sampleRateEstimate, SCOPE_FLAGS, scoreRateEstimate } from "./scope.ts";
 
-const USAGE = `usage: deno task eval --model DIR [--adapter DIR] --method lm|deepguard
-         --eval-type base|untrain|all [--scenarios PATH] [--scenario-ids ID,ID…]
-         [--samples 100] [--per-call 20] [--temperature 0.1] [--top-p 0.95]
-         [--max-new-tokens 300] [--seed 1] [--device cpu|cuda|cuda:N] [--dtype f32|bf16]
-         [--judges all|NAME,…] [--jobs 2] [--include-validation] --out DIR
+const P = PAPER_SAMPLING;
+const cli = defineFlags({
+  model: { type: "path", kind: "dir", required: true, help: "base model (HF layout)" },
+  adapter: {
+    type: "path",
+    kind: "dir",
+    help: "adapter directory (DeepGuard from `train`, needed by --method deepguard)",
+  },
+  method: {
+    type: "choice",
+    choices: ["lm", "deepguard"],
+    required: true,
+    help: "lm: plain sampling (LoRA if --adapter); deepguard: adapter + guided decoding",
+  },
+  "eval-type": {
+    type: "choice",
+    choices: ["base", "untrain", "all"],
+    default: "base",
+    help: "trained CWEs (base), held-out CWEs (untrain) or both",
+  },
+  ...SCOPE_FLAGS,
+  "include-validation": { type: "boolean", help: "also run the six validation scenarios" },
+  samples: {
+    type: "int",
+    min: 1,
+    default: P.samples,
+    alias: ["limit"],
+    help: "samples per scenario",
+  },
+  "per-call": { type: "int", min: 1, default: P.perCall, help: "sequences per generate call" },
+  temperature: { type: "float", above: 0, default: P.temperature, help: "sampling temperature" },
+  "top-p": { type: "float", above: 0, max: 1, default: P.topP, help: "nucleus top-p" },
+  "max-new-tokens": { type: "int", min: 1, default: P.maxNewTokens, help: "new-token budget" },
+  seed: { type: "int", min: 0, default: P.seed, help: "base seed; call i uses seed + i" },
+  device: { type: "device", help: "where the model runs" },
+  dtype: { type: "choice", choices: ["f32", "bf16"], default: "f32", help: "weights dtype" },
+  judges: {
+    type: "string",
+    default: "all",
+    arg: "LIST",
+    help: 'comma-separated judges, "all" or "none"',
+  },
+  jobs: { type: "int", min: 1, default: 2, help: "concurrent scoring batches" },
+  "dry-run": { type: "boolean", help: "print the plan (scenarios × samples, estimate) and exit" },
+  out: {
+    type: "outDir",
+    required: true,
+    help: "run directory: run.json, completions.jsonl, results.jsonl, summary.json,\n" +
+      "summary.md, report.html; re-running with the same flags resumes",
+  },
+}, {
+  name: "eval",
+  about: "Defaults are the paper's sampling settings. Scenarios: ../shared/data/sec_eval unless " +
+    "--scenarios.",
+  check: (v) => {
+    if (v.method === "deepguard" && !v.adapter) {
+      throw new UsageError(
+        "--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)",
+      );
+    }
+  },
+});
 
-  --scenarios   scenarios.jsonl or an upstream sec_eval folder
-                (default ../shared/data/sec_eval/scenarios.jsonl)
-  --out         run directory: run.json, completions.jsonl, results.jsonl, summary.json,
-                summary.md, report.html; re-running with the same flags resumes`;
-
-await runMain(USAGE, async () => {
-  const flags = parseFlags(Deno.args, {
-    model: { type: "string" },
-    adapter: { type: "string" },
-    method: { type: "string" },
-    "eval-type": { type: "string" },
-    scenarios: { type: "string" },
-    "scenario-ids": { type: "string" },
-    samples: { type: "string" },
-    "per-call": { type: "string" },
-    temperature: { type: "string" },
-    "top-p": { type: "string" },
-    "max-new-tokens": { type: "string" },
-    seed: { type: "string" },
-    device: { type: "string" },
-    dtype: { type: "string" },
-    judges: { type: "string" },
-    jobs: { type: "string" },
-    "include-validation": { type: "boolean" },
-    out: { type: "string" },
-  });
-  const v = flags.values;
-  const summary = await runEvaluation({
-    model: requiredFlag(flags, "model"),
-    adapter: v.adapter as string | undefined,
-    method: choiceFlag<Method>(flags, "method", ["lm", "deepguard"], "lm"),
-    evalType: choiceFlag<EvalType>(flags, "eval-type", ["base", "untrain", "all"], "base"),
-    scenarios: v.scenarios as string | undefined,
-    scenarioIds: typeof v["scenario-ids"] === "string"
-      ? (v["scenario-ids"] as string).split(",").map((s) => s.trim()).filter(Boolean)
-      : undefined,
-    includeValidation: v["include-validation"] === true,
+await runMain(cli.usage, async () => {
+  const { values: v } = cli.parse(Deno.args);
+  const opts = {
+    model: v.model,
+    adapter: v.adapter,
+    method: v.method,
+    evalType: v["eval-type"],
+    scenarios: v.scenarios,
+    scenarioIds: v["scenario-ids"],
+    cwes: v.cwe,
+    languages: v.language,
+    includeValidation: v["include-validation"],
     sampling: {
-      samples: numberFlag(flags, "samples", PAPER_SAMPLING.samples, { integer: true, min: 1 }),
-      perCall: numberFlag(flags, "per-call", PAPER_SAMPLING.perCall, { integer: true, min: 1 }),
-      temperature: numberFlag(flags, "temperature", PAPER_SAMPLING.temperature, { min: 1e-6 }),
-      topP: numberFlag(flags, "top-p", PAPER_SAMPLING.topP, { min: 1e-6, max: 1 }),
-      maxNewTokens: numberFlag(flags, "max-new-tokens", PAPER_SAMPLING.maxNewTokens, {
-        integer: true,
-        min: 1,
-      }),
-      seed: numberFlag(flags, "seed", PAPER_SAMPLING.seed, { integer: true, min: 0 }),
+      samples: v.samples,
+      perCall: v["per-call"],
+      temperature: v.temperature,
+      topP: v["top-p"],
+      maxNewTokens: v["max-new-tokens"],
+      seed: v.seed,
     },
-    dtype: choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32"),
-    device: deviceFlag(flags),
-    out: requiredFlag(flags, "out"),
-    judges: v.judges as string | undefined,
-    jobs: numberFlag(flags, "jobs", 2, { integer: true, min: 1 }),
-  });
+    dtype: v.dtype,
+    device: v.device,
+    out: v.out,
+    judges: v.judges,
+    jobs: v.jobs,
+  };
+  // Judges, scenario files and the selection are checked here, before the model loads.
+  const plan = await asUsageError(() => planEvaluation(opts));
+  if (v["dry-run"]) {
+    console.log(describePlan(plan, opts, {
+      scoreSamplesPerS: await scoreRateEstimate(),
+      sampleTokensPerS: await sampleRateEstimate(v.model, v.device, v.dtype, v["per-call"]),
+    }));
+    return;
+  }
+  const summary = await runEvaluation(opts);
   console.log(summaryMarkdown(summary));
-  console.log(`report: ${requiredFlag(flags, "out")}/report.html`);
+  console.log(`report: ${v.out}/report.html`);
 });

@@ -5,58 +5,52 @@
  */
 import { generate } from "../lib/model/generate.ts";
 import { loadGenerator } from "../lib/pipeline/generator.ts";
-import {
-  choiceFlag,
-  deviceFlag,
-  numberFlag,
-  parseFlags,
-  requiredFlag,
-  runMain,
-  UsageError,
-} from "../lib/util/cli.ts";
+import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
+import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
-const USAGE = `usage: deno task generate --model DIR [--adapter DIR] [--guided]
-         (--prompt TEXT | --prompt-file FILE) [--num N] [--max-new-tokens N]
-         [--temperature T] [--top-p P] [--top-k K] [--seed S] [--greedy] [--json]
-         [--device cpu|cuda|cuda:N] [--dtype f32|bf16]
+const cli = defineFlags({
+  model: { type: "path", kind: "dir", required: true, help: "base model (HF layout)" },
+  adapter: { type: "path", kind: "dir", help: "adapter directory" },
+  guided: { type: "boolean", help: "security-guided decoding (needs --adapter)" },
+  prompt: { type: "string", help: "the prompt (or --prompt-file)" },
+  "prompt-file": { type: "path", kind: "file", help: "file holding the prompt" },
+  samples: { type: "int", min: 1, default: 1, alias: ["num"], help: "samples of the prompt" },
+  "max-new-tokens": { type: "int", min: 1, default: 128, help: "new-token budget" },
+  temperature: { type: "float", above: 0, default: 1, help: "sampling temperature" },
+  "top-p": { type: "float", above: 0, max: 1, default: 1, help: "nucleus top-p" },
+  "top-k": { type: "int", min: 0, default: 50, help: "top-k (0 = off)" },
+  seed: {
+    type: "int",
+    min: 0,
+    default: PAPER_SAMPLING.seed,
+    help: "sampling seed (eval's default: its call 0 uses the same seed)",
+  },
+  greedy: { type: "boolean", help: "greedy decoding instead of sampling" },
+  json: {
+    type: "boolean",
+    help: 'one JSON object per line: {"prompt", "sample", "text", "token_ids"}',
+  },
+  device: { type: "device", help: "where the model runs" },
+  dtype: { type: "choice", choices: ["f32", "bf16"], default: "f32", help: "weights dtype" },
+}, {
+  name: "generate",
+  check: (v) => {
+    if ((v.prompt === undefined) === (v["prompt-file"] === undefined)) {
+      throw new UsageError("give exactly one of --prompt TEXT or --prompt-file FILE");
+    }
+    if (v.guided && !v.adapter) throw new UsageError("--guided needs --adapter DIR");
+  },
+});
 
-  --guided       security-guided decoding (needs --adapter)
-  --num          samples per prompt (default 1)
-  --json         one JSON object per line: {"prompt", "sample", "text", "token_ids"}`;
-
-await runMain(USAGE, async () => {
-  const flags = parseFlags(Deno.args, {
-    model: { type: "string" },
-    adapter: { type: "string" },
-    guided: { type: "boolean" },
-    prompt: { type: "string" },
-    "prompt-file": { type: "string" },
-    num: { type: "string" },
-    "max-new-tokens": { type: "string" },
-    temperature: { type: "string" },
-    "top-p": { type: "string" },
-    "top-k": { type: "string" },
-    seed: { type: "string" },
-    greedy: { type: "boolean" },
-    json: { type: "boolean" },
-    device: { type: "string" },
-    dtype: { type: "string" },
-  });
-  const v = flags.values;
-  const model = requiredFlag(flags, "model");
-  if ((v.prompt === undefined) === (v["prompt-file"] === undefined)) {
-    throw new UsageError("give exactly one of --prompt TEXT or --prompt-file FILE");
-  }
-  const prompt = typeof v.prompt === "string"
-    ? v.prompt
-    : await Deno.readTextFile(v["prompt-file"] as string);
-  const greedy = v.greedy === true;
+await runMain(cli.usage, async () => {
+  const { values: v } = cli.parse(Deno.args);
+  const prompt = v.prompt ?? await Deno.readTextFile(v["prompt-file"]!);
   const gen = await loadGenerator({
-    model,
-    adapter: v.adapter as string | undefined,
-    guided: v.guided === true,
-    dtype: choiceFlag(flags, "dtype", ["f32", "bf16"] as const, "f32"),
-    device: deviceFlag(flags),
+    model: v.model,
+    adapter: v.adapter,
+    guided: v.guided,
+    dtype: v.dtype,
+    device: v.device,
   });
   try {
     console.error(`generate: ${gen.description}`);
@@ -64,13 +58,13 @@ await runMain(USAGE, async () => {
     const processor = gen.guidance?.(prompt, promptIds) ?? undefined;
     try {
       const out = generate(gen.model, gen.tokenizer, [promptIds], {
-        numReturnSequences: numberFlag(flags, "num", 1, { integer: true, min: 1 }),
-        maxNewTokens: numberFlag(flags, "max-new-tokens", 128, { integer: true, min: 1 }),
-        doSample: !greedy,
-        temperature: numberFlag(flags, "temperature", 1, { min: 1e-6 }),
-        topP: numberFlag(flags, "top-p", 1, { min: 1e-6, max: 1 }),
-        topK: numberFlag(flags, "top-k", 50, { integer: true, min: 0 }),
-        seed: numberFlag(flags, "seed", 0, { integer: true, min: 0 }),
+        numReturnSequences: v.samples,
+        maxNewTokens: v["max-new-tokens"],
+        doSample: !v.greedy,
+        temperature: v.temperature,
+        topP: v["top-p"],
+        topK: v["top-k"],
+        seed: v.seed,
         logitsProcessor: processor,
       });
       out.texts.forEach((text, i) => {

@@ -7,26 +7,21 @@
  */
 
 import { makeTiny } from "../lib/model/tiny.ts";
-import { choiceFlag, numberFlag, parseFlags, requiredFlag, runMain } from "../lib/util/cli.ts";
+import { defineFlags, runMain } from "../lib/util/cli.ts";
 
-const USAGE = `usage: deno task make-tiny --arch qwen2|llama --out DIR [--seed N] [--layers N]
+const cli = defineFlags({
+  arch: { type: "choice", choices: ["qwen2", "llama"], default: "qwen2", help: "architecture" },
+  out: {
+    type: "outDir",
+    required: true,
+    help: "output folder: config.json, model.safetensors, tokenizer files",
+  },
+  seed: { type: "int", min: 0, default: 0, help: "PRNG seed for the weights" },
+  layers: { type: "int", min: 1, default: 2, help: "decoder layers" },
+}, { name: "make-tiny" });
 
-  --arch     qwen2 | llama (default qwen2)
-  --out DIR  output folder: config.json, model.safetensors, tokenizer files (required)
-  --seed N   PRNG seed for the weights (default 0)
-  --layers N decoder layers (default 2)`;
-
-await runMain(USAGE, async () => {
-  const flags = parseFlags(Deno.args, {
-    arch: { type: "string" },
-    out: { type: "string" },
-    seed: { type: "string" },
-    layers: { type: "string" },
-  });
-  const arch = choiceFlag(flags, "arch", ["qwen2", "llama"] as const, "qwen2");
-  const out = requiredFlag(flags, "out");
-  const seed = numberFlag(flags, "seed", 0, { integer: true });
-  const layers = numberFlag(flags, "layers", 2, { integer: true, min: 1 });
+await runMain(cli.usage, async () => {
+  const { arch, out, seed, layers } = cli.parse(Deno.args).values;
   const t0 = performance.now();
   await makeTiny(arch, out, { seed, layers });
   console.log(

@@ -22,8 +22,10 @@ import { loadPretrained } from "../lib/model/load.ts";
 import { readHeader, stToTorchDType } from "../lib/model/safetensors.ts";
 import { Tokenizer } from "../lib/model/tokenizer.ts";
 import { parseConfig } from "../lib/model/config.ts";
-import { ensureReference, ROOT, venvPythonJson } from "./parity_ref.ts";
-import { parseFlags, runMain } from "../lib/util/cli.ts";
+import { ensureReference } from "./parity_ref.ts";
+import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
+import { venvPythonJson } from "../lib/util/python.ts";
+import { defineFlags, runMain } from "../lib/util/cli.ts";
 
 /** Parity numbers of one architecture. */
 export interface ArchParity {
@@ -279,19 +281,20 @@ export async function runParity(fresh = false): Promise<Record<string, unknown>>
   return report;
 }
 
-const USAGE = `usage: deno task parity [--out FILE] [--fresh]
-
-  --out FILE   where the report goes (default bench/results/parity.json)
-  --fresh      rebuild the transformers reference instead of using the cached one`;
+const cli = defineFlags({
+  out: {
+    type: "outFile",
+    default: `${ROOT}/bench/results/parity.json`,
+    help: "where the report goes",
+  },
+  fresh: { type: "boolean", help: "rebuild the transformers reference instead of the cached one" },
+}, { name: "parity" });
 
 if (import.meta.main) {
-  await runMain(USAGE, async () => {
-    const { values } = parseFlags(Deno.args, {
-      out: { type: "string", default: `${ROOT}/bench/results/parity.json` },
-      fresh: { type: "boolean" },
-    });
-    const out = values.out as string;
-    const report = await runParity(values.fresh === true);
+  await runMain(cli.usage, async () => {
+    const { values } = cli.parse(Deno.args);
+    const out = values.out;
+    const report = await runParity(values.fresh);
     await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true });
     await Deno.writeTextFile(out, JSON.stringify(report, null, 2) + "\n");
     console.log(JSON.stringify(report, null, 2));

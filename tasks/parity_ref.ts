@@ -5,35 +5,14 @@
  * @module
  */
 
-/** Project root. */
-export const ROOT: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-/** The project venv's Python. */
-export const VENV_PY = `${ROOT}/.venv/bin/python`;
-
-/**
- * Runs the project venv's Python with `args` and returns its stdout; a non-zero exit throws an
- * Error naming `what`, with the tail of stderr.
- */
-export async function runVenvPython(what: string, args: string[]): Promise<string> {
-  const r = await new Deno.Command(VENV_PY, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!r.success) {
-    throw new Error(`${what} failed:\n${new TextDecoder().decode(r.stderr).slice(-3000)}`);
-  }
-  return new TextDecoder().decode(r.stdout);
-}
-
-/** {@link runVenvPython}, then the last line of stdout parsed as JSON (the scripts' result). */
-export async function venvPythonJson<T>(what: string, args: string[]): Promise<T> {
-  const out = await runVenvPython(what, args);
-  return JSON.parse(out.trim().split("\n").pop()!) as T;
-}
+import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
+import { haveVenvPython, runVenvPython } from "../lib/util/python.ts";
 
 /** True when the venv Python and tools/parity_ref.py exist. */
 export function haveOracle(): boolean {
   try {
-    Deno.statSync(VENV_PY);
     Deno.statSync(`${ROOT}/tools/parity_ref.py`);
-    return true;
+    return haveVenvPython();
   } catch {
     return false;
   }

@@ -4,18 +4,26 @@
  * @module
  */
 import { comparisonHtml, comparisonMarkdown, loadRun } from "../lib/pipeline/compare.ts";
-import { parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
+import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
-const USAGE = `usage: deno task report RUN_DIR [RUN_DIR…] [--out DIR]
+const cli = defineFlags({
+  out: {
+    type: "outDir",
+    help: "where comparison.md and comparison.html go (default: the first RUN_DIR)",
+  },
+}, {
+  name: "report",
+  positionals: "RUN_DIR [RUN_DIR…]",
+  about: "RUN_DIR: an output directory of `deno task eval` (or `score`) holding summary.json",
+  check: (_v, positionals) => {
+    if (!positionals.length) throw new UsageError("give at least one run directory");
+  },
+});
 
-  RUN_DIR   an output directory of \`deno task eval\` (or \`score\`): needs summary.json
-  --out     where comparison.md and comparison.html go (default: the first RUN_DIR)`;
-
-await runMain(USAGE, async () => {
-  const flags = parseFlags(Deno.args, { out: { type: "string" } }, true);
-  if (!flags.positionals.length) throw new UsageError("give at least one run directory");
-  const runs = await Promise.all(flags.positionals.map(loadRun));
-  const out = (flags.values.out as string | undefined) ?? flags.positionals[0];
+await runMain(cli.usage, async () => {
+  const { values, positionals } = cli.parse(Deno.args);
+  const runs = await Promise.all(positionals.map(loadRun));
+  const out = values.out ?? positionals[0];
   await Deno.mkdir(out, { recursive: true });
   const md = comparisonMarkdown(runs);
   await Deno.writeTextFile(`${out}/comparison.md`, md);

@@ -1,113 +1,158 @@
 /**
  * `deno task train --model DIR --data DIR --out DIR [flags]`: train a DeepGuard security-aware
- * LoRA adapter (see docs/training.md). Every hyper-parameter defaults to DeepGuard's value.
+ * LoRA adapter (see docs/training.md). Every hyper-parameter defaults to DeepGuard's value; the
+ * flags' types come from here, their ranges from `resolveConfig` (lib/train/config.ts), which
+ * checks them before anything loads.
  *
  * @module
  */
-import { DEFAULT_TRAIN_CONFIG as D, train, type TrainConfig } from "../lib/train/mod.ts";
-import type { Aggregation } from "../lib/aggregator/mod.ts";
-import type { Device } from "../ffi/mod.ts";
-import { numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
+import {
+  DataError,
+  DEFAULT_TRAIN_CONFIG as D,
+  resolveConfig,
+  train,
+  type TrainConfig,
+  TrainConfigError,
+} from "../lib/train/mod.ts";
+import { AGGREGATIONS } from "../lib/aggregator/mod.ts";
+import { defineFlags, type FlagValues, runMain, UsageError } from "../lib/util/cli.ts";
 
-const USAGE = `usage: deno task train --model DIR --data DIR --out DIR [options]
+const spec = {
+  model: {
+    type: "path",
+    kind: "dir",
+    required: true,
+    help: "base model (HF layout: config.json, model.safetensors, tokenizer.json)",
+  },
+  data: {
+    type: "path",
+    kind: "dir",
+    required: true,
+    help: "SVEN layout: train/*.jsonl + val/*.jsonl, or train.jsonl + val.jsonl",
+  },
+  out: { type: "outDir", required: true, help: "output: checkpoint/, best/, train_log.jsonl" },
+  aggregation: {
+    type: "string",
+    arg: AGGREGATIONS.join("|"),
+    default: D.aggregation,
+    help: "how the last --layers hidden states are combined",
+  },
+  layers: { type: "int", default: D.layers, help: "last N hidden states aggregated" },
+  "lora-rank": { type: "int", default: D.loraRank, help: "LoRA rank" },
+  "lora-alpha": { type: "float", default: D.loraAlpha, help: "LoRA alpha" },
+  "lora-dropout": { type: "float", default: D.loraDropout, help: "LoRA dropout" },
+  targets: {
+    type: "list",
+    help: "LoRA target modules (default q_proj,v_proj for qwen2; q,k,v,o for llama)",
+  },
+  lr: {
+    type: "float",
+    default: D.lr,
+    help: `peak learning rate; warm-up ${D.warmupRatio * 100}% then linear decay`,
+  },
+  "weight-decay": { type: "float", default: D.weightDecay, help: "AdamW weight decay" },
+  "max-grad-norm": { type: "float", default: D.maxGradNorm, help: "gradient-norm clip" },
+  "warmup-ratio": { type: "float", default: D.warmupRatio, help: "warm-up fraction of steps" },
+  "batch-size": { type: "int", default: D.batchSize, help: "pairs per micro-batch" },
+  "grad-acc": { type: "int", default: D.gradAcc, help: "micro-batches per optimizer step" },
+  epochs: { type: "int", default: D.epochs, help: "epochs" },
+  patience: { type: "int", default: D.patience, help: "early-stopping patience (epochs)" },
+  "max-length": {
+    type: "int",
+    default: D.maxLength,
+    help: "skip pairs with a side longer than N tokens",
+  },
+  "max-steps": {
+    type: "int",
+    default: D.maxSteps,
+    help: "stop after N optimizer steps (0 = no limit)",
+  },
+  "no-kl": { type: "boolean", help: "drop the KL term" },
+  "sec-weight": { type: "float", default: D.secWeight, help: "weight of the security loss" },
+  "kl-weight": { type: "float", default: D.klWeight, help: "weight of the KL term" },
+  dtype: {
+    type: "choice",
+    choices: ["f32", "bf16"],
+    default: D.dtype,
+    help: "base weights dtype (adapters/optimizer stay f32)",
+  },
+  device: { type: "device", default: D.device, help: "where training runs" },
+  "grad-checkpointing": {
+    type: "boolean",
+    help: "recompute decoder layers in backward (less memory)",
+  },
+  seed: { type: "int", default: D.seed, help: "seed of initialisation, shuffles and dropout" },
+  resume: { type: "boolean", help: "continue from OUT/checkpoint" },
+  "save-every": { type: "int", default: D.saveEvery, help: "checkpoint every N steps" },
+  "max-val-batches": {
+    type: "int",
+    default: D.maxValBatches,
+    help: "validation batches (0 = all)",
+  },
+  threads: { type: "int", default: D.threads, help: "libtorch threads (0 = libtorch's default)" },
+  quiet: { type: "boolean", help: "no progress bar" },
+} as const;
 
-  --model DIR              base model (HF layout: config.json, model.safetensors, tokenizer.json)
-  --data DIR               SVEN layout: train/*.jsonl + val/*.jsonl, or train.jsonl + val.jsonl
-  --out DIR                output: checkpoint/, best/, train_log.jsonl
-  --aggregation NAME       attention | weighted | concat | average | last_layer (${D.aggregation})
-  --layers N               last N hidden states aggregated (${D.layers})
-  --lora-rank N            (${D.loraRank})      --lora-alpha X (${D.loraAlpha})
-  --lora-dropout P         (${D.loraDropout})   --targets a,b,c (q_proj,v_proj for qwen2; q,k,v,o for llama)
-  --lr X                   peak learning rate (${D.lr}); warm-up ${
-  D.warmupRatio * 100
-}% then linear decay
-  --weight-decay X (${D.weightDecay})  --max-grad-norm X (${D.maxGradNorm})  --warmup-ratio X (${D.warmupRatio})
-  --batch-size N (${D.batchSize})  --grad-acc N (${D.gradAcc})  --epochs N (${D.epochs})  --patience N (${D.patience})
-  --max-length N           skip pairs with a side longer than N tokens (${D.maxLength})
-  --max-steps N            stop after N optimizer steps (0 = no limit)
-  --no-kl                  drop the KL term      --sec-weight X (${D.secWeight})  --kl-weight X (${D.klWeight})
-  --dtype f32|bf16         base weights dtype (adapters/optimizer stay f32) (${D.dtype})
-  --device cpu|cuda[:N]    (${D.device})
-  --grad-checkpointing     recompute decoder layers in backward (less memory)
-  --seed N (${D.seed})   --resume   --save-every N (${D.saveEvery})   --max-val-batches N (all)
-  --threads N              libtorch threads (default: libtorch's)   --quiet
-`;
-
-await runMain(USAGE, async () => {
-  const flags = parseFlags(Deno.args, {
-    model: { type: "string" },
-    data: { type: "string" },
-    out: { type: "string" },
-    aggregation: { type: "string" },
-    layers: { type: "string" },
-    "lora-rank": { type: "string" },
-    "lora-alpha": { type: "string" },
-    "lora-dropout": { type: "string" },
-    targets: { type: "string" },
-    lr: { type: "string" },
-    "weight-decay": { type: "string" },
-    "max-grad-norm": { type: "string" },
-    "warmup-ratio": { type: "string" },
-    "batch-size": { type: "string" },
-    "grad-acc": { type: "string" },
-    epochs: { type: "string" },
-    patience: { type: "string" },
-    "max-length": { type: "string" },
-    "max-steps": { type: "string" },
-    "no-kl": { type: "boolean" },
-    "sec-weight": { type: "string" },
-    "kl-weight": { type: "string" },
-    dtype: { type: "string" },
-    device: { type: "string" },
-    "grad-checkpointing": { type: "boolean" },
-    seed: { type: "string" },
-    resume: { type: "boolean" },
-    "save-every": { type: "string" },
-    "max-val-batches": { type: "string" },
-    threads: { type: "string" },
-    quiet: { type: "boolean" },
-  });
-  const str = (name: string) => flags.values[name] as string | undefined;
-  const model = str("model"), data = str("data"), out = str("out");
-  if (!model || !data || !out) throw new UsageError("--model, --data and --out are required");
-  // Numbers are only parsed here; ranges are checked by train() (TrainConfigError names the flag).
-  const num = (name: string, dflt: number) => numberFlag(flags, name, dflt);
-  const cfg: Partial<TrainConfig> & Pick<TrainConfig, "model" | "data" | "out"> = {
-    model,
-    data,
-    out,
-    aggregation: (str("aggregation") ?? D.aggregation) as Aggregation,
-    layers: num("layers", D.layers),
-    loraRank: num("lora-rank", D.loraRank),
-    loraAlpha: num("lora-alpha", D.loraAlpha),
-    loraDropout: num("lora-dropout", D.loraDropout),
-    targets: str("targets") ? str("targets")!.split(",").map((s) => s.trim()) : null,
-    lr: num("lr", D.lr),
-    weightDecay: num("weight-decay", D.weightDecay),
-    maxGradNorm: num("max-grad-norm", D.maxGradNorm),
-    warmupRatio: num("warmup-ratio", D.warmupRatio),
-    batchSize: num("batch-size", D.batchSize),
-    gradAcc: num("grad-acc", D.gradAcc),
-    epochs: num("epochs", D.epochs),
-    patience: num("patience", D.patience),
-    maxLength: num("max-length", D.maxLength),
-    maxSteps: num("max-steps", D.maxSteps),
-    kl: flags.values["no-kl"] !== true,
-    secWeight: num("sec-weight", D.secWeight),
-    klWeight: num("kl-weight", D.klWeight),
-    dtype: (str("dtype") ?? D.dtype) as TrainConfig["dtype"],
-    device: (str("device") ?? D.device) as Device,
-    gradCheckpointing: flags.values["grad-checkpointing"] === true,
-    seed: num("seed", D.seed),
-    resume: flags.values.resume === true,
-    saveEvery: num("save-every", D.saveEvery),
-    maxValBatches: num("max-val-batches", D.maxValBatches),
-    threads: num("threads", D.threads),
-  };
-  // A failure mid-run may leave the progress bar's line open: start the error on a fresh line.
-  const r = await train(cfg, { quiet: flags.values.quiet === true }).catch((e) => {
-    console.error();
+/** The training configuration the flags ask for; a bad value is a {@link UsageError}. */
+function configOf(v: FlagValues<typeof spec>): TrainConfig {
+  try {
+    return resolveConfig(flagConfig(v));
+  } catch (e) {
+    if (e instanceof TrainConfigError) throw new UsageError(e.message);
     throw e;
+  }
+}
+
+function flagConfig(v: FlagValues<typeof spec>): TrainConfig {
+  return {
+    model: v.model,
+    data: v.data,
+    out: v.out,
+    aggregation: v.aggregation as TrainConfig["aggregation"],
+    layers: v.layers,
+    loraRank: v["lora-rank"],
+    loraAlpha: v["lora-alpha"],
+    loraDropout: v["lora-dropout"],
+    targets: v.targets ?? null,
+    lr: v.lr,
+    weightDecay: v["weight-decay"],
+    maxGradNorm: v["max-grad-norm"],
+    warmupRatio: v["warmup-ratio"],
+    batchSize: v["batch-size"],
+    gradAcc: v["grad-acc"],
+    epochs: v.epochs,
+    patience: v.patience,
+    maxLength: v["max-length"],
+    maxSteps: v["max-steps"],
+    kl: !v["no-kl"],
+    secWeight: v["sec-weight"],
+    klWeight: v["kl-weight"],
+    dtype: v.dtype,
+    device: v.device,
+    gradCheckpointing: v["grad-checkpointing"],
+    seed: v.seed,
+    resume: v.resume,
+    saveEvery: v["save-every"],
+    maxValBatches: v["max-val-batches"],
+    threads: v.threads,
+    beta1: D.beta1,
+    beta2: D.beta2,
+    eps: D.eps,
+    margin: D.margin,
+    analyzerDropout: D.analyzerDropout,
+  };
+}
+
+// Ranges are checked by resolveConfig (TrainConfigError names the flag) before the file system.
+const cli = defineFlags(spec, { name: "train", check: (v) => void configOf(v) });
+
+await runMain(cli.usage, async () => {
+  const { values } = cli.parse(Deno.args);
+  // A failure mid-run may leave the progress bar's line open: start the error on a fresh line.
+  // Malformed training data is the user's to fix: a usage error naming file:line and field.
+  const r = await train(configOf(values), { quiet: values.quiet }).catch((e) => {
+    console.error();
+    throw e instanceof DataError ? new UsageError(e.message) : e;
   });
   const summary = {
     steps: r.steps,

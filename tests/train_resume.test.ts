@@ -202,7 +202,7 @@ Deno.test("deno task train: usage errors exit with a message", async () => {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(
     dec(r.stderr),
     /--aggregation: unknown aggregation "max": expected one of attention/,

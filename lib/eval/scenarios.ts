@@ -9,9 +9,11 @@
 import type { Language, Scenario } from "./types.ts";
 import { isDir } from "../util/fs.ts";
 import { parseJsonLines } from "../util/jsonl.ts";
+import { PROJECT_ROOT } from "../util/paths.ts";
 
 /** Malformed scenario input; `where` is `file:line` or `file`, `field` the offending field. */
 export class ScenarioError extends Error {
+  /** Error class name. */
   override name = "ScenarioError";
   /** Construct with the location, the field (if any) and what is wrong. */
   constructor(readonly where: string, readonly field: string | null, detail: string) {
@@ -20,10 +22,7 @@ export class ScenarioError extends Error {
 }
 
 /** Default location: `../shared/data/sec_eval/scenarios.jsonl` relative to the project root. */
-export const DEFAULT_SCENARIOS = new URL(
-  "../../../shared/data/sec_eval/scenarios.jsonl",
-  import.meta.url,
-).pathname;
+export const DEFAULT_SCENARIOS = `${PROJECT_ROOT}/../shared/data/sec_eval/scenarios.jsonl`;
 
 /** DeepGuard's VAL_SCENARIOS (sven/constant.py). */
 export const VALIDATION_IDS: ReadonlySet<string> = new Set([
@@ -183,4 +182,56 @@ export async function loadScenarios(path: string = DEFAULT_SCENARIOS): Promise<S
     throw new ScenarioError(path, null, `cannot read: ${(e as Error).message}`);
   }
   return parseScenariosJsonl(text, path);
+}
+
+/** Which scenarios a run covers (`eval` and `score` flags); every field narrows the set. */
+export interface ScenarioScope {
+  /** `base`, `untrain` or `all` (default all). */
+  evalType?: "base" | "untrain" | "all";
+  /** Keep the six validation scenarios (default false for `eval`, which upstream excludes). */
+  includeValidation?: boolean;
+  /** CWEs, as `cwe-078`, `CWE-078` or `78`. */
+  cwes?: readonly string[];
+  /** Only these languages. */
+  languages?: readonly Language[];
+  /** Scenario ids or id prefixes: `cwe-078` selects every cwe-078 scenario, `cwe-078/0-py` one. */
+  ids?: readonly string[];
+}
+
+/** `cwe-078`, `CWE-78`, `78` → `cwe-078`; `null` when it is not a CWE number. */
+export function normalizeCwe(s: string): string | null {
+  const m = /^(?:cwe-?)?0*(\d{1,4})$/i.exec(s.trim());
+  return m ? `cwe-${m[1].padStart(3, "0")}` : null;
+}
+
+/**
+ * The scenarios of `all` inside `scope`, in their order. Throws a RangeError naming the problem
+ * when a CWE is malformed, an id or prefix matches no scenario of the scope, or nothing is left.
+ */
+export function selectScenarios(all: readonly Scenario[], scope: ScenarioScope): Scenario[] {
+  const evalType = scope.evalType ?? "all";
+  const cwes = scope.cwes?.map((c) => {
+    const n = normalizeCwe(c);
+    if (!n) throw new RangeError(`"${c}" is not a CWE (expected e.g. cwe-078 or 78)`);
+    return n;
+  });
+  const picked = all.filter((s) =>
+    (evalType === "all" || s.evalType === evalType) &&
+    (scope.includeValidation || !s.validation) &&
+    (!cwes?.length || cwes.includes(s.id.split("/")[0])) &&
+    (!scope.languages?.length || scope.languages.includes(s.language))
+  );
+  const matches = (s: Scenario, id: string) =>
+    s.id === id || s.id.startsWith(id.endsWith("/") ? id : `${id}/`);
+  const ids = scope.ids ?? [];
+  const unknown = ids.filter((id) => !picked.some((s) => matches(s, id)));
+  if (unknown.length) {
+    throw new RangeError(
+      `scenario id(s) or prefix(es) ${unknown.join(", ")} match none of the ${picked.length} ` +
+        `scenarios selected by the other flags`,
+    );
+  }
+  const out = ids.length ? picked.filter((s) => ids.some((id) => matches(s, id))) : picked;
+  if (!out.length) throw new RangeError("no scenario matches the selection");
+  return out;
 }

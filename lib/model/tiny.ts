@@ -359,5 +359,4 @@ export async function makeTiny(arch: TinyArch, out: string, opts: TinyOptions = 
     j({ bos_token_id: bosId, eos_token_id: eosId, do_sample: false }),
   );
   await writeSafetensors(`${out}/model.safetensors`, entries);
-  void nTok;
 }

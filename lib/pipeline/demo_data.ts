@@ -3,7 +3,7 @@
  * the SVEN layout the trainer reads (train/ and val/ with one JSONL file each).
  * @module
  */
-import { PROJECT_ROOT } from "../../ffi/mod.ts";
+import { PROJECT_ROOT } from "../util/paths.ts";
 
 /** Path of the demo pairs. */
 export const DEMO_PAIRS = `${PROJECT_ROOT}/data_eval/demo/pairs.jsonl`;

@@ -2,15 +2,18 @@
  * One evaluation run: sample completions for the selected scenarios (cached, resumable), then
  * score them with the security harness. Everything lands in one output directory:
  * run.json (settings), completions.jsonl (samples), results.jsonl, summary.json, summary.md,
- * report.html (the harness's outputs).
+ * report.html (the harness's outputs). {@link planEvaluation} checks the options and selects the
+ * scenarios without loading anything heavy, so a bad option fails at once and `--dry-run` can
+ * print the plan.
  * @module
  */
 import type { Device } from "../../ffi/mod.ts";
-import { loadScenarios } from "../eval/scenarios.ts";
-import { scoreCompletions } from "../eval/score.ts";
+import { loadScenarios, type ScenarioScope, selectScenarios } from "../eval/scenarios.ts";
+import { defaultBackends, scoreCompletions } from "../eval/score.ts";
+import { parseJudges } from "../eval/judges.ts";
 import type { Summary } from "../eval/metrics.ts";
 import type { Scenario } from "../eval/types.ts";
-import { ProgressBar } from "../util/progress.ts";
+import { formatSeconds, ProgressBar } from "../util/progress.ts";
 import { loadGenerator } from "./generator.ts";
 import { sampleScenarios, type SampleSettings } from "./samples.ts";
 
@@ -22,20 +25,31 @@ export type Method = "lm" | "deepguard";
 
 /** Options of {@link runEvaluation}. */
 export interface EvalOptions {
+  /** Base model directory (HF layout). */
   model: string;
   /** Adapter directory; required for `deepguard`, optional for `lm` (LoRA only, no guidance). */
   adapter?: string;
+  /** Plain sampling or DeepGuard. */
   method: Method;
+  /** Trained CWEs, held-out CWEs or both. */
   evalType: EvalType;
   /** Scenario file or upstream folder; default ../shared/data/sec_eval/scenarios.jsonl. */
   scenarios?: string;
-  /** Keep only these scenario ids (after the eval-type filter). */
+  /** Keep only these scenario ids or id prefixes (after the other filters). */
   scenarioIds?: readonly string[];
+  /** Keep only these CWEs (`cwe-078` or `78`). */
+  cwes?: readonly string[];
+  /** Keep only these languages. */
+  languages?: readonly ("py" | "c")[];
   /** Also run the base validation scenarios (upstream generates but does not report them). */
   includeValidation?: boolean;
+  /** Samples per scenario, per call, temperature, top-p, token budget, seed. */
   sampling: SampleSettings;
+  /** Base weights dtype. */
   dtype: "f32" | "bf16";
+  /** Where the model runs. */
   device: Device;
+  /** Run directory (resumable). */
   out: string;
   /** Judges for the harness (comma-separated, `all` by default). */
   judges?: string;
@@ -45,38 +59,89 @@ export interface EvalOptions {
   progress?: boolean;
 }
 
-/** Selects the scenarios of an evaluation type (validation scenarios only on request). */
-export function selectScenarios(
-  all: readonly Scenario[],
-  evalType: EvalType,
-  includeValidation = false,
-  ids?: readonly string[],
-): Scenario[] {
-  const picked = all.filter((s) =>
-    (evalType === "all" || s.evalType === evalType) && (includeValidation || !s.validation)
-  );
-  if (!ids?.length) return picked;
-  const unknown = ids.filter((id) => !picked.some((s) => s.id === id));
-  if (unknown.length) {
+/** What a run will do, known before the model loads. */
+export interface EvalPlan {
+  /** The selected scenarios, in order. */
+  scenarios: Scenario[];
+  /** Completions to sample and score (scenarios × samples). */
+  samples: number;
+  /** Generate calls (scenarios × ⌈samples / perCall⌉). */
+  calls: number;
+  /** Judges that will run. */
+  judges: string[];
+}
+
+/**
+ * Checks the options (method/adapter, judges, scenario selection) and returns the plan; throws
+ * a RangeError / JudgeError / ScenarioError naming the problem.
+ */
+export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
+  if (opts.method === "deepguard" && !opts.adapter) {
     throw new RangeError(
-      `scenario(s) ${unknown.join(", ")} not among the selected ${evalType} scenarios`,
+      "--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)",
     );
   }
-  return picked.filter((s) => ids.includes(s.id));
+  const judges = parseJudges(opts.judges, Object.values(await defaultBackends()));
+  const scope: ScenarioScope = {
+    evalType: opts.evalType,
+    includeValidation: opts.includeValidation,
+    ids: opts.scenarioIds,
+    cwes: opts.cwes,
+    languages: opts.languages,
+  };
+  const scenarios = selectScenarios(await loadScenarios(opts.scenarios), scope);
+  const perScenario = Math.ceil(opts.sampling.samples / opts.sampling.perCall);
+  return {
+    scenarios,
+    samples: scenarios.length * opts.sampling.samples,
+    calls: scenarios.length * perScenario,
+    judges: [...judges],
+  };
+}
+
+/** Measured rates a `--dry-run` turns into time estimates (each optional). */
+export interface PlanRates {
+  /** Scored samples per second (bench:score). */
+  scoreSamplesPerS?: number;
+  /** Generated tokens per second for this model and device, and where that figure comes from. */
+  sampleTokensPerS?: { rate: number; source: string };
+}
+
+/**
+ * The plan as text for `--dry-run`: scenarios per CWE, samples, generate calls and token budget,
+ * and time estimates from measured `rates` where known (sampling: an upper bound, as every
+ * sample is counted at the full token budget).
+ */
+export function describePlan(plan: EvalPlan, opts: EvalOptions, rates: PlanRates = {}): string {
+  const byCwe = new Map<string, string[]>();
+  for (const s of plan.scenarios) {
+    const cwe = s.id.split("/")[0];
+    byCwe.set(cwe, [...(byCwe.get(cwe) ?? []), s.id.split("/")[1]]);
+  }
+  const { samples, perCall, maxNewTokens } = opts.sampling;
+  const tokens = plan.samples * maxNewTokens;
+  const gen = rates.sampleTokensPerS;
+  const score = rates.scoreSamplesPerS;
+  const lines = [
+    `plan: ${opts.method} on ${plan.scenarios.length} scenarios × ${samples} samples = ` +
+    `${plan.samples} completions`,
+    ...[...byCwe].map(([cwe, ids]) => `  ${cwe}: ${ids.join(", ")}`),
+    `sampling: ${plan.calls} generate calls of up to ${Math.min(perCall, samples)} sequences, ` +
+    `at most ${tokens} new tokens; ` +
+    (gen
+      ? `at most about ${formatSeconds(tokens / gen.rate)} at ${gen.rate.toFixed(1)} tok/s ` +
+        `(${gen.source})`
+      : "time unknown for this model and device"),
+    `scoring: judges ${plan.judges.join(", ") || "none"}` +
+    (score ? `; about ${formatSeconds(plan.samples / score)} at ${score}/s (bench:score)` : ""),
+    `output: ${opts.out}`,
+  ];
+  return lines.join("\n");
 }
 
 /** Runs sampling then scoring; returns the harness summary. */
 export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
-  if (opts.method === "deepguard" && !opts.adapter) {
-    throw new Error("--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)");
-  }
-  const scenarios = selectScenarios(
-    await loadScenarios(opts.scenarios),
-    opts.evalType,
-    opts.includeValidation,
-    opts.scenarioIds,
-  );
-  if (!scenarios.length) throw new RangeError(`no ${opts.evalType} scenarios selected`);
+  const { scenarios } = await planEvaluation(opts);
   await Deno.mkdir(opts.out, { recursive: true });
   const runInfo = {
     model: opts.model,
@@ -110,15 +175,11 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
   try {
     if (opts.progress !== false) console.error(`eval: ${gen.description}`);
     const calls = scenarios.length * Math.ceil(opts.sampling.samples / opts.sampling.perCall);
-    const bar = opts.progress === false ? null : new ProgressBar("sampling", calls);
-    sampleScenarios(
-      gen,
-      scenarios,
-      opts.sampling,
-      cache,
-      gen.guidance,
-      (done, _total, id) => bar?.update(done, id),
-    );
+    const bar = opts.progress === false ? null : new ProgressBar("sampling", calls, { initial: 0 });
+    sampleScenarios(gen, scenarios, opts.sampling, cache, gen.guidance, (p) => {
+      if (p.cached) bar?.skip(1);
+      else bar?.update(p.done, p.scenario);
+    });
   } finally {
     gen.dispose();
   }

@@ -11,6 +11,7 @@ import { generate, type LogitsProcessor } from "../model/generate.ts";
 import type { DecoderLM } from "../model/qwen_llama.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { Scenario } from "../eval/types.ts";
+import { appendJsonl, readResumableJsonl } from "../util/jsonl.ts";
 
 /** Sampling settings of an evaluation run. */
 export interface SampleSettings {
@@ -40,7 +41,9 @@ export const PAPER_SAMPLING: Readonly<SampleSettings> = Object.freeze({
 
 /** One cached completion line. */
 export interface CompletionRecord {
+  /** Scenario id. */
   scenario: string;
+  /** Generated text after the prompt. */
   completion: string;
   /** 0-based generate call this sample came from (seeded with seed + call). */
   call: number;
@@ -61,28 +64,26 @@ export function scenarioPrompt(s: Scenario): string {
 
 /** Reads a completions cache, truncating a torn trailing line. Missing file → []. */
 export function readCompletionCache(path: string): CompletionRecord[] {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-  const end = text.lastIndexOf("\n") + 1;
-  if (end < text.length) {
-    Deno.truncateSync(path, new TextEncoder().encode(text.slice(0, end)).length);
-  }
-  return text.slice(0, end).split("\n").filter((l) => l.trim()).map((line, i) => {
-    try {
-      return JSON.parse(line) as CompletionRecord;
-    } catch {
-      throw new Error(`${path}:${i + 1}: not a JSON completion record`);
-    }
-  });
+  return readResumableJsonl(
+    path,
+    (where) => new Error(`${where}: not a JSON completion record`),
+  ).map((l) => l.value as CompletionRecord);
 }
 
-/** Progress callback: scenario done count, total, and the scenario being sampled. */
-export type SampleProgress = (done: number, total: number, scenario: string) => void;
+/** One progress event of {@link sampleScenarios}. */
+export interface SampleProgressEvent {
+  /** Generate calls finished so far (cached ones included). */
+  done: number;
+  /** Generate calls in all. */
+  total: number;
+  /** The scenario of the call. */
+  scenario: string;
+  /** The call was found in the cache (resumed), not generated now. */
+  cached: boolean;
+}
+
+/** Progress callback, called after each generate call (cached or new). */
+export type SampleProgress = (event: SampleProgressEvent) => void;
 
 /**
  * Samples `settings.samples` completions per scenario into `cachePath` (JSONL of
@@ -110,9 +111,9 @@ export function sampleScenarios(
       : guidance?.(prompt, promptIds) ?? null;
     try {
       for (let call = 0; call < calls; call++) {
-        onProgress(finished, totalCalls, s.id);
         if (done.has(`${s.id}\u0000${call}`)) {
           finished++;
+          onProgress({ done: finished, total: totalCalls, scenario: s.id, cached: true });
           continue;
         }
         const n = Math.min(settings.perCall, settings.samples - call * settings.perCall);
@@ -125,17 +126,22 @@ export function sampleScenarios(
           seed: settings.seed + call,
           logitsProcessor: processor ?? undefined,
         });
-        const lines = out.texts.map((completion, i) =>
-          JSON.stringify({ scenario: s.id, completion, call, tokens: out.tokens[i].length })
+        appendJsonl(
+          cachePath,
+          out.texts.map((completion, i) => ({
+            scenario: s.id,
+            completion,
+            call,
+            tokens: out.tokens[i].length,
+          })),
         );
-        Deno.writeTextFileSync(cachePath, lines.join("\n") + "\n", { append: true });
         finished++;
+        onProgress({ done: finished, total: totalCalls, scenario: s.id, cached: false });
       }
     } finally {
       processor?.dispose();
     }
   }
-  onProgress(finished, totalCalls, "");
   const order = new Map(scenarios.map((s, i) => [s.id, i]));
   return readCompletionCache(cachePath)
     .filter((r) => order.has(r.scenario))

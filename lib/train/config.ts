@@ -5,6 +5,7 @@
  */
 import type { Device } from "../../ffi/mod.ts";
 import { type Aggregation, parseAggregation } from "../aggregator/mod.ts";
+import { parseDevice } from "../util/device.ts";
 
 /** Everything `train()` needs. */
 export interface TrainConfig {
@@ -146,7 +147,7 @@ export function resolveConfig(
     ["save-every", c.saveEvery],
   ];
   for (const [f, v] of posInt) {
-    if (!Number.isInteger(v) || v < 1) bad(f, `must be a positive integer, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 1) bad(f, `must be a positive integer, got ${v}`);
   }
   for (
     const [f, v] of [["max-steps", c.maxSteps], ["max-val-batches", c.maxValBatches], [
@@ -154,7 +155,20 @@ export function resolveConfig(
       c.threads,
     ]] as const
   ) {
-    if (!Number.isInteger(v) || v < 0) bad(f, `must be a non-negative integer, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 0) bad(f, `must be a non-negative integer, got ${v}`);
+  }
+  if (!Number.isSafeInteger(c.seed) || c.seed < 0) {
+    bad("seed", `must be an integer in [0, 2^53), got ${c.seed}`);
+  }
+  for (
+    const [f, v] of [
+      ["weight-decay", c.weightDecay],
+      ["sec-weight", c.secWeight],
+      ["kl-weight", c.klWeight],
+      ["margin", c.margin],
+    ] as const
+  ) {
+    if (!(Number.isFinite(v) && v >= 0)) bad(f, `must be a non-negative number, got ${v}`);
   }
   if (!(c.lr > 0 && Number.isFinite(c.lr))) bad("lr", `must be a positive number, got ${c.lr}`);
   if (!(c.loraAlpha > 0)) bad("lora-alpha", `must be positive, got ${c.loraAlpha}`);
@@ -169,7 +183,7 @@ export function resolveConfig(
   if (!(c.warmupRatio >= 0 && c.warmupRatio <= 1)) bad("warmup-ratio", `must be in [0, 1]`);
   if (!(c.maxGradNorm > 0)) bad("max-grad-norm", `must be positive`);
   if (c.dtype !== "f32" && c.dtype !== "bf16") bad("dtype", `must be f32 or bf16, got ${c.dtype}`);
-  if (!/^(cpu|cuda(:\d+)?)$/.test(c.device)) {
+  if (!parseDevice(c.device)) {
     bad("device", `must be cpu, cuda or cuda:N, got ${c.device}`);
   }
   if (c.targets !== null && (!c.targets.length || c.targets.some((t) => !/^\w+$/.test(t)))) {

@@ -29,6 +29,12 @@ export interface RawPair {
 
 /** The JSONL files of one split, sorted by name; throws {@link DataError} when there are none. */
 export async function splitFiles(dataDir: string, split: "train" | "val"): Promise<string[]> {
+  if (await isFile(dataDir)) {
+    throw new DataError(
+      `data directory ${dataDir} is a file; expected a directory holding ${split}/*.jsonl ` +
+        `or ${split}.jsonl`,
+    );
+  }
   if (!(await isDir(dataDir))) throw new DataError(`data directory ${dataDir} does not exist`);
   const single = `${dataDir}/${split}.jsonl`;
   if (await isFile(single)) return [single];
@@ -44,6 +50,32 @@ export async function splitFiles(dataDir: string, split: "train" | "val"): Promi
     `no ${split} data in ${dataDir}: expected ${split}/*.jsonl (SVEN layout, one file per CWE) ` +
       `or ${split}.jsonl`,
   );
+}
+
+function typeOf(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`;
+}
+
+/**
+ * SVEN's `line_changes` / `char_changes`: `{"deleted": [...], "added": [...]}`, lists of objects.
+ * Training does not read them, but a line where they have another shape is not SVEN data (a
+ * wrong export or a hand edit), so it is refused rather than trained on.
+ */
+function checkChanges(v: unknown, field: string, where: string): void {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new DataError(
+      `${where}: field "${field}" must be an object {"deleted": [...], "added": [...]}, ` +
+        `got ${typeOf(v)}`,
+    );
+  }
+  for (const side of ["deleted", "added"]) {
+    const list = (v as Record<string, unknown>)[side];
+    if (!Array.isArray(list) || list.some((x) => typeof x !== "object" || x === null)) {
+      throw new DataError(
+        `${where}: field "${field}.${side}" must be a list of objects, got ${typeOf(list)}`,
+      );
+    }
+  }
 }
 
 /** Parses one JSONL file into pairs; a malformed line is a {@link DataError} naming file:line. */
@@ -64,6 +96,12 @@ export function parseJsonl(text: string, file: string): RawPair[] {
       if (typeof r[k] !== "string") {
         throw new DataError(`${where}: missing or non-string "${k}"`);
       }
+    }
+    for (const k of ["line_changes", "char_changes"]) {
+      if (r[k] !== undefined) checkChanges(r[k], k, where);
+    }
+    if (r.vul_type !== undefined && typeof r.vul_type !== "string") {
+      throw new DataError(`${where}: field "vul_type" must be a string, got ${typeOf(r.vul_type)}`);
     }
     out.push({
       vulnerable: r.func_src_before as string,

@@ -35,3 +35,33 @@ export function parseJsonLines(
   });
   return out;
 }
+
+/**
+ * Reads a JSONL file that a killed run may have left with a torn last line (no trailing newline):
+ * the torn part is cut off the file, so appending resumes cleanly. A missing file is empty.
+ */
+export function readResumableJsonl(
+  path: string,
+  invalid: (where: string, message: string) => Error,
+): JsonLine[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  const end = text.lastIndexOf("\n") + 1;
+  if (end < text.length) {
+    Deno.truncateSync(path, new TextEncoder().encode(text.slice(0, end)).length);
+  }
+  return parseJsonLines(text.slice(0, end), path, invalid);
+}
+
+/** Appends `records` to `path` as JSON lines in one write (a record is never split by a kill
+ * between records). */
+export function appendJsonl(path: string, records: readonly unknown[]): void {
+  if (!records.length) return;
+  const text = records.map((r) => JSON.stringify(r) + "\n").join("");
+  Deno.writeTextFileSync(path, text, { append: true });
+}

@@ -1,8 +1,10 @@
 /**
  * The one progress bar of the toolkit, on stderr: `label [#####.....] 12/40 2.10/s eta 13s  note`.
  * Redrawn in place on a terminal; on a pipe (CI, logs) it prints at most one line every few
- * seconds plus the final state, so logs stay short. The rate counts from the first update, so a
- * resumed run shows its own speed.
+ * seconds plus the final state, so logs stay short. The rate counts only the work done in this
+ * run: units done before it started (`initial`, or the first update when `initial` is not given)
+ * and units found already done on the way ({@link ProgressBar.skip}, e.g. cache hits) are left out,
+ * so a resumed run shows its own speed.
  * @module
  */
 
@@ -12,11 +14,17 @@ export interface ProgressOptions {
   quiet?: boolean;
   /** Minimum milliseconds between redraws on a pipe (default 5000; 100 on a terminal). */
   pipeIntervalMs?: number;
+  /** Units already done when the bar starts. When omitted, a bar driven by {@link ProgressBar.add}
+   * starts at 0 at its creation; one driven by absolute {@link ProgressBar.update} counts takes the
+   * first update's count as the starting point (and its time as the start). */
+  initial?: number;
 }
 
 /** A progress bar for `total` units of work. */
 export class ProgressBar {
+  /** Shown before the bar. */
   readonly label: string;
+  /** Units of work in all. */
   readonly total: number;
   readonly #quiet: boolean;
   readonly #tty = Deno.stderr.isTerminal();
@@ -24,15 +32,18 @@ export class ProgressBar {
   readonly #enc = new TextEncoder();
   #start = performance.now();
   #first: number | null = null;
+  #skipped = 0;
   #lastDraw = -Infinity;
   #done = 0;
   #open = false;
 
+  /** A bar for `total` units, labelled `label`. */
   constructor(label: string, total: number, options: ProgressOptions = {}) {
     this.label = label;
     this.total = Math.max(total, 0);
     this.#quiet = options.quiet ?? false;
     this.#interval = this.#tty ? 100 : options.pipeIntervalMs ?? 5000;
+    if (options.initial !== undefined) this.#first = this.#done = options.initial;
   }
 
   /** Sets the completed count (with an optional trailing note) and redraws if due. */
@@ -51,8 +62,19 @@ export class ProgressBar {
     if (final) this.end();
   }
 
-  /** Adds `n` completed units. */
+  /** Adds `n` units that were already done (resumed work): they advance the bar, not the rate. */
+  skip(n: number, note = ""): void {
+    if (this.#first === null) {
+      this.#first = this.#done;
+      this.#start = performance.now();
+    }
+    this.#skipped += n;
+    this.update(this.#done + n, note);
+  }
+
+  /** Adds `n` completed units (counting from the bar's creation when nothing was set before). */
   add(n: number, note = ""): void {
+    this.#first ??= this.#done;
     this.update(this.#done + n, note);
   }
 
@@ -76,7 +98,7 @@ export class ProgressBar {
     const frac = this.total ? Math.min(this.#done / this.total, 1) : 1;
     const filled = Math.round(frac * width);
     const secs = (performance.now() - this.#start) / 1000;
-    const rate = secs > 0 ? (this.#done - (this.#first ?? 0)) / secs : 0;
+    const rate = secs > 0 ? (this.#done - (this.#first ?? 0) - this.#skipped) / secs : 0;
     const eta = rate > 0 ? (this.total - this.#done) / rate : NaN;
     return `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
       `${this.#done}/${this.total} ${rate.toFixed(2)}/s` +

@@ -5,11 +5,10 @@
  * @module
  */
 
-/** Project root (the directory holding deno.json). */
-export const PROJECT_ROOT: string = new URL("../../../", import.meta.url).pathname.replace(
-  /\/$/,
-  "",
-);
+import { PROJECT_ROOT } from "../../util/paths.ts";
+
+/** Project root (the directory holding deno.json), re-exported from lib/util/paths.ts. */
+export { PROJECT_ROOT };
 
 /** data_eval/py: harness.py, dgcheck.py, checks/. */
 export const PY_DATA_DIR = `${PROJECT_ROOT}/data_eval/py`;
