@@ -22,10 +22,13 @@ export type Method = "lm" | "deepguard";
 
 /** Options of {@link runEvaluation}. */
 export interface EvalOptions {
+  /** Hugging Face checkpoint directory. */
   model: string;
   /** Adapter directory; required for `deepguard`, optional for `lm` (LoRA only, no guidance). */
   adapter?: string;
+  /** `lm` (plain sampling) or `deepguard` (adapter + guided decoding). */
   method: Method;
+  /** Which scenario group to run. */
   evalType: EvalType;
   /** Scenario file or upstream folder; default ../shared/data/sec_eval/scenarios.jsonl. */
   scenarios?: string;
@@ -33,9 +36,13 @@ export interface EvalOptions {
   scenarioIds?: readonly string[];
   /** Also run the base validation scenarios (upstream generates but does not report them). */
   includeValidation?: boolean;
+  /** Sampling settings (the paper's in {@link PAPER_SAMPLING}). */
   sampling: SampleSettings;
+  /** Base weight dtype. */
   dtype: "f32" | "bf16";
+  /** Device. */
   device: Device;
+  /** Output directory (completions, results, summary, report). */
   out: string;
   /** Judges for the harness (comma-separated, `all` by default). */
   judges?: string;
