@@ -194,7 +194,7 @@ export class DeepGuardModel {
       throw new ComponentsError(
         `${adapterDir} lacks ${missing.join(" and ")}: DeepGuard's guidance and scoring need the ` +
           `security components a DeepGuard training run saves beside the LoRA (a plain PEFT ` +
-          `adapter works for plain generation, --method lm)`,
+          `adapter works for plain generation: generate without --guided, eval --method lm)`,
       );
     }
     const secCfg = await readSecurityConfig(adapterDir);
