@@ -37,9 +37,9 @@
  * for (const { token, score } of dg.scoreTokens("os.system(cmd)")) console.log(token, score);
  * ```
  *
- * Tensor internals (raw ops, autograd, the optimizer step, the shim loader) and the
- * building blocks below the model (`Module`, layers) are in the `./ffi` and `./nn` sub-path
- * exports.
+ * Tensor internals (raw ops, autograd, the optimizer step, the shim loader) are the `./ffi`
+ * sub-path export; the layers and AdamW are `./nn`. Only the building blocks the types below
+ * expose (`Module`, `Linear`, `DecoderLayer`, `KVCache`) are re-exported here.
  * @module
  */
 // Tensors: the handle type, memory scopes and the errors every caller may see.
@@ -60,6 +60,7 @@ export {
   type ValuesIndices,
 } from "./ffi/mod.ts";
 export type { Scoped } from "./ffi/scope.ts";
+// The building blocks the model types expose.
 export { type Layer, Linear, Module, StateDictError } from "./lib/nn/mod.ts";
 // Models: Hugging Face checkpoints, tokenizer, generation.
 export {
@@ -105,6 +106,7 @@ export { SecurityAnalyzer, TokenSecurityStats } from "./lib/analyzer/mod.ts";
 export {
   ComponentsError,
   type ComponentsShape,
+  type DeepGuardLoadOptions,
   DeepGuardModel,
   type DeepGuardOptions,
   type GuidanceOptions,
