@@ -32,35 +32,128 @@
  *
  * @example Per-token security scores of a code string
  * ```ts
- * import { SecurityAwareLoRAModel } from "@deepguard/deepguard-ts";
- * const sm = await SecurityAwareLoRAModel.load("/models/qwen", "runs/q/best");
- * for (const { token, score } of sm.scoreTokens("os.system(cmd)")) console.log(token, score);
+ * import { DeepGuardModel } from "@deepguard/deepguard-ts";
+ * const dg = await DeepGuardModel.load("/models/qwen", "runs/q/best");
+ * for (const { token, score } of dg.scoreTokens("os.system(cmd)")) console.log(token, score);
  * ```
+ *
+ * Tensor internals (raw ops, autograd, the optimizer step, the shim loader) are the `./ffi`
+ * sub-path export; the layers and AdamW are `./nn`. Only the building blocks the types below
+ * expose (`Module`, `Linear`, `DecoderLayer`, `KVCache`) are re-exported here.
  * @module
  */
-export * from "./ffi/mod.ts";
-export * from "./lib/nn/mod.ts";
+// Tensors: the handle type, memory scopes and the errors every caller may see.
 export {
+  type Device,
+  DeviceError,
+  DisposedTensorError,
+  type DType,
+  type HostArray,
+  liveTensors,
+  manualSeed,
+  NativeLibraryError,
+  noGrad,
+  Tensor,
+  type TensorOptions,
+  tidy,
+  TorchError,
+  type ValuesIndices,
+} from "./ffi/mod.ts";
+export type { Scoped } from "./ffi/scope.ts";
+// The building blocks the model types expose.
+export { type Layer, Linear, Module, StateDictError } from "./lib/nn/mod.ts";
+// Models: Hugging Face checkpoints, tokenizer, generation.
+export {
+  type BosRule,
+  type DecodeOptions,
+  DecoderLayer,
+  DecoderLM,
+  type EncodeOptions,
+  type ForwardOptions,
+  type ForwardOutput,
   generate,
   type GenerateOptions,
   type GenerateResult,
+  type GenerationDefaults,
+  KVCache,
+  type LayerContext,
+  type LoadOptions,
   loadPretrained,
   type LogitsProcessor,
   makeTiny,
   type ModelConfig,
+  type ModelType,
+  type PaddedBatch,
   type Pretrained,
+  type RopeScaling,
+  type RopeTables,
+  type SamplingOptions,
+  type TinyArch,
+  type TinyOptions,
   Tokenizer,
+  type TokenizerOptions,
 } from "./lib/model/mod.ts";
 export {
-  SecurityAwareLoRAModel,
+  AdapterError,
+  loadLora,
+  LoraAdapter,
+  type LoraConfig,
+  LoraLinear,
+} from "./lib/lora/mod.ts";
+export { type Aggregation, AGGREGATIONS, MultiLayerAggregator } from "./lib/aggregator/mod.ts";
+export { SecurityAnalyzer, TokenSecurityStats } from "./lib/analyzer/mod.ts";
+// DeepGuard at inference: security components, scores, guided decoding.
+export {
+  ComponentsError,
+  type ComponentsShape,
+  type DeepGuardLoadOptions,
+  DeepGuardModel,
+  type DeepGuardOptions,
+  type GuidanceOptions,
+  guidanceStrength,
+  normalizeStats,
+  SecurityComponents,
+  type SecurityConfig,
+  type SecurityLogitsProcessor,
+  securityLogitsProcessor,
+  type TokenBatch,
   type TokenScore,
+} from "./lib/deepguard/mod.ts";
+// Training.
+export {
+  type LossTerms,
+  type LossValues,
+  type LossWeights,
+  type PairBatchTensors,
+  SecurityAwareLoRAModel,
+  type SideTensors,
+  type StepLog,
   train,
   type TrainConfig,
+  type TrainHooks,
   type TrainResult,
+  type ValidationLog,
 } from "./lib/train/mod.ts";
-export { guidanceStrength, normalizeStats, securityLogitsProcessor } from "./lib/guided/mod.ts";
-export { type Generator, loadGenerator } from "./lib/pipeline/generator.ts";
-export { type EvalOptions, runEvaluation } from "./lib/pipeline/evaluate.ts";
-export { PAPER_SAMPLING, type SampleSettings } from "./lib/pipeline/samples.ts";
+// Generation and evaluation runs.
+export { type Generator, type GeneratorOptions, loadGenerator } from "./lib/pipeline/generator.ts";
+export {
+  type EvalOptions,
+  type EvalType,
+  type Method,
+  runEvaluation,
+} from "./lib/pipeline/evaluate.ts";
+export {
+  type GuidanceFactory,
+  PAPER_SAMPLING,
+  type SampleSettings,
+} from "./lib/pipeline/samples.ts";
 export { scoreCompletions, type ScoreOptions, type ScoreOutcome } from "./lib/eval/score.ts";
-export type { Finding, Scenario } from "./lib/eval/types.ts";
+export type { GroupSummary, MetricRow, Summary } from "./lib/eval/metrics.ts";
+export type { SampleResult } from "./lib/eval/results.ts";
+export type {
+  Finding,
+  JudgeOutcome,
+  Language,
+  LanguageBackend,
+  Scenario,
+} from "./lib/eval/types.ts";

@@ -8,8 +8,11 @@
 
 /** What a scope needs of a tensor: disposal, and a slot remembering its owning scope. */
 export interface Scoped {
+  /** Whether the native handle is gone. */
   readonly isDisposed: boolean;
+  /** Frees the native handle. */
   dispose(): void;
+  /** The `tidy` scope that owns it, or null. */
   scope: Set<Scoped> | null;
 }
 

@@ -69,13 +69,17 @@ function pair(op: string, run: (out: BigUint64Array) => number): [Tensor, Tensor
 
 /** Two tensors from a reduction that returns values and their indices. */
 export interface ValuesIndices {
+  /** The reduced values. */
   values: Tensor;
+  /** Their positions along the reduced dimension (i64). */
   indices: Tensor;
 }
 
 /** Creation options: element type and device. */
 export interface TensorOptions {
+  /** Element type (default f32). */
   dtype?: DType;
+  /** Device (default cpu). */
   device?: Device;
 }
 

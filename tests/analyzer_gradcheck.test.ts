@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { manualSeed, randn, type Tensor, tensor, tidy } from "../ffi/mod.ts";
-import {
-  ComponentsError,
-  SecurityAnalyzer,
-  SecurityComponents,
-  TokenSecurityStats,
-} from "../lib/analyzer/mod.ts";
+import { SecurityAnalyzer, TokenSecurityStats } from "../lib/analyzer/mod.ts";
+import { ComponentsError, SecurityComponents } from "../lib/deepguard/mod.ts";
 import { gradCheck } from "../lib/train/gradcheck.ts";
 
 const B = 2, T = 3, H = 6, V = 11;

@@ -6,7 +6,7 @@ import {
   guidanceStrength,
   normalizeStats,
   securityLogitsProcessor,
-} from "../lib/guided/mod.ts";
+} from "../lib/deepguard/mod.ts";
 
 const stats = [0.5, -1, 0, 0.25]; // max|stats| = 1
 const close = (a: ArrayLike<number>, b: number[]) =>

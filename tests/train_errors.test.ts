@@ -1,6 +1,6 @@
 /** Bad inputs to training and adapter loading: each a clear error. */
 import assert from "node:assert/strict";
-import { ComponentsError } from "../lib/analyzer/mod.ts";
+import { ComponentsError } from "../lib/deepguard/mod.ts";
 import { AdapterError } from "../lib/lora/mod.ts";
 import { parseConfig } from "../lib/model/config.ts";
 import { expectedShapes } from "../lib/model/load.ts";

@@ -1,5 +1,6 @@
 /**
- * The DeepGuard security analyzer, token statistics and the saved security components.
+ * The DeepGuard security analyzer and the token security statistics (saved together with the
+ * aggregator as `lib/deepguard`'s security components).
  * @module
  */
 export {
@@ -9,14 +10,3 @@ export {
   SecurityAnalyzer,
 } from "./analyzer.ts";
 export { TokenSecurityStats } from "./stats.ts";
-export {
-  type BaseModelSizes,
-  COMPONENTS_FILE,
-  ComponentsError,
-  type ComponentsOptions,
-  type ComponentsShape,
-  readSecurityConfig,
-  SECURITY_CONFIG_FILE,
-  SecurityComponents,
-  type SecurityConfig,
-} from "./components.ts";

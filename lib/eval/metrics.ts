@@ -15,9 +15,13 @@ export interface MetricRow {
   id: string;
   /** Number of samples (N). */
   n: number;
+  /** Samples that parse. */
   parsed: number;
+  /** Samples that pass the functional tests. */
   functional: number;
+  /** Samples no judge flags. */
   secure: number;
+  /** Samples both secure and functional. */
   secureFunctional: number;
   /** functional / N, percent. */
   pass1: number;
@@ -31,13 +35,17 @@ export interface MetricRow {
 
 /** One report group (`base` or `untrain`). */
 export interface GroupSummary {
+  /** Scenario ids in the group. */
   scenarios: string[];
+  /** Mean of the per-scenario percentages. */
   average: MetricRow;
+  /** Percentages over all samples pooled. */
   overall: MetricRow;
 }
 
 /** Everything written to summary.json. */
 export interface Summary {
+  /** One row per scenario, with its group, CWE, language and harness error count. */
   scenarios: (MetricRow & {
     evalType: string;
     cwe: string;
@@ -45,11 +53,15 @@ export interface Summary {
     validation: boolean;
     errors: number;
   })[];
+  /** The `base` and `untrain` report groups (null when not run). */
   groups: { base: GroupSummary | null; untrain: GroupSummary | null };
   /** Validation scenarios (reported separately, not in `base`). */
   validation: GroupSummary | null;
+  /** Judges that ran. */
   judges: string[];
+  /** Per judge, per reason: how many samples it skipped. */
   skippedJudges: Record<string, Record<string, number>>;
+  /** Samples scored. */
   samples: number;
 }
 

@@ -45,7 +45,9 @@ export interface ScoreOptions {
 
 /** What {@link scoreCompletions} returns. */
 export interface ScoreOutcome {
+  /** Every scored sample, resumed ones included. */
   results: SampleResult[];
+  /** The metrics written to summary.json. */
   summary: Summary;
   /** Samples evaluated in this run (the rest were resumed from results.jsonl). */
   evaluated: number;

@@ -77,6 +77,21 @@ export class LoraAdapter {
     for (const [, l] of this.layers) l.unmerge();
   }
 
+  /**
+   * PEFT's `merge_and_unload`: folds every adapter into its base weight, puts the plain base
+   * Linear back into `model` (so inference runs the base model's own path, fused projections
+   * included) and frees the LoRA tensors. The adapter is empty afterwards.
+   */
+  mergeAndUnload(model: Module): void {
+    for (const [name, l] of this.layers) {
+      l.merge();
+      model.setSubmodule(name, l.base.train(l.training));
+      l.loraA.dispose();
+      l.loraB.dispose();
+    }
+    this.layers.length = 0;
+  }
+
   /** Writes `adapter_config.json` and `adapter_model.safetensors` (f32, metadata format=pt). */
   async save(dir: string, baseModel: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });

@@ -56,7 +56,10 @@ function tokenContent(t: TokenSpec): string | null {
 
 /** A loaded tokenizer with transformers-compatible special-token handling. */
 export class Tokenizer {
-  /** Underlying tokenizers.js object. */
+  /**
+   * Underlying tokenizers.js object.
+   * @internal
+   */
   readonly hf: HfTokenizer;
   /** BOS id, or null when the tokenizer has none (Qwen2). */
   readonly bosTokenId: number | null;

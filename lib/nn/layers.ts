@@ -19,9 +19,12 @@ import { type Layer, Module } from "./module.ts";
 
 /** y = x·Wᵀ + b with W [out, in] (PyTorch's default init). */
 export class Linear extends Module implements Layer {
+  /** Input width. */
   readonly inFeatures: number;
+  /** Output width. */
   readonly outFeatures: number;
   /**
+   * A Linear of the given sizes, randomly initialised unless `weights` are given.
    * @param weights loaded tensors to install instead of a random initialisation (see
    *   {@link Linear.fromWeights})
    */

@@ -25,13 +25,13 @@ export type Method = "lm" | "deepguard";
 
 /** Options of {@link runEvaluation}. */
 export interface EvalOptions {
-  /** Base model directory (HF layout). */
+  /** Hugging Face checkpoint directory. */
   model: string;
   /** Adapter directory; required for `deepguard`, optional for `lm` (LoRA only, no guidance). */
   adapter?: string;
-  /** Plain sampling or DeepGuard. */
+  /** `lm` (plain sampling) or `deepguard` (adapter + guided decoding). */
   method: Method;
-  /** Trained CWEs, held-out CWEs or both. */
+  /** Which scenario group to run. */
   evalType: EvalType;
   /** Scenario file or upstream folder; default ../shared/data/sec_eval/scenarios.jsonl. */
   scenarios?: string;
@@ -43,13 +43,13 @@ export interface EvalOptions {
   languages?: readonly ("py" | "c")[];
   /** Also run the base validation scenarios (upstream generates but does not report them). */
   includeValidation?: boolean;
-  /** Samples per scenario, per call, temperature, top-p, token budget, seed. */
+  /** Sampling settings (the paper's in {@link PAPER_SAMPLING}). */
   sampling: SampleSettings;
-  /** Base weights dtype. */
+  /** Base weight dtype. */
   dtype: "f32" | "bf16";
-  /** Where the model runs. */
+  /** Device. */
   device: Device;
-  /** Run directory (resumable). */
+  /** Output directory (completions, results, summary, report). */
   out: string;
   /** Judges for the harness (comma-separated, `all` by default). */
   judges?: string;

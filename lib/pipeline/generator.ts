@@ -1,82 +1,88 @@
 /**
- * Loads what generation needs: the base model alone, or the base model with a DeepGuard adapter
- * (LoRA merged for speed) and, when guided, the security guidance built from the analyzer's view
- * of each prompt and the learned token statistics.
+ * Loads what generation needs: the base model alone; the base model with a LoRA adapter (any
+ * PEFT LoRA, DeepGuard's included) merged into the base weights, so sampling runs the base
+ * model's own path; or, for guided decoding, a DeepGuard adapter with its security components,
+ * whose analyzer's view of each prompt and learned token statistics build the guidance.
+ * Imports nothing from `lib/train` (tests/deepguard_layering.test.ts).
  * @module
  */
 import type { Device } from "../../ffi/mod.ts";
+import { DeepGuardModel, type GuidanceOptions } from "../deepguard/mod.ts";
+import { loadLora } from "../lora/mod.ts";
 import { loadPretrained } from "../model/load.ts";
 import type { DecoderLM } from "../model/qwen_llama.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
-import { type GuidanceOptions, guidanceStrength, securityLogitsProcessor } from "../guided/mod.ts";
-import { SecurityAwareLoRAModel } from "../train/security_model.ts";
 import type { GuidanceFactory } from "./samples.ts";
 
 /** Options of {@link loadGenerator}. */
 export interface GeneratorOptions {
   /** Hugging Face checkpoint directory. */
   model: string;
-  /** DeepGuard adapter directory (PEFT adapter + security components). */
+  /**
+   * LoRA adapter directory: any PEFT LoRA adapter for plain generation; a DeepGuard adapter
+   * (PEFT adapter + security components) for guided decoding.
+   */
   adapter?: string;
-  /** Security-guided decoding (needs an adapter). */
+  /** Security-guided decoding (needs a DeepGuard adapter). */
   guided?: boolean;
+  /** Base weight dtype (default f32). */
   dtype?: "f32" | "bf16";
+  /** Device (default cpu). */
   device?: Device;
+  /** Knobs of the guidance (defaults reproduce DeepGuard's). */
   guidance?: GuidanceOptions;
 }
 
 /** A model ready to sample from, with optional guidance. */
 export interface Generator {
+  /** The decoder (adapter merged in, if any). */
   model: DecoderLM;
+  /** Its tokenizer. */
   tokenizer: Tokenizer;
   /** Builds the per-prompt logits processor, or null for plain sampling. */
   guidance: GuidanceFactory | null;
   /** One line saying what was loaded. */
   description: string;
+  /** Frees the model (and the security components). */
   dispose(): void;
-}
-
-/** Mean analyzer score over the prompt's tokens (s̄ of the guided decoding). */
-export function meanPromptScore(sm: SecurityAwareLoRAModel, prompt: string): number {
-  const scores = sm.scoreTokens(prompt);
-  if (!scores.length) throw new RangeError("cannot guide an empty prompt");
-  return scores.reduce((s, t) => s + t.score, 0) / scores.length;
 }
 
 /** Loads the model (and adapter) for sampling. */
 export async function loadGenerator(opts: GeneratorOptions): Promise<Generator> {
   const dtype = opts.dtype ?? "f32";
   const device = opts.device ?? "cpu";
+  const what = `(${dtype}, ${device})`;
   if (opts.guided && !opts.adapter) {
     throw new Error("guided decoding needs a DeepGuard adapter (--adapter DIR)");
   }
-  if (!opts.adapter) {
-    const pre = await loadPretrained(opts.model, { dtype, device });
+  if (opts.guided) {
+    const dg = await DeepGuardModel.load(opts.model, opts.adapter!, { dtype, device });
+    dg.train(false);
+    dg.adapter.mergeAndUnload(dg.lm);
     return {
-      model: pre.model,
-      tokenizer: pre.tokenizer,
-      guidance: null,
-      description: `base model ${opts.model} (${dtype}, ${device})`,
-      dispose: () => pre.model.dispose(),
+      model: dg.lm,
+      tokenizer: dg.tokenizer,
+      guidance: (prompt) => dg.guidance(prompt, opts.guidance),
+      description: `${opts.model} + adapter ${opts.adapter} + guided decoding ${what}`,
+      dispose: () => dg.dispose(),
     };
   }
-  const sm = await SecurityAwareLoRAModel.load(opts.model, opts.adapter, { dtype, device });
-  sm.train(false);
-  const guidance: GuidanceFactory | null = opts.guided
-    ? (prompt) =>
-      securityLogitsProcessor(
-        sm.tokenStats,
-        guidanceStrength(meanPromptScore(sm, prompt)),
-        opts.guidance,
-      )
-    : null;
+  const { model, tokenizer } = await loadPretrained(opts.model, { dtype, device });
+  if (opts.adapter) {
+    try {
+      (await loadLora(model, opts.adapter)).mergeAndUnload(model);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
   return {
-    model: sm.lm,
-    tokenizer: sm.tokenizer,
-    guidance,
-    description:
-      `${opts.model} + adapter ${opts.adapter}${opts.guided ? " + guided decoding" : ""} ` +
-      `(${dtype}, ${device})`,
-    dispose: () => sm.dispose(),
+    model,
+    tokenizer,
+    guidance: null,
+    description: opts.adapter
+      ? `${opts.model} + adapter ${opts.adapter} ${what}`
+      : `base model ${opts.model} ${what}`,
+    dispose: () => model.dispose(),
   };
 }

@@ -2,7 +2,8 @@
  * Right-padded batches of (vulnerable, secure) token sequences, as host arrays and tensors.
  * @module
  */
-import { type Device, type Tensor, tensor } from "../../ffi/mod.ts";
+import { type Device, tensor } from "../../ffi/mod.ts";
+import type { TokenBatch } from "../deepguard/mod.ts";
 
 /** One tokenised training pair. */
 export interface PairExample {
@@ -32,11 +33,8 @@ export interface PairBatchHost {
   vulnerable: PaddedRows;
 }
 
-/** Tensors of one side: ids [B,T] i64 and mask [B,T] i64. */
-export interface SideTensors {
-  ids: Tensor;
-  mask: Tensor;
-}
+/** Tensors of one side: ids [B,T] i64 and mask [B,T] i64 (the model's {@link TokenBatch}). */
+export type SideTensors = TokenBatch;
 
 /** Pads sequences on the right with `padId` to the longest one. */
 export function padRight(seqs: readonly (readonly number[])[], padId: number): PaddedRows {

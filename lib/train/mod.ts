@@ -1,20 +1,26 @@
 /**
- * DeepGuard training: the security-aware LoRA model and its loss, data loading, checkpoints and
- * the trainer behind `deno task train`.
+ * DeepGuard training, a client of `lib/deepguard`: the loss and its memory-saving backward, data
+ * loading, checkpoints and the trainer behind `deno task train`.
  * @module
  */
 export {
-  baseConfigHash,
   type LossTerms,
   type LossValues,
   type PairBatchTensors,
   SecurityAwareLoRAModel,
-  SecurityModelError,
   type SecurityModelOptions,
-  type TokenScore,
 } from "./security_model.ts";
+export { SecurityModelError } from "../deepguard/mod.ts";
+export { checkpointedBackward, type CheckpointedInputs } from "./checkpointed.ts";
 export { DEFAULT_LOSS, type LossWeights } from "./loss.ts";
-export { makeBatch, padRight, type PairBatchHost, type PairExample, sideTensors } from "./batch.ts";
+export {
+  makeBatch,
+  padRight,
+  type PairBatchHost,
+  type PairExample,
+  type SideTensors,
+  sideTensors,
+} from "./batch.ts";
 export {
   DataError,
   loadSplit,

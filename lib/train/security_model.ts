@@ -1,37 +1,24 @@
 /**
- * SecurityAwareLoRAModel: a frozen decoder with LoRA adapters, the multi-layer aggregator and the
- * security analyzer, and the DeepGuard loss (see `loss.ts`). Built fresh from a model directory
- * or loaded from a saved adapter directory; saved in PEFT format plus the security components.
+ * SecurityAwareLoRAModel: the DeepGuard model ({@link DeepGuardModel}, `lib/deepguard`) with the
+ * DeepGuard training objective — the loss of a batch of (vulnerable, secure) pairs, its backward
+ * (plain autograd, or the memory-saving checkpointed one in `checkpointed.ts`) and the validation
+ * loss. The model itself (create / load / save, scores) lives in `lib/deepguard`; this class is
+ * its training client and adds the loss constants, saved in `security_config.json`.
  * @module
  */
+import { noGrad, type Tensor, tidy } from "../../ffi/mod.ts";
 import {
-  backwardMany,
-  type Device,
-  manualSeed,
-  noGrad,
-  ones,
-  randint,
-  type Tensor,
-  tidy,
-} from "../../ffi/mod.ts";
-import type { Aggregation } from "../aggregator/mod.ts";
-import {
-  ComponentsError,
-  readSecurityConfig,
-  SecurityComponents,
+  DeepGuardModel,
+  type DeepGuardOptions,
+  type SecurityComponents,
   type SecurityConfig,
-} from "../analyzer/mod.ts";
-import {
-  applyLora,
-  defaultLoraConfig,
-  type LoraAdapter,
-  type LoraConfig,
-  readAdapterConfig,
-} from "../lora/mod.ts";
-import { loadPretrained } from "../model/load.ts";
+  type TokenScore,
+} from "../deepguard/mod.ts";
+import type { LoraAdapter } from "../lora/mod.ts";
 import type { DecoderLM } from "../model/qwen_llama.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
-import { type SideTensors, sideTensors } from "./batch.ts";
+import type { SideTensors } from "./batch.ts";
+import { checkpointedBackward } from "./checkpointed.ts";
 import {
   DEFAULT_LOSS,
   generationLoss,
@@ -41,24 +28,11 @@ import {
   maskedMean,
   securityLoss,
 } from "./loss.ts";
-import { vocabTerms } from "./vocab_loss.ts";
 
 /** Options for building or loading a {@link SecurityAwareLoRAModel}. */
-export interface SecurityModelOptions {
-  /** Aggregation method (default `attention`; ignored when loading). */
-  aggregation?: Aggregation;
-  /** Number L of last hidden states aggregated (default 4; ignored when loading). */
-  layers?: number;
-  /** LoRA settings (defaults: r 16, α 32, dropout 0.1, DeepGuard targets; ignored when loading). */
-  lora?: Partial<LoraConfig>;
-  /** Base weight dtype (default f32); adapters, components and optimizer stay f32. */
-  dtype?: "f32" | "bf16";
-  /** Device (default cpu). */
-  device?: Device;
-  /** Loss constants (default DeepGuard's). */
+export interface SecurityModelOptions extends DeepGuardOptions {
+  /** Loss constants (default DeepGuard's; a loaded adapter's saved ones otherwise). */
   loss?: Partial<LossWeights>;
-  /** Analyzer dropout (default 0.1). */
-  analyzerDropout?: number;
 }
 
 /** The loss terms as tensors (`total` carries the graph). */
@@ -105,39 +79,6 @@ export interface PairBatchTensors {
   vulnerable: SideTensors;
 }
 
-/** A scored token of {@link SecurityAwareLoRAModel.scoreTokens}. */
-export interface TokenScore {
-  /** Token id. */
-  id: number;
-  /** The token's text (decoded alone). */
-  token: string;
-  /** Analyzer score in (0, 1): higher = more secure-looking. */
-  score: number;
-}
-
-/** Error for a model directory / layer setting that cannot work. */
-export class SecurityModelError extends Error {
-  /** Error class name. */
-  override name = "SecurityModelError";
-}
-
-/** Hash of the architecture fields of a model config (stored for mismatch detection). */
-export async function baseConfigHash(modelDir: string): Promise<string> {
-  const raw = JSON.parse(await Deno.readTextFile(`${modelDir}/config.json`));
-  const keys = [
-    "model_type",
-    "hidden_size",
-    "intermediate_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "num_key_value_heads",
-    "vocab_size",
-  ];
-  const text = JSON.stringify(keys.map((k) => [k, raw[k] ?? null]));
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function values(t: LossTerms): LossValues {
   return {
     total: t.total.item(),
@@ -150,40 +91,16 @@ function values(t: LossTerms): LossValues {
   };
 }
 
-/** Decoder + LoRA + aggregator + analyzer, with the DeepGuard loss. */
+/** A {@link DeepGuardModel} with the DeepGuard loss. */
 export class SecurityAwareLoRAModel {
-  /** The base decoder (frozen; LoRA layers inside it). */
-  readonly lm: DecoderLM;
-  /** Its tokenizer. */
-  readonly tokenizer: Tokenizer;
-  /** The LoRA layers. */
-  readonly adapter: LoraAdapter;
-  /** Aggregator, analyzer, token statistics. */
-  readonly components: SecurityComponents;
-  /** The base model directory. */
-  readonly modelDir: string;
+  /** The model being trained. */
+  readonly model: DeepGuardModel;
   /** Loss constants. */
   loss: LossWeights;
 
-  private constructor(
-    modelDir: string,
-    lm: DecoderLM,
-    tokenizer: Tokenizer,
-    adapter: LoraAdapter,
-    components: SecurityComponents,
-    loss: LossWeights,
-  ) {
-    this.modelDir = modelDir;
-    this.lm = lm;
-    this.tokenizer = tokenizer;
-    this.adapter = adapter;
-    this.components = components;
+  private constructor(model: DeepGuardModel, loss: LossWeights) {
+    this.model = model;
     this.loss = loss;
-  }
-
-  /** Number L of aggregated hidden states. */
-  get numLayers(): number {
-    return this.components.shape.numLayers;
   }
 
   /** Fresh LoRA (B = 0) and freshly initialised components over the model in `modelDir`. */
@@ -191,140 +108,81 @@ export class SecurityAwareLoRAModel {
     modelDir: string,
     opts: SecurityModelOptions = {},
   ): Promise<SecurityAwareLoRAModel> {
-    const { model: lm, tokenizer } = await loadPretrained(modelDir, {
-      dtype: opts.dtype ?? "f32",
-      device: opts.device ?? "cpu",
-    });
-    try {
-      const cfg = lm.config;
-      const L = opts.layers ?? 4;
-      if (!Number.isInteger(L) || L < 1 || L > cfg.numLayers) {
-        throw new SecurityModelError(
-          `--layers ${L} is not possible: the model in ${modelDir} has ${cfg.numLayers} decoder ` +
-            `layers (choose 1..${cfg.numLayers})`,
-        );
-      }
-      const lora = { ...defaultLoraConfig(cfg.modelType), ...opts.lora };
-      const adapter = applyLora(lm, lora);
-      const components = new SecurityComponents(
-        {
-          aggregation: opts.aggregation ?? "attention",
-          numLayers: L,
-          hiddenSize: cfg.hiddenSize,
-          vocabSize: cfg.vocabSize,
-        },
-        { device: lm.device, dropout: opts.analyzerDropout },
-      );
-      return new SecurityAwareLoRAModel(modelDir, lm, tokenizer, adapter, components, {
-        ...DEFAULT_LOSS,
-        ...opts.loss,
-      });
-    } catch (e) {
-      lm.dispose();
-      throw e;
-    }
+    const model = await DeepGuardModel.create(modelDir, opts);
+    return new SecurityAwareLoRAModel(model, { ...DEFAULT_LOSS, ...opts.loss });
   }
 
   /**
-   * Loads the base model from `modelDir` and a saved adapter directory (PEFT adapter + security
-   * components). Refuses, with a clear error, an adapter saved for another base model (hidden
-   * size, vocabulary or layer count mismatch).
+   * Loads a saved adapter directory over the base model ({@link DeepGuardModel.load}); the loss
+   * constants come from its `security_config.json` unless `opts.loss` overrides them.
    */
   static async load(
     modelDir: string,
     adapterDir: string,
     opts: Pick<SecurityModelOptions, "dtype" | "device" | "loss" | "analyzerDropout"> = {},
   ): Promise<SecurityAwareLoRAModel> {
-    const secCfg = await readSecurityConfig(adapterDir);
-    const loraCfg = await readAdapterConfig(adapterDir);
-    const { model: lm, tokenizer } = await loadPretrained(modelDir, {
-      dtype: opts.dtype ?? "f32",
-      device: opts.device ?? "cpu",
-    });
-    try {
-      const cfg = lm.config;
-      const sizes = {
-        hiddenSize: cfg.hiddenSize,
-        vocabSize: cfg.vocabSize,
-        numLayers: cfg.numLayers,
-      };
-      const baseLayers = secCfg.base_num_hidden_layers;
-      if (typeof baseLayers === "number" && baseLayers !== cfg.numLayers) {
-        throw new ComponentsError(
-          `${adapterDir} was trained on a base model with ${baseLayers} decoder layers, but ` +
-            `${modelDir} has ${cfg.numLayers}: the adapter belongs to a different base model`,
-        );
-      }
-      const { components } = await SecurityComponents.load(adapterDir, sizes, {
-        device: lm.device,
-        dropout: opts.analyzerDropout,
-      });
-      try {
-        const adapter = applyLora(lm, loraCfg);
-        await adapter.loadWeights(adapterDir);
-        const loss = { ...DEFAULT_LOSS, ...lossFromConfig(secCfg), ...opts.loss };
-        return new SecurityAwareLoRAModel(modelDir, lm, tokenizer, adapter, components, loss);
-      } catch (e) {
-        components.dispose();
-        throw e;
-      }
-    } catch (e) {
-      lm.dispose();
-      throw e;
-    }
+    const model = await DeepGuardModel.load(modelDir, adapterDir, opts);
+    const saved = lossFromConfig(model.securityConfig!);
+    return new SecurityAwareLoRAModel(model, { ...DEFAULT_LOSS, ...saved, ...opts.loss });
   }
 
-  /**
-   * Writes the adapter directory: adapter_config.json, adapter_model.safetensors,
-   * security_components.safetensors, security_config.json.
-   */
-  async save(dir: string): Promise<void> {
-    await this.adapter.save(dir, this.modelDir);
-    const cfg = this.lm.config;
-    await this.components.save(dir, {
-      base_model: this.modelDir,
-      model_type: cfg.modelType,
-      base_num_hidden_layers: cfg.numLayers,
-      base_config_hash: await baseConfigHash(this.modelDir),
-      lora_r: this.adapter.config.r,
-      lora_alpha: this.adapter.config.alpha,
-      target_modules: this.adapter.config.targetModules,
-      loss: { ...this.loss },
-    });
+  /** The base decoder (frozen; LoRA layers inside it). */
+  get lm(): DecoderLM {
+    return this.model.lm;
+  }
+  /** Its tokenizer. */
+  get tokenizer(): Tokenizer {
+    return this.model.tokenizer;
+  }
+  /** The LoRA layers. */
+  get adapter(): LoraAdapter {
+    return this.model.adapter;
+  }
+  /** Aggregator, analyzer, token statistics. */
+  get components(): SecurityComponents {
+    return this.model.components;
+  }
+  /** The base model directory. */
+  get modelDir(): string {
+    return this.model.modelDir;
+  }
+  /** Number L of aggregated hidden states. */
+  get numLayers(): number {
+    return this.model.numLayers;
+  }
+  /** Token security statistic of every vocabulary id (a live view, [V]). */
+  get tokenStats(): Float32Array {
+    return this.model.tokenStats;
+  }
+
+  /** Writes the adapter directory ({@link DeepGuardModel.save}) with the loss constants. */
+  save(dir: string): Promise<void> {
+    return this.model.save(dir, { loss: { ...this.loss } });
   }
 
   /** Trainable tensors: LoRA (PEFT names, no prefix) then components (`aggregator.*`, `analyzer.*`). */
   trainableParameters(): [string, Tensor][] {
-    return [...this.adapter.namedParameters(), ...this.components.namedParameters()];
+    return this.model.trainableParameters();
   }
 
-  /**
-   * Training mode: LoRA dropout, analyzer dropout, and the base decoder's attention dropout
-   * (`attention_dropout` of its config: 0.1 for Seed-Coder, 0 for Qwen2.5/DeepSeek), as
-   * transformers' `model.train()` does upstream.
-   */
+  /** Training mode on or off ({@link DeepGuardModel.train}). */
   train(on = true): void {
-    this.lm.train(on);
-    this.adapter.train(on);
-    this.components.train(on);
+    this.model.train(on);
   }
 
   /** Logits [B,T,V] and the last L hidden states of a forward (autograd as currently enabled). */
   forward(side: SideTensors): { logits: Tensor; hidden: Tensor[] } {
-    return tidy(() => {
-      const out = this.lm.forward(side.ids, {
-        attentionMask: side.mask,
-        outputHiddenStates: true,
-      });
-      return { logits: out.logits, hidden: out.hiddenStates!.slice(-this.numLayers) };
-    });
+    return this.model.forward(side);
   }
 
   /** Per-token analyzer scores [B,T] from hidden states (aggregator + analyzer, with grad). */
   scores(hidden: readonly Tensor[], ids: Tensor): Tensor {
-    return tidy(() =>
-      this.components.analyzer.forward(this.components.aggregator.forward(hidden), ids)
-    );
+    return this.model.scores(hidden, ids);
+  }
+
+  /** Analyzer score of every token of `code` ({@link DeepGuardModel.scoreTokens}). */
+  scoreTokens(code: string): TokenScore[] {
+    return this.model.scoreTokens(code);
   }
 
   #vulnerableHidden(b: PairBatchTensors): Tensor[] {
@@ -343,6 +201,16 @@ export class SecurityAwareLoRAModel {
     return noGrad(() =>
       this.adapter.withDisabled(() =>
         tidy(() => this.lm.forward(b.secure.ids, { attentionMask: b.secure.mask }).logits)
+      )
+    );
+  }
+
+  /** Final-normed hidden states [B,T,D] of the adapter-free model on the secure side. */
+  #referenceHidden(b: PairBatchTensors): Tensor | null {
+    if (!this.loss.useKl) return null;
+    return noGrad(() =>
+      this.adapter.withDisabled(() =>
+        tidy(() => this.lm.lastHiddenStates(b.secure.ids, 1, { attentionMask: b.secure.mask })[0])
       )
     );
   }
@@ -383,8 +251,8 @@ export class SecurityAwareLoRAModel {
 
   /**
    * Computes the loss and accumulates `scale`·∂loss/∂θ into the trainable parameters' grads.
-   * With `checkpointing`, the secure forward keeps only each decoder layer's input and recomputes
-   * the layer during backward (dropout masks replayed by reseeding per layer).
+   * With `checkpointing`, the memory-saving backward of `checkpointed.ts` runs instead of
+   * autograd through the whole graph.
    */
   lossAndBackward(b: PairBatchTensors, scale = 1, checkpointing = false): LossValues {
     return tidy(() => {
@@ -393,97 +261,15 @@ export class SecurityAwareLoRAModel {
         t.total.mul(scale).backward();
         return values(t);
       }
-      return this.#checkpointedBackward(b, scale);
-    });
-  }
-
-  /** Final-normed hidden states [B,T,D] of the adapter-free model on the secure side. */
-  #referenceHidden(b: PairBatchTensors): Tensor | null {
-    if (!this.loss.useKl) return null;
-    return noGrad(() =>
-      this.adapter.withDisabled(() =>
-        tidy(() => this.lm.lastHiddenStates(b.secure.ids, 1, { attentionMask: b.secure.mask })[0])
-      )
-    );
-  }
-
-  /**
-   * The memory-saving backward: the secure forward keeps only each decoder layer's input and
-   * recomputes the layer during backward (dropout masks replayed by reseeding per layer), and the
-   * vocabulary-sized terms (gen, KL) run in chunks with their gradient in closed form
-   * ({@link vocabTerms}), so no [B,T,V] tensor is alive at any time.
-   */
-  #checkpointedBackward(b: PairBatchTensors, scale: number): LossValues {
-    const lm = this.lm, N = lm.config.numLayers, L = this.numLayers, w = this.loss;
-    const vul = this.#vulnerableHidden(b);
-    const refH = this.#referenceHidden(b);
-    const [B, S] = b.secure.ids.shape;
-    if (S < 2) throw new RangeError("sequences need at least 2 tokens for next-token loss");
-    const ctx = lm.context(B, S, { attentionMask: b.secure.mask });
-    const layers = lm.layers;
-    const seed = noGrad(() => tidy(() => randint(0, 2 ** 30, [1]).item()));
-    // forward without graph, keeping each layer's input
-    const inputs: Tensor[] = noGrad(() => {
-      const xs = [lm.embed(b.secure.ids)];
-      for (let i = 0; i < N; i++) {
-        manualSeed(seed + i);
-        xs.push(layers[i].forward(xs[i], ctx));
-      }
-      return xs;
-    });
-    // leaves: the used hidden states below the top, and the raw top output
-    const leaves = new Map<number, Tensor>();
-    for (let j = N + 1 - L; j < N; j++) leaves.set(j, inputs[j].detach().requiresGrad_(true));
-    const top = inputs[N].detach().requiresGrad_(true);
-    const finalH = lm.finalNorm(top);
-    const hidden = [...[...leaves.keys()].sort((a, c) => a - c).map((j) => leaves.get(j)!), finalH];
-    const sSec = maskedMean(this.scores(hidden, b.secure.ids), b.secure.mask);
-    const sVul = maskedMean(this.scores(vul, b.vulnerable.ids), b.vulnerable.mask);
-    const sec = securityLoss(sSec, sVul, w.margin);
-    // gen and KL over the vocabulary, chunked; the KL gradient is dropped if the clamp is active
-    const nGen = noGrad(() => tidy(() => b.secure.mask.narrow(1, 1, S - 1).sum().item()));
-    const nKl = noGrad(() => tidy(() => b.secure.mask.sum().item()));
-    const vocab = (klWeight: number) =>
-      vocabTerms({
-        hidden: finalH.detach(),
-        refHidden: refH,
-        ids: b.secure.ids,
-        mask: b.secure.mask,
-        head: (h) => lm.lmHead(h),
-        headWeight: lm.lmHeadWeight(),
-        genWeight: scale / nGen,
-        klWeight,
+      const vulnerableHidden = this.#vulnerableHidden(b);
+      const referenceHidden = this.#referenceHidden(b);
+      return checkpointedBackward(this.model, b, {
+        vulnerableHidden,
+        referenceHidden,
+        weights: this.loss,
+        scale,
       });
-    let v = vocab(refH ? (scale * w.klWeight) / nKl : 0);
-    const gen = v.genSum / nGen;
-    const klUnclamped = refH ? v.klSum / nKl : 0;
-    const kl = Math.min(klUnclamped, w.klClamp);
-    if (refH && klUnclamped > w.klClamp) v = vocab(0); // clamped: no KL gradient (torch's clamp)
-    backwardMany(
-      [sec.mul(w.secWeight * scale), finalH],
-      [ones([], { device: sec.device }), v.gradHidden],
-    );
-    let g = top.grad ?? top.mul(0);
-    for (let i = N - 1; i >= 0; i--) {
-      const x = inputs[i].detach().requiresGrad_(true);
-      manualSeed(seed + i);
-      const y = layers[i].forward(x, ctx);
-      backwardMany([y], [g]);
-      if (i === 0) break;
-      const gx = x.grad ?? x.mul(0).detach();
-      const extra = leaves.get(i)?.grad ?? null;
-      g = extra ? gx.add(extra) : gx;
-    }
-    const secV = sec.item();
-    return {
-      total: gen + w.secWeight * secV + w.klWeight * kl,
-      gen,
-      sec: secV,
-      kl,
-      klUnclamped,
-      sSec: sSec.item(),
-      sVul: sVul.item(),
-    };
+    });
   }
 
   /** The loss values of a batch without any gradient (validation). */
@@ -491,40 +277,9 @@ export class SecurityAwareLoRAModel {
     return noGrad(() => tidy(() => values(this.computeLoss(b))));
   }
 
-  /**
-   * Scores every token of `code` with the analyzer (eval mode, no grad): the pipeline's
-   * model + tokenizer + analyzer → [{token, score}].
-   */
-  scoreTokens(code: string): TokenScore[] {
-    const ids = this.tokenizer.encode(code);
-    if (!ids.length) return [];
-    const prev = this.components.training;
-    this.train(false);
-    try {
-      const scores = noGrad(() =>
-        tidy(() => {
-          const side = sideTensors({ ids: [ids], mask: [ids.map(() => 1)] }, this.lm.device);
-          const hidden = this.lm.lastHiddenStates(side.ids, this.numLayers, {
-            attentionMask: side.mask,
-          });
-          return this.scores(hidden, side.ids).toNumbers();
-        })
-      );
-      return ids.map((id, i) => ({ id, token: this.tokenizer.decode([id]), score: scores[i] }));
-    } finally {
-      this.train(prev);
-    }
-  }
-
-  /** Token security statistic of every vocabulary id (a live view, [V]). */
-  get tokenStats(): Float32Array {
-    return this.components.stats.values;
-  }
-
   /** Frees the model, adapters and components. */
   dispose(): void {
-    this.components.dispose();
-    this.lm.dispose();
+    this.model.dispose();
   }
 }
 

@@ -21,6 +21,12 @@ export interface GuidanceOptions {
   boostPositions?: readonly number[];
 }
 
+/** The guidance as a logits processor holding two bias tensors; `dispose()` frees them. */
+export type SecurityLogitsProcessor = LogitsProcessor & {
+  /** Frees the bias tensors (built on the first call). */
+  dispose(): void;
+};
+
 /** n = stats / (max|stats| + 1e-8). */
 export function normalizeStats(stats: ArrayLike<number>): Float32Array {
   let maxAbs = 0;
@@ -66,7 +72,7 @@ export function securityLogitsProcessor(
   stats: ArrayLike<number>,
   strengths: number | readonly number[],
   options: GuidanceOptions = {},
-): LogitsProcessor & { dispose(): void } {
+): SecurityLogitsProcessor {
   const n = normalizeStats(stats);
   const boostPositions = options.boostPositions ?? [1, 2];
   const scale = options.strengthScale ?? 1;

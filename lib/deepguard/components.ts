@@ -12,8 +12,7 @@ import {
   stToTorchDType,
   writeSafetensors,
 } from "../model/safetensors.ts";
-import { SECURITY_EMBED_DIM, SecurityAnalyzer } from "./analyzer.ts";
-import { TokenSecurityStats } from "./stats.ts";
+import { SECURITY_EMBED_DIM, SecurityAnalyzer, TokenSecurityStats } from "../analyzer/mod.ts";
 
 /** File names inside an adapter directory. */
 export const COMPONENTS_FILE = "security_components.safetensors";
