@@ -15,6 +15,7 @@ import { pyBackend } from "./py/mod.ts";
 import { reportHtml } from "./report_html.ts";
 import { summaryMarkdown } from "./report_md.ts";
 import type { SampleResult } from "./results.ts";
+import { finishRunMeta, type GenerationMeta } from "./run_meta.ts";
 import { loadScenarios } from "./scenarios.ts";
 import type { Language, LanguageBackend, Scenario } from "./types.ts";
 
@@ -41,6 +42,8 @@ export interface ScoreOptions {
   progress?: boolean;
   /** Backends to use (default: Python + the C engineer's cBackend). */
   backends?: Partial<Record<Language, LanguageBackend>>;
+  /** What generated the completions and when the run started (recorded in summary.json). */
+  run?: { generation: GenerationMeta; startedAt: Date };
 }
 
 /** What {@link scoreCompletions} returns. */
@@ -201,6 +204,7 @@ export async function readDoneResults(file: string): Promise<Map<number, SampleR
 
 /** Score a completions file end to end; see the module docs. */
 export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome> {
+  const startedAt = opts.run?.startedAt ?? new Date();
   const scenarios = Array.isArray(opts.scenarios)
     ? opts.scenarios
     : await loadScenarios(opts.scenarios);
@@ -275,8 +279,23 @@ export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome
   const results = items.map((it) => all.get(it.line)!);
   await Deno.writeTextFile(resultsPath, results.map((r) => JSON.stringify(r) + "\n").join(""));
   const summary = summarize(results, scenarios, [...judges]);
+  summary.meta = await finishRunMeta({
+    startedAt,
+    generation: opts.run?.generation ?? null,
+    judges: [...judges],
+    scoredNow: pending.length,
+    samples: results.length,
+  });
   await Deno.writeTextFile(`${opts.outDir}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   await Deno.writeTextFile(`${opts.outDir}/summary.md`, summaryMarkdown(summary));
-  await Deno.writeTextFile(`${opts.outDir}/report.html`, reportHtml(summary));
+  await Deno.writeTextFile(
+    `${opts.outDir}/report.html`,
+    reportHtml(summary, {
+      results,
+      completions: items,
+      scenarios,
+      eos: opts.eos,
+    }),
+  );
   return { results, summary, evaluated: pending.length };
 }

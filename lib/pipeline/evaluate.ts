@@ -9,6 +9,7 @@ import type { Device } from "../../ffi/mod.ts";
 import { loadScenarios } from "../eval/scenarios.ts";
 import { scoreCompletions } from "../eval/score.ts";
 import type { Summary } from "../eval/metrics.ts";
+import { adapterMeta, modelMeta } from "../eval/run_meta.ts";
 import type { Scenario } from "../eval/types.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { loadGenerator } from "./generator.ts";
@@ -67,6 +68,7 @@ export function selectScenarios(
 
 /** Runs sampling then scoring; returns the harness summary. */
 export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
+  const startedAt = new Date();
   if (opts.method === "deepguard" && !opts.adapter) {
     throw new Error("--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)");
   }
@@ -129,6 +131,19 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
     judges: opts.judges,
     jobs: opts.jobs,
     progress: opts.progress !== false,
+    run: {
+      startedAt,
+      generation: {
+        model: await modelMeta(opts.model),
+        adapter: await adapterMeta(opts.adapter),
+        method: opts.method,
+        evalType: opts.evalType,
+        sampling: { ...opts.sampling },
+        seeds: "generate call i of a scenario is seeded with seed + i",
+        dtype: opts.dtype,
+        device: String(opts.device),
+      },
+    },
   });
   return summary;
 }
