@@ -18,6 +18,7 @@ export function passAtK(n: number, c: number, k: number): number {
   if (![n, c, k].every(Number.isInteger) || c < 0 || c > n || k < 1 || k > n) {
     throw new RangeError(`pass@k needs integers 0 ≤ c ≤ n and 1 ≤ k ≤ n, got n=${n} c=${c} k=${k}`);
   }
+  if (k === 1) return c / n; // the product below telescopes to this, up to rounding
   if (n - c < k) return 1;
   let fail = 1;
   for (let i = n - c + 1; i <= n; i++) fail *= 1 - k / i;
