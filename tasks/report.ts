@@ -1,15 +1,26 @@
 /**
  * `deno task report DIR… [--out DIR]`: puts several evaluation runs side by side (e.g. base vs
- * DeepGuard): a Markdown table on stdout, comparison.md and comparison.html (with a chart).
+ * DeepGuard): Markdown tables on stdout, comparison.md and comparison.html — per report group,
+ * CWE and scenario, pass@1 and sec-pass@1 with 95 % bootstrap intervals and the Δ against the
+ * `lm` run, charts, the runs' metadata and the paper's numbers when the model is one of the
+ * paper's. (Each run's own report.html is written by `eval`/`score`.)
  * @module
  */
-import { comparisonHtml, comparisonMarkdown, loadRun } from "../lib/pipeline/compare.ts";
+import {
+  compareRuns,
+  comparisonHtml,
+  comparisonMarkdown,
+  loadRun,
+} from "../lib/pipeline/compare.ts";
 import { parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
 const USAGE = `usage: deno task report RUN_DIR [RUN_DIR…] [--out DIR]
 
   RUN_DIR   an output directory of \`deno task eval\` (or \`score\`): needs summary.json
-  --out     where comparison.md and comparison.html go (default: the first RUN_DIR)`;
+  --out     where comparison.md and comparison.html go (default: the first RUN_DIR)
+
+Δ is taken against the first run whose method is lm (else the first run); intervals are 95%
+bootstrap intervals over samples (seeded: the same runs always give the same numbers).`;
 
 await runMain(USAGE, async () => {
   const flags = parseFlags(Deno.args, { out: { type: "string" } }, true);
@@ -17,9 +28,10 @@ await runMain(USAGE, async () => {
   const runs = await Promise.all(flags.positionals.map(loadRun));
   const out = (flags.values.out as string | undefined) ?? flags.positionals[0];
   await Deno.mkdir(out, { recursive: true });
-  const md = comparisonMarkdown(runs);
+  const comparison = compareRuns(runs);
+  const md = comparisonMarkdown(comparison);
   await Deno.writeTextFile(`${out}/comparison.md`, md);
-  await Deno.writeTextFile(`${out}/comparison.html`, comparisonHtml(runs));
+  await Deno.writeTextFile(`${out}/comparison.html`, comparisonHtml(comparison));
   console.log(md);
   console.log(`report: ${out}/comparison.html`);
 });
