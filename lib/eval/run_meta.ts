@@ -7,8 +7,7 @@
  * @module
  */
 
-import denoJson from "../../deno.json" with { type: "json" };
-import { PROJECT_ROOT, venvPython, venvTool } from "./py/paths.ts";
+import { PROJECT_ROOT, venvDir, venvPython, venvTool } from "./py/paths.ts";
 
 /** The model of a run: its directory, config.json hash and the shape that identifies it. */
 export interface ModelMeta {
@@ -146,6 +145,20 @@ const TOOL_OF_JUDGE: Record<string, string[]> = {
   "clang-analyzer": ["clang"],
 };
 
+/** `NAME VERSION` from NAME-VERSION.dist-info in the evaluation venv's site-packages, or null. */
+async function venvPackageVersion(name: string): Promise<string | null> {
+  try {
+    for await (const lib of Deno.readDir(`${venvDir()}/lib`)) {
+      const site = `${venvDir()}/lib/${lib.name}/site-packages`;
+      for await (const e of Deno.readDir(site)) {
+        const m = new RegExp(`^${name}-([^-]+)\\.dist-info$`, "i").exec(e.name);
+        if (m) return `${name} ${m[1]}`;
+      }
+    }
+  } catch { /* no venv */ }
+  return null;
+}
+
 const versionCache = new Map<string, Promise<string | null>>();
 
 /** A tool's version line, asked once per process (tools do not change under a running scorer). */
@@ -160,16 +173,10 @@ async function askVersion(tool: string): Promise<string | null> {
     case "python":
       return firstLine(await run(venvPython(), ["--version"]));
     case "semgrep":
-    case "bandit": {
-      const exe = venvTool(tool);
-      // Semgrep asks the network for a newer version (a minute offline) unless told not to.
-      const env = {
-        SEMGREP_ENABLE_VERSION_CHECK: "0",
-        SEMGREP_SEND_METRICS: "off",
-        PATH: `${exe?.replace(/\/[^/]+$/, "")}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
-      };
-      return exe ? firstLine(await run(exe, ["--version"], env)) : null;
-    }
+    case "bandit":
+      // From the venv's package metadata: `semgrep --version` takes seconds (half a minute on a
+      // loaded machine) and the version is all we want.
+      return venvTool(tool) ? await venvPackageVersion(tool) : null;
     case "codeql":
       return firstLine(await run("codeql", ["version", "--format=terse"]));
     default:
@@ -187,31 +194,48 @@ export async function toolVersions(
   return Object.fromEntries(tools.map((t, i) => [t, versions[i]]));
 }
 
-/** Completes a run's metadata at the end of scoring. */
-export async function finishRunMeta(opts: {
+/** Name and version from the package's deno.json (read at run time: it may be served by URL). */
+async function packageInfo(): Promise<{ name: string; version: string }> {
+  try {
+    const res = await fetch(new URL("../../deno.json", import.meta.url));
+    const j = await res.json();
+    return { name: String(j.name ?? "deepguard-ts"), version: String(j.version ?? "unknown") };
+  } catch {
+    return { name: "deepguard-ts", version: "unknown" };
+  }
+}
+
+/**
+ * Starts collecting a run's metadata (git state, tool versions: slow tools are asked while the
+ * run works); `finish` completes it with the end time and the sample counts.
+ */
+export function beginRunMeta(opts: {
   startedAt: Date;
   generation: GenerationMeta | null;
   judges: readonly string[];
-  scoredNow: number;
-  samples: number;
-}): Promise<RunMeta> {
-  const [git, tools] = await Promise.all([gitState(), toolVersions(opts.judges)]);
-  const end = new Date();
+}): { finish(scoredNow: number, samples: number): Promise<RunMeta> } {
+  const facts = Promise.all([gitState(), toolVersions(opts.judges), packageInfo()]);
   return {
-    tool: {
-      name: denoJson.name,
-      version: denoJson.version,
-      deno: Deno.version.deno,
-      commit: git.commit,
-      dirty: git.dirty,
+    async finish(scoredNow, samples) {
+      const [git, tools, pkg] = await facts;
+      const end = new Date();
+      return {
+        tool: {
+          name: pkg.name,
+          version: pkg.version,
+          deno: Deno.version.deno,
+          commit: git.commit,
+          dirty: git.dirty,
+        },
+        startedAt: opts.startedAt.toISOString(),
+        finishedAt: end.toISOString(),
+        durationSeconds: Math.round((end.getTime() - opts.startedAt.getTime()) / 100) / 10,
+        generation: opts.generation,
+        judges: [...opts.judges],
+        tools,
+        scoredNow,
+        samples,
+      };
     },
-    startedAt: opts.startedAt.toISOString(),
-    finishedAt: end.toISOString(),
-    durationSeconds: Math.round((end.getTime() - opts.startedAt.getTime()) / 100) / 10,
-    generation: opts.generation,
-    judges: [...opts.judges],
-    tools,
-    scoredNow: opts.scoredNow,
-    samples: opts.samples,
   };
 }

@@ -15,7 +15,7 @@ import { pyBackend } from "./py/mod.ts";
 import { reportHtml } from "./report_html.ts";
 import { summaryMarkdown } from "./report_md.ts";
 import type { SampleResult } from "./results.ts";
-import { finishRunMeta, type GenerationMeta } from "./run_meta.ts";
+import { beginRunMeta, type GenerationMeta } from "./run_meta.ts";
 import { loadScenarios } from "./scenarios.ts";
 import type { Language, LanguageBackend, Scenario } from "./types.ts";
 
@@ -238,6 +238,11 @@ export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome
     resultsPath,
     [...done.values()].map((r) => JSON.stringify(r) + "\n").join(""),
   );
+  const meta = beginRunMeta({
+    startedAt,
+    generation: opts.run?.generation ?? null,
+    judges: [...judges],
+  });
   const pending = items.filter((it) => !done.has(it.line));
   const batchSize = Math.max(1, opts.batchSize ?? 100);
   const batches: { scenario: Scenario; items: CompletionItem[] }[] = [];
@@ -279,13 +284,7 @@ export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome
   const results = items.map((it) => all.get(it.line)!);
   await Deno.writeTextFile(resultsPath, results.map((r) => JSON.stringify(r) + "\n").join(""));
   const summary = summarize(results, scenarios, [...judges]);
-  summary.meta = await finishRunMeta({
-    startedAt,
-    generation: opts.run?.generation ?? null,
-    judges: [...judges],
-    scoredNow: pending.length,
-    samples: results.length,
-  });
+  summary.meta = await meta.finish(pending.length, results.length);
   await Deno.writeTextFile(`${opts.outDir}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   await Deno.writeTextFile(`${opts.outDir}/summary.md`, summaryMarkdown(summary));
   await Deno.writeTextFile(
