@@ -205,9 +205,9 @@ Deno.test("scorer writes run metadata; report.html shows a vulnerable sample's c
     // The vulnerable line, escaped, on a highlighted row with its program line number (5).
     const code = "out = subprocess.check_output(&#39;ping -c 1 &#39; + host, shell=True)";
     const row = new RegExp(
-      `<tr class="flag" title="[^"]*"><td class="ln">5</td><td class="mk">▶</td><td>\\s*${
+      `<b class="flag" title="semgrep subprocess-shell-true \\(line 5\\): [^"]*"><i>5</i>\\s*${
         escRe(code)
-      }</td></tr>`,
+      }</b>`,
     );
     assert(row.test(html), "flagged line 5 highlighted with its code");
     assert(

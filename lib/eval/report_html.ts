@@ -123,18 +123,17 @@ function findingLabel(f: Finding): string {
   return `${f.judge} ${f.rule}${f.line === null ? "" : ` (line ${f.line})`}: ${f.message}`;
 }
 
+/** Program lines from `start` (0-based) with their line numbers; flagged lines highlighted. */
 function codeHtml(lines: string[], start: number, flagged: Map<number, Finding[]>): string {
   const rows: string[] = [];
   for (let i = start; i < lines.length; i++) {
     const fs = flagged.get(i + 1);
-    const attr = fs ? ` class="flag" title="${esc(fs.map(findingLabel).join("\n"))}"` : "";
+    const text = `<i>${i + 1}</i>${esc(lines[i])}`;
     rows.push(
-      `<tr${attr}><td class="ln">${i + 1}</td><td class="mk">${fs ? "▶" : ""}</td><td>${
-        esc(lines[i]) || " "
-      }</td></tr>`,
+      fs ? `<b class="flag" title="${esc(fs.map(findingLabel).join("\n"))}">${text}</b>` : text,
     );
   }
-  return `<table class="code">${rows.join("")}</table>`;
+  return `<pre class="code">${rows.join("\n")}</pre>`;
 }
 
 function exploitHtml(r: SampleResult, judges: readonly string[]): string {
@@ -263,10 +262,11 @@ details.sample{margin-left:1.2em;border-left:3px solid #ccc;padding-left:.5em}
 details.sample.insecure{border-left-color:#d9534f}details.sample.error{border-left-color:#8e44ad}
 summary{cursor:pointer}.b{display:inline-block;font-size:80%;padding:0 .4em;margin-left:.3em;border-radius:3px}
 .b.ok{background:#dff0d8}.b.bad{background:#f8d7da}
-table.code{font-family:monospace;font-size:12px;border:none;margin:.3em 0}
-table.code td{border:none;padding:0 6px;text-align:left;white-space:pre}
-table.code td.ln{color:#999;text-align:right;user-select:none}table.code td.mk{color:#c0392b;padding:0}
-table.code tr.flag{background:#fde2e2}table.findings td{text-align:left}
+pre.code{font-size:12px;margin:.3em 0;white-space:pre;overflow-x:auto}
+pre.code i{display:inline-block;width:3.5em;padding-right:.8em;text-align:right;color:#999;font-style:normal;user-select:none}
+pre.code b.flag{display:inline-block;min-width:100%;font-weight:normal;background:#fde2e2}
+pre.code b.flag i{color:#c0392b;font-weight:bold}pre.code b.flag i::before{content:"▶ "}
+table.findings td{text-align:left}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 10px}dt{font-weight:bold}dd{margin:0}
 .err{color:#8e44ad}pre{white-space:pre-wrap}.filters label{margin-right:1em}
 body:has(#f-insecure:checked) details.sample:not(.insecure),
@@ -315,7 +315,7 @@ ${skipped.length ? `<h2>Skipped judges</h2><ul>${skipped.join("")}</ul>` : ""}
 <h2>Samples</h2>
 ${
     details
-      ? `${filters}<p class="note">Open a scenario, then a sample: the scored program from the end of the prompt, flagged lines marked ▶ (hover for the finding).</p>\n${
+      ? `${filters}<p class="note">Open a scenario, then a sample: the scored program from the end of the prompt, flagged lines highlighted and marked ▶ (hover for the finding).</p>\n${
         samplesHtml(s, details)
       }`
       : `<p class="note">No per-sample detail in this report.</p>`
