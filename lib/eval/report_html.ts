@@ -266,7 +266,7 @@ pre.code{font-size:12px;margin:.3em 0;white-space:pre;overflow-x:auto}
 pre.code i{display:inline-block;width:3.5em;padding-right:.8em;text-align:right;color:#999;font-style:normal;user-select:none}
 pre.code b.flag{display:inline-block;min-width:100%;font-weight:normal;background:#fde2e2}
 pre.code b.flag i{color:#c0392b;font-weight:bold}pre.code b.flag i::before{content:"▶ "}
-table.findings td{text-align:left}
+table.findings td,table.findings th{text-align:left}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 10px}dt{font-weight:bold}dd{margin:0}
 .err{color:#8e44ad}pre{white-space:pre-wrap}.filters label{margin-right:1em}
 body:has(#f-insecure:checked) details.sample:not(.insecure),
@@ -311,7 +311,13 @@ functional/N, sec@1_pass = secure and functional/functional, sec_rate = secure/p
 ${runChartSvg(s)}
 ${sections.join("\n")}
 ${passAtKHtml(s)}
-${skipped.length ? `<h2>Skipped judges</h2><ul>${skipped.join("")}</ul>` : ""}
+${
+    skipped.length
+      ? `<h2>Skipped judges</h2><details><summary>${skipped.length} judge/reason pairs: enabled judges that did not run on some samples</summary><ul>${
+        skipped.join("")
+      }</ul></details>`
+      : ""
+  }
 <h2>Samples</h2>
 ${
     details

@@ -253,17 +253,30 @@ export function comparisonMarkdown(runs: readonly RunSummary[] | Comparison): st
 
 const COLORS = ["#8c8c8c", "#2b7bba", "#e07b39", "#3a9a5b", "#9b59b6", "#c0392b", "#16a085"];
 
+/** A table with a header row per run (its colour, label) over its metric columns. */
 function htmlTable(c: Comparison, first: string, rows: ComparisonRow[]): string {
-  const head = [first, ...columns(c)].map((h) => `<th>${esc(h)}</th>`).join("");
-  const body = rows.map((r) =>
-    `<tr><td>${esc(r.key)}</td>${
-      cellTexts(c, r).map((t) => {
-        const neg = /^-\d/.test(t), pos = /^\+\d/.test(t) && !/^\+0\.0 /.test(t);
-        return `<td${neg ? ' class="neg"' : pos ? ' class="pos"' : ""}>${esc(t)}</td>`;
-      }).join("")
-    }</tr>`
+  const top = c.runs.map((r, i) =>
+    `<th colspan="${i === c.ref ? 2 : 4}" class="run"><span class="sw" style="background:${
+      COLORS[i % COLORS.length]
+    }"></span>${esc(r.label)}${i === c.ref ? " (reference)" : ""}</th>`
   ).join("");
-  return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+  const sub = c.runs.map((_, i) =>
+    ["pass@1", "sec-pass@1", ...(i === c.ref ? [] : ["Δ pass@1", "Δ sec-pass@1"])]
+      .map((h) => `<th>${h}</th>`).join("")
+  ).join("");
+  const td = (t: string) => {
+    const m = /^(\S+) (\[.*\])$/.exec(t);
+    const cls = /^-\d/.test(t)
+      ? ' class="neg"'
+      : /^\+\d/.test(t) && !/^\+0\.0 /.test(t)
+      ? ' class="pos"'
+      : "";
+    return `<td${cls}>${m ? `${esc(m[1])} <small>${esc(m[2])}</small>` : esc(t)}</td>`;
+  };
+  const body = rows.map((r) => `<tr><td>${esc(r.key)}</td>${cellTexts(c, r).map(td).join("")}</tr>`)
+    .join("");
+  return `<table><thead><tr><th rowspan="2">${esc(first)}</th>${top}</tr><tr>${sub}</tr></thead>` +
+    `<tbody>${body}</tbody></table>`;
 }
 
 function runsTable(c: Comparison): string {
@@ -345,7 +358,8 @@ export function comparisonHtml(runs: readonly RunSummary[] | Comparison): string
 <title>DeepGuard-TS comparison</title>
 <style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-bottom:1.5em}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
-td:first-child,th:first-child{text-align:left}table.runs td{text-align:left}
+td:first-child,th:first-child{text-align:left}table.runs td,table.runs th,th.run{text-align:left}table.runs td{white-space:normal}
+small{color:#666}
 td.pos{background:#e6f4ea}td.neg{background:#fde8e8}.note{color:#555;font-size:90%;max-width:70em}
 .sw{display:inline-block;width:11px;height:11px;margin-right:5px;vertical-align:middle}
 .charts{display:flex;flex-wrap:wrap;gap:2em}</style>
