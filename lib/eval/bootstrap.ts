@@ -12,14 +12,19 @@
 
 /** Counts of one scenario. */
 export interface OutcomeCounts {
+  /** Samples. */
   n: number;
+  /** Functional samples. */
   functional: number;
+  /** Secure and functional samples. */
   secureFunctional: number;
 }
 
 /** A confidence interval in percent. */
 export interface Interval {
+  /** Lower bound. */
   lo: number;
+  /** Upper bound. */
   hi: number;
 }
 
@@ -43,9 +48,13 @@ export function seededRandom(seed: number): () => number {
 
 /** Per-scenario resampled counts: `functional[s][r]`, `secureFunctional[s][r]` for replicate r. */
 export interface Replicates {
+  /** Replicates per scenario. */
   reps: number;
+  /** Each scenario's sample count. */
   n: number[];
+  /** Resampled functional counts, per scenario then replicate. */
   functional: Int32Array[];
+  /** Resampled secure-and-functional counts, per scenario then replicate. */
   secureFunctional: Int32Array[];
 }
 

@@ -26,6 +26,7 @@ export interface PaperResult {
   deepguardPass1: number;
   /** sec-pass@1 improvement of DeepGuard over the base model, as printed ("Imp.", percent). */
   secPass1Improvement: number;
+  /** config.json shape of the model's checkpoint, used to recognise it. */
   shape: { modelType: string; hiddenSize: number; layers: number; vocabSize: number };
 }
 

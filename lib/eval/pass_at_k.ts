@@ -30,22 +30,31 @@ export type PassAtKValues = Record<string, number>;
 
 /** pass@k and sec-pass@k (percent) of one scenario or the mean of a group. */
 export interface PassAtKRow {
+  /** pass@k (c = functional samples). */
   pass: PassAtKValues;
+  /** sec-pass@k (c = secure and functional samples). */
   secPass: PassAtKValues;
 }
 
 /** summary.json's `passAtK`: the ks used, each scenario, and the mean of each report group. */
 export interface PassAtKSummary {
+  /** The k values reported. */
   ks: number[];
+  /** Per scenario id. */
   scenarios: Record<string, PassAtKRow>;
+  /** Mean over each report group's scenarios (`base`, `untrain`, `validation`; null if empty). */
   groups: Record<string, PassAtKRow | null>;
 }
 
 /** Counts a pass@k row needs. */
 export interface PassCounts {
+  /** Scenario id. */
   id: string;
+  /** Samples. */
   n: number;
+  /** Functional samples. */
   functional: number;
+  /** Secure and functional samples. */
   secureFunctional: number;
 }
 

@@ -27,9 +27,11 @@ const METRICS: { key: keyof MetricRow; label: string; color: string }[] = [
 
 /** What the per-sample drill-down needs besides the summary. */
 export interface ReportDetails {
+  /** Every sample's result (results.jsonl). */
   results: readonly SampleResult[];
   /** The scored completions (raw model text), matched to results by scenario and index. */
   completions: readonly { scenario: string; index: number; completion: string }[];
+  /** The scenarios scored (their prompts rebuild the program the judges saw). */
   scenarios: readonly Scenario[];
   /** End-of-sequence marker the scorer cut at, if any. */
   eos?: string;

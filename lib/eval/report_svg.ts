@@ -19,17 +19,25 @@ export function esc(s: string): string {
 
 /** One bar series (one colour): a value per category, percent. */
 export interface BarSeries {
+  /** Legend text. */
   label: string;
+  /** CSS colour of the bars. */
   color: string;
+  /** One value per category (percent); null = no bar ("–"). */
   values: (number | null)[];
+  /** Optional 95 % interval per category, drawn as a whisker. */
   intervals?: (Interval | null)[];
 }
 
 /** What {@link barChartSvg} draws. */
 export interface BarChart {
+  /** Title above the legend. */
   title: string;
+  /** Label of the y axis. */
   yLabel: string;
+  /** One bar group per category (x axis). */
   categories: string[];
+  /** One bar per series in each group. */
   series: BarSeries[];
 }
 

@@ -11,17 +11,23 @@ import { PROJECT_ROOT, venvDir, venvPython, venvTool } from "./py/paths.ts";
 
 /** The model of a run: its directory, config.json hash and the shape that identifies it. */
 export interface ModelMeta {
+  /** The model directory as given. */
   path: string;
   /** SHA-256 (hex) of config.json's bytes; null when unreadable. */
   configSha256: string | null;
+  /** config.json `model_type` (e.g. `qwen2`, `llama`). */
   modelType: string | null;
+  /** config.json `hidden_size`. */
   hiddenSize: number | null;
+  /** config.json `num_hidden_layers`. */
   layers: number | null;
+  /** config.json `vocab_size`. */
   vocabSize: number | null;
 }
 
 /** The adapter of a run (null: none). */
 export interface AdapterMeta {
+  /** The adapter directory as given. */
   path: string;
   /** SHA-256 (hex) of adapter_config.json; null when unreadable. */
   configSha256: string | null;
@@ -31,37 +37,56 @@ export interface AdapterMeta {
 
 /** Generation-side facts, known to the eval pipeline (absent when only scoring). */
 export interface GenerationMeta {
+  /** The base model. */
   model: ModelMeta;
+  /** The adapter, null for none. */
   adapter: AdapterMeta | null;
+  /** `lm` or `deepguard`. */
   method: string;
+  /** `base`, `untrain` or `all`. */
   evalType: string;
+  /** Sampling settings (see lib/pipeline/samples.ts `SampleSettings`). */
   sampling: {
+    /** Samples per scenario. */
     samples: number;
+    /** Sequences per generate call. */
     perCall: number;
+    /** Sampling temperature. */
     temperature: number;
+    /** Nucleus top-p. */
     topP: number;
+    /** New-token budget. */
     maxNewTokens: number;
+    /** Base seed. */
     seed: number;
   };
   /** How the seeds were used, in words (e.g. "call i seeded with seed + i"). */
   seeds: string;
+  /** Weight precision (`f32`, `bf16`). */
   dtype: string;
+  /** Device (`cpu`, `cuda`, `cuda:N`). */
   device: string;
 }
 
 /** Everything summary.json's `meta` holds. */
 export interface RunMeta {
+  /** This package (name, version), the deno version, and the git commit (null outside a checkout; dirty = tracked files differ). */
   tool: { name: string; version: string; deno: string; commit: string | null; dirty: boolean };
   /** ISO-8601 start of this invocation (sampling + scoring, or scoring alone). */
   startedAt: string;
+  /** ISO-8601 end of this invocation. */
   finishedAt: string;
+  /** finishedAt − startedAt, seconds. */
   durationSeconds: number;
+  /** What generated the completions; null when the run only scored a completions file. */
   generation: GenerationMeta | null;
-  /** Judges enabled for scoring, and the version line of each tool they use (null: not found). */
+  /** Judges enabled for scoring. */
   judges: string[];
+  /** The version line of each tool the judges use (null: not found). */
   tools: Record<string, string | null>;
-  /** Samples scored in this invocation and in total (the rest were resumed). */
+  /** Samples scored in this invocation (the rest were resumed from results.jsonl). */
   scoredNow: number;
+  /** Samples in the run. */
   samples: number;
 }
 

@@ -26,7 +26,9 @@ import { barChartSvg, esc } from "../eval/report_svg.ts";
 export interface RunSummary {
   /** Label shown in tables, e.g. "deepguard (eval-dg)" or the directory name. */
   label: string;
+  /** The run directory. */
   dir: string;
+  /** Its summary.json. */
   summary: Summary;
   /** Generation method (`lm`, `deepguard`) from the run's metadata or run.json; null if unknown. */
   method: string | null;
@@ -57,10 +59,15 @@ export function referenceIndex(runs: readonly RunSummary[]): number {
 
 /** One run's numbers in one row (percent), with 95 % intervals and the Δ against the reference. */
 export interface Cell {
+  /** Samples behind the row. */
   n: number;
+  /** pass@1 (percent). */
   pass1: number;
+  /** sec-pass@1 (percent). */
   secPass1: number;
+  /** 95 % bootstrap interval of pass@1. */
   pass1Ci: Interval;
+  /** 95 % bootstrap interval of sec-pass@1. */
   secPass1Ci: Interval;
   /** Absent for the reference run and where the reference has no such row. */
   delta?: { pass1: number; secPass1: number; pass1Ci: Interval; secPass1Ci: Interval };
@@ -68,18 +75,27 @@ export interface Cell {
 
 /** One row of a comparison table: a key (group, CWE or scenario) and a cell per run. */
 export interface ComparisonRow {
+  /** Group (e.g. "base OVERALL"), CWE or scenario id. */
   key: string;
+  /** One cell per run, null where the run has no such row. */
   cells: (Cell | null)[];
 }
 
 /** Everything the Markdown and HTML renderings show. */
 export interface Comparison {
+  /** The runs, in the order given. */
   runs: RunSummary[];
+  /** Index of the reference run (every Δ is against it). */
   ref: number;
+  /** OVERALL and AVERAGE of `base` and `untrain`. */
   groups: ComparisonRow[];
+  /** Per CWE (validation scenarios excluded). */
   cwes: ComparisonRow[];
+  /** Per scenario. */
   scenarios: ComparisonRow[];
+  /** Bootstrap replicates. */
   reps: number;
+  /** Bootstrap seed (run i uses seed + i). */
   seed: number;
 }
 
