@@ -184,7 +184,16 @@ export function compareRuns(
     row(cwe, (s) => indices(s, (r) => r.cwe === cwe && !r.validation), "pooled")!
   );
   const ids = [...new Set(runs.flatMap((r) => r.summary.scenarios.map((x) => x.id)))].sort();
-  const scenarios = ids.map((id) => row(id, (s) => indices(s, (r) => r.id === id), "pooled")!);
+  const validation = new Set(
+    runs.flatMap((r) => r.summary.scenarios.filter((x) => x.validation).map((x) => x.id)),
+  );
+  const scenarios = ids.map((id) =>
+    row(
+      validation.has(id) ? `${id} (validation)` : id,
+      (s) => indices(s, (r) => r.id === id),
+      "pooled",
+    )!
+  );
   return { runs: [...runs], ref, groups, cwes, scenarios, reps, seed };
 }
 
