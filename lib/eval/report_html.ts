@@ -211,6 +211,12 @@ function sampleHtml(
         }</p>`,
       );
     }
+    const beyond = [...flagged.keys()].filter((l) => l > p.lines.length);
+    if (beyond.length) {
+      parts.push(
+        `<p class="note">flagged line(s) past the end of the program: ${beyond.join(", ")}</p>`,
+      );
+    }
     parts.push(codeHtml(p.lines, p.start, flagged));
     if (p.cut > 0) {
       parts.push(
