@@ -47,7 +47,7 @@ const CHAR_W = 6.2; // approximate width of an 11 px sans-serif character
 export function barChartSvg(c: BarChart): string {
   const barW = 16, groupGap = 22, plotH = 220, left = 56, right = 16;
   const groupW = c.series.length * barW + groupGap;
-  const plotW = Math.max(1, c.categories.length) * groupW;
+  const plotW = Math.max(200, c.categories.length * groupW);
   // Legend: items laid out left to right, wrapping at the chart width (at least 420 px).
   const items = c.series.map((s) => ({ s, w: 22 + s.label.length * CHAR_W + 18 }));
   const width = Math.max(left + plotW + right, 420, left + Math.max(...items.map((i) => i.w), 0));
@@ -92,7 +92,7 @@ export function barChartSvg(c: BarChart): string {
     }</text>`,
   );
   c.categories.forEach((cat, gi) => {
-    const x0 = left + groupGap / 2 + gi * groupW;
+    const x0 = left + (plotW - c.categories.length * groupW) / 2 + groupGap / 2 + gi * groupW;
     c.series.forEach((s, si) => {
       const v = s.values[gi];
       const x = x0 + si * barW;
