@@ -144,7 +144,7 @@ function exploitHtml(r: SampleResult, judges: readonly string[]): string {
     return hits.map((f) => `<b>succeeded</b> (${esc(f.rule)}): ${esc(f.message)}`).join("<br>");
   }
   const skipped = r.skippedJudges?.find((s) => s.judge === "exploit");
-  if (skipped) return `not conclusive: ${esc(skipped.reason)}`;
+  if (skipped) return `did not run or did not finish: ${esc(skipped.reason)}`;
   if (!judges.includes("exploit")) return "not enabled";
   if (!r.parsed || r.error) return "not run (the sample did not reach the dynamic tests)";
   return "tried; no exploit succeeded";
