@@ -150,6 +150,8 @@ export {
 export { scoreCompletions, type ScoreOptions, type ScoreOutcome } from "./lib/eval/score.ts";
 export type { GroupSummary, MetricRow, Summary } from "./lib/eval/metrics.ts";
 export type { SampleResult } from "./lib/eval/results.ts";
+export type { AdapterMeta, GenerationMeta, ModelMeta, RunMeta } from "./lib/eval/run_meta.ts";
+export type { PassAtKRow, PassAtKSummary, PassAtKValues } from "./lib/eval/pass_at_k.ts";
 export type {
   Finding,
   JudgeOutcome,

@@ -1,9 +1,17 @@
 /**
  * `deno task report DIR… [--out DIR]`: puts several evaluation runs side by side (e.g. base vs
- * DeepGuard): a Markdown table on stdout, comparison.md and comparison.html (with a chart).
+ * DeepGuard): Markdown tables on stdout, comparison.md and comparison.html — per report group,
+ * CWE and scenario, pass@1 and sec-pass@1 with 95 % bootstrap intervals and the Δ against the
+ * `lm` run, charts, the runs' metadata and the paper's numbers when the model is one of the
+ * paper's. (Each run's own report.html is written by `eval`/`score`.)
  * @module
  */
-import { comparisonHtml, comparisonMarkdown, loadRun } from "../lib/pipeline/compare.ts";
+import {
+  compareRuns,
+  comparisonHtml,
+  comparisonMarkdown,
+  loadRun,
+} from "../lib/pipeline/compare.ts";
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
 const cli = defineFlags({
@@ -14,7 +22,9 @@ const cli = defineFlags({
 }, {
   name: "report",
   positionals: "RUN_DIR [RUN_DIR…]",
-  about: "RUN_DIR: an output directory of `deno task eval` (or `score`) holding summary.json",
+  about: "RUN_DIR: an output directory of `deno task eval` (or `score`) holding summary.json.\n" +
+    "Δ is taken against the first run whose method is lm (else the first run); intervals are 95%\n" +
+    "bootstrap intervals over samples (seeded: the same runs always give the same numbers).",
   check: (_v, positionals) => {
     if (!positionals.length) throw new UsageError("give at least one run directory");
   },
@@ -25,9 +35,10 @@ await runMain(cli.usage, async () => {
   const runs = await Promise.all(positionals.map(loadRun));
   const out = values.out ?? positionals[0];
   await Deno.mkdir(out, { recursive: true });
-  const md = comparisonMarkdown(runs);
+  const comparison = compareRuns(runs);
+  const md = comparisonMarkdown(comparison);
   await Deno.writeTextFile(`${out}/comparison.md`, md);
-  await Deno.writeTextFile(`${out}/comparison.html`, comparisonHtml(runs));
+  await Deno.writeTextFile(`${out}/comparison.html`, comparisonHtml(comparison));
   console.log(md);
   console.log(`report: ${out}/comparison.html`);
 });

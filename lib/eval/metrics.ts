@@ -6,7 +6,9 @@
  * @module
  */
 
+import { type PassAtKSummary, passAtKSummary } from "./pass_at_k.ts";
 import type { SampleResult } from "./results.ts";
+import type { RunMeta } from "./run_meta.ts";
 import type { Scenario } from "./types.ts";
 
 /** Counts and percentages of one scenario (or one aggregate row). */
@@ -63,6 +65,10 @@ export interface Summary {
   skippedJudges: Record<string, Record<string, number>>;
   /** Samples scored. */
   samples: number;
+  /** pass@k and sec-pass@k for k > 1 (unbiased estimator), per scenario and group. */
+  passAtK?: PassAtKSummary;
+  /** What produced the run (model, adapter, sampling, tools, commit, date, duration). */
+  meta?: RunMeta;
 }
 
 const pct = (a: number, b: number) => (b === 0 ? 0 : (100 * a) / b);
@@ -168,5 +174,10 @@ export function summarize(
     judges: [...judges],
     skippedJudges: skipped,
     samples: results.length,
+    passAtK: passAtKSummary(rows, {
+      base: rows.filter((r) => r.evalType === "base" && !r.validation).map((r) => r.id),
+      untrain: rows.filter((r) => r.evalType === "untrain").map((r) => r.id),
+      validation: rows.filter((r) => r.validation).map((r) => r.id),
+    }),
   };
 }

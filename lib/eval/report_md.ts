@@ -38,9 +38,41 @@ export function summaryMarkdown(s: Summary): string {
     "sec@1_pass = secure-and-functional/functional, sec_rate = secure/parsed (percent).",
     "",
   ];
+  const g = s.meta?.generation;
+  if (g) {
+    parts.push(
+      `Run: ${g.method} · model ${g.model.path} (config.json sha256 ${
+        g.model.configSha256?.slice(0, 12) ?? "?"
+      })${g.adapter ? ` · adapter ${g.adapter.path}` : ""} · ${g.sampling.samples} samples, ` +
+        `temperature ${g.sampling.temperature}, top-p ${g.sampling.topP}, seed ${g.sampling.seed}` +
+        ` · commit ${s.meta!.tool.commit?.slice(0, 10) ?? "?"} · ${s.meta!.startedAt}.`,
+      "",
+    );
+  }
   if (s.groups.base) parts.push(table("base (without validation scenarios)", s.groups.base, s));
   if (s.groups.untrain) parts.push(table("untrain", s.groups.untrain, s));
   if (s.validation) parts.push(table("validation scenarios (not in base)", s.validation, s));
+  const p = s.passAtK;
+  if (p && p.ks.length > 1) {
+    parts.push(
+      "## pass@k (unbiased estimator, mean over scenarios)",
+      "",
+      `| group | ${p.ks.map((k) => `pass@${k}`).join(" | ")} | ${
+        p.ks.map((k) => `sec-pass@${k}`).join(" | ")
+      } |`,
+      `| --- |${" ---: |".repeat(2 * p.ks.length)}`,
+      ...Object.entries(p.groups).flatMap(([name, r]) =>
+        r
+          ? [
+            `| ${name} | ${p.ks.map((k) => f(r.pass[k])).join(" | ")} | ${
+              p.ks.map((k) => f(r.secPass[k])).join(" | ")
+            } |`,
+          ]
+          : []
+      ),
+      "",
+    );
+  }
   const skipped = Object.entries(s.skippedJudges);
   if (skipped.length) {
     parts.push("## Skipped judges", "");

@@ -15,6 +15,7 @@ import { pyBackend } from "./py/mod.ts";
 import { reportHtml } from "./report_html.ts";
 import { summaryMarkdown } from "./report_md.ts";
 import type { SampleResult } from "./results.ts";
+import { beginRunMeta, type GenerationMeta } from "./run_meta.ts";
 import { loadScenarios } from "./scenarios.ts";
 import type { Language, LanguageBackend, Scenario } from "./types.ts";
 
@@ -41,6 +42,8 @@ export interface ScoreOptions {
   progress?: boolean;
   /** Backends to use (default: Python + the C engineer's cBackend). */
   backends?: Partial<Record<Language, LanguageBackend>>;
+  /** What generated the completions and when the run started (recorded in summary.json). */
+  run?: { generation: GenerationMeta; startedAt: Date };
 }
 
 /** What {@link scoreCompletions} returns. */
@@ -203,6 +206,7 @@ export async function readDoneResults(file: string): Promise<Map<number, SampleR
 
 /** Score a completions file end to end; see the module docs. */
 export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome> {
+  const startedAt = opts.run?.startedAt ?? new Date();
   const scenarios = Array.isArray(opts.scenarios)
     ? opts.scenarios
     : await loadScenarios(opts.scenarios);
@@ -236,6 +240,11 @@ export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome
     resultsPath,
     [...done.values()].map((r) => JSON.stringify(r) + "\n").join(""),
   );
+  const meta = beginRunMeta({
+    startedAt,
+    generation: opts.run?.generation ?? null,
+    judges: [...judges],
+  });
   const pending = items.filter((it) => !done.has(it.line));
   const batchSize = Math.max(1, opts.batchSize ?? 100);
   const batches: { scenario: Scenario; items: CompletionItem[] }[] = [];
@@ -277,8 +286,17 @@ export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome
   const results = items.map((it) => all.get(it.line)!);
   await Deno.writeTextFile(resultsPath, results.map((r) => JSON.stringify(r) + "\n").join(""));
   const summary = summarize(results, scenarios, [...judges]);
+  summary.meta = await meta.finish(pending.length, results.length);
   await Deno.writeTextFile(`${opts.outDir}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   await Deno.writeTextFile(`${opts.outDir}/summary.md`, summaryMarkdown(summary));
-  await Deno.writeTextFile(`${opts.outDir}/report.html`, reportHtml(summary));
+  await Deno.writeTextFile(
+    `${opts.outDir}/report.html`,
+    reportHtml(summary, {
+      results,
+      completions: items,
+      scenarios,
+      eos: opts.eos,
+    }),
+  );
   return { results, summary, evaluated: pending.length };
 }

@@ -12,6 +12,7 @@ import { loadScenarios, type ScenarioScope, selectScenarios } from "../eval/scen
 import { defaultBackends, scoreCompletions } from "../eval/score.ts";
 import { parseJudges } from "../eval/judges.ts";
 import type { Summary } from "../eval/metrics.ts";
+import { adapterMeta, modelMeta } from "../eval/run_meta.ts";
 import type { Scenario } from "../eval/types.ts";
 import { formatSeconds, ProgressBar } from "../util/progress.ts";
 import { loadGenerator } from "./generator.ts";
@@ -141,6 +142,7 @@ export function describePlan(plan: EvalPlan, opts: EvalOptions, rates: PlanRates
 
 /** Runs sampling then scoring; returns the harness summary. */
 export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
+  const startedAt = new Date();
   const { scenarios } = await planEvaluation(opts);
   await Deno.mkdir(opts.out, { recursive: true });
   const runInfo = {
@@ -190,6 +192,19 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
     judges: opts.judges,
     jobs: opts.jobs,
     progress: opts.progress !== false,
+    run: {
+      startedAt,
+      generation: {
+        model: await modelMeta(opts.model),
+        adapter: await adapterMeta(opts.adapter),
+        method: opts.method,
+        evalType: opts.evalType,
+        sampling: { ...opts.sampling },
+        seeds: "generate call i of a scenario is seeded with seed + i",
+        dtype: opts.dtype,
+        device: String(opts.device),
+      },
+    },
   });
   return summary;
 }

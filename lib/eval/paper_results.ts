@@ -1,0 +1,78 @@
+/**
+ * The DeepGuard paper's reported numbers, shown beside ours in comparison.html when a run's
+ * model is one of the paper's.
+ *
+ * Source: the upstream repository unknownhl/DeepGuard, README.md at commit
+ * 40bc0e18ecae6bb97c15bb09fb718ac26ebab3a7, section "Experimental Results" — the only table of
+ * numbers found there (no per-CWE or base-model numbers are published in the repository). It
+ * gives, per base model, DeepGuard's pass@1 and its sec-pass@1 improvement ("Imp.") over the base
+ * model, as printed (percent; the README does not say whether the improvement is in points or
+ * relative, so it is shown verbatim and not recomputed).
+ *
+ * A model is recognised by its config.json shape (model_type, hidden size, layers, vocabulary),
+ * the published architecture of each checkpoint (its public config.json, as tabulated in the
+ * upstream-facts page shared/docs/models.md §1.1).
+ *
+ * @module
+ */
+
+import type { ModelMeta } from "./run_meta.ts";
+
+/** One row of the paper's table. */
+export interface PaperResult {
+  /** Model name as the README prints it. */
+  model: string;
+  /** DeepGuard's pass@1 (percent). */
+  deepguardPass1: number;
+  /** sec-pass@1 improvement of DeepGuard over the base model, as printed ("Imp.", percent). */
+  secPass1Improvement: number;
+  /** config.json shape of the model's checkpoint, used to recognise it. */
+  shape: { modelType: string; hiddenSize: number; layers: number; vocabSize: number };
+}
+
+/** Where {@link PAPER_RESULTS} comes from (shown under the table). */
+export const PAPER_SOURCE =
+  "unknownhl/DeepGuard README.md @ 40bc0e18, “Experimental Results” (sec-pass@1 (Imp.), pass@1)";
+
+/** The README's table, row by row. */
+export const PAPER_RESULTS: readonly PaperResult[] = [
+  {
+    model: "Qwen2.5-Coder-3B",
+    deepguardPass1: 86.65,
+    secPass1Improvement: 16.05,
+    shape: { modelType: "qwen2", hiddenSize: 2048, layers: 36, vocabSize: 151936 },
+  },
+  {
+    model: "Qwen2.5-Coder-7B",
+    deepguardPass1: 83.18,
+    secPass1Improvement: 18.54,
+    shape: { modelType: "qwen2", hiddenSize: 3584, layers: 28, vocabSize: 152064 },
+  },
+  {
+    model: "DeepSeek-Coder-1.3B",
+    deepguardPass1: 81.06,
+    secPass1Improvement: 20.74,
+    shape: { modelType: "llama", hiddenSize: 2048, layers: 24, vocabSize: 32256 },
+  },
+  {
+    model: "DeepSeek-Coder-6.7B",
+    deepguardPass1: 88.47,
+    secPass1Improvement: 2.31,
+    shape: { modelType: "llama", hiddenSize: 4096, layers: 32, vocabSize: 32256 },
+  },
+  {
+    model: "SeedCoder-8B",
+    deepguardPass1: 86.59,
+    secPass1Improvement: 30.68,
+    shape: { modelType: "llama", hiddenSize: 4096, layers: 32, vocabSize: 155136 },
+  },
+];
+
+/** The paper's row for a model, or null when the model is none of the paper's. */
+export function paperResultFor(m: ModelMeta | null | undefined): PaperResult | null {
+  if (!m) return null;
+  return PAPER_RESULTS.find((p) =>
+    p.shape.modelType === m.modelType && p.shape.hiddenSize === m.hiddenSize &&
+    p.shape.layers === m.layers && p.shape.vocabSize === m.vocabSize
+  ) ?? null;
+}
