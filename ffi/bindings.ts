@@ -58,15 +58,14 @@ export function okStatus(op: StatusOp, status: number): number {
 export const scalarOut: Float64Array = new Float64Array(1);
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const listScratch = new Float64Array(64);
 
 /**
- * Copies an int64 list into a reusable f64 buffer for the shim (which copies it before
- * returning). `min` is the smallest legal entry: 0 for creation shapes, -1 for view shapes (one
- * inferred dim), -2^53+1 for dim lists. The shim reads only the first `values.length` entries.
+ * An int64 list as the f64 array the shim reads (exact for safe integers). `min` is the smallest
+ * legal entry: 0 for creation shapes, -1 for view shapes (one inferred dim), -(2^53-1) for dim
+ * lists.
  */
 function int64List(what: string, values: readonly number[], min: number): Float64Array {
-  const out = values.length <= listScratch.length ? listScratch : new Float64Array(values.length);
+  const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isInteger(v) || v < min || v > MAX_SAFE) {

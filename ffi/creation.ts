@@ -81,7 +81,7 @@ export function tensor(
   const cpu = Tensor.fromHandle(
     ok(
       "dg_from_data",
-      lib().dg_from_data(bytes, bytes.byteLength, s, dims.length, dtypeCode(dtype)),
+      lib().dg_from_data(bytes, bytes.byteLength, s, s.length, dtypeCode(dtype)),
     ),
   );
   if ((options.device ?? "cpu") === "cpu") return cpu;
@@ -103,7 +103,7 @@ export function fromBytes(
   const raw = Tensor.fromHandle(
     ok(
       "dg_from_data",
-      lib().dg_from_data(bytes, bytes.byteLength, s, shape.length, dtypeCode(fileDtype)),
+      lib().dg_from_data(bytes, bytes.byteLength, s, s.length, dtypeCode(fileDtype)),
     ),
   );
   return convert(raw, options);
@@ -161,7 +161,7 @@ function make(op: Maker, shape: readonly number[], options: TensorOptions): Tens
   const [dt, di] = checkDevice(options.device ?? "cpu");
   const s = shapeArg(shape);
   return Tensor.fromHandle(
-    ok(op, lib()[op](s, shape.length, dtypeCode(options.dtype ?? "f32"), dt, di)),
+    ok(op, lib()[op](s, s.length, dtypeCode(options.dtype ?? "f32"), dt, di)),
   );
 }
 
@@ -190,7 +190,7 @@ export function full(shape: readonly number[], value: number, options: TensorOpt
   const [dt, di] = checkDevice(options.device ?? "cpu");
   const s = shapeArg(shape);
   return Tensor.fromHandle(
-    ok("dg_full", lib().dg_full(s, shape.length, value, dtypeCode(options.dtype ?? "f32"), dt, di)),
+    ok("dg_full", lib().dg_full(s, s.length, value, dtypeCode(options.dtype ?? "f32"), dt, di)),
   );
 }
 /** Values start, start+step, … below end (i64 by default). */
@@ -216,7 +216,7 @@ export function randint(
   const s = shapeArg(shape);
   return Tensor.fromHandle(ok(
     "dg_randint",
-    lib().dg_randint(low, high, s, shape.length, dtypeCode(options.dtype ?? "i64"), dt, di),
+    lib().dg_randint(low, high, s, s.length, dtypeCode(options.dtype ?? "i64"), dt, di),
   ));
 }
 /** Draws `n` indices per row of a probability tensor. */

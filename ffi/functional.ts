@@ -44,7 +44,7 @@ export function layerNorm(
     lib().dg_layer_norm(
       x.ptr,
       s,
-      normalizedShape.length,
+      s.length,
       weight?.ptr ?? null,
       bias?.ptr ?? null,
       eps,

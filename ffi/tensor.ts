@@ -198,17 +198,17 @@ export class Tensor implements Scoped, Disposable {
   /** Reshape (a view when possible). One dim may be -1. */
   reshape(shape: readonly number[]): Tensor {
     const s = viewShapeArg(shape);
-    return this.#wrap("dg_reshape", lib().dg_reshape(this.ptr, s, shape.length));
+    return this.#wrap("dg_reshape", lib().dg_reshape(this.ptr, s, s.length));
   }
   /** A view with another shape (the tensor must be compatible). */
   view(shape: readonly number[]): Tensor {
     const s = viewShapeArg(shape);
-    return this.#wrap("dg_view", lib().dg_view(this.ptr, s, shape.length));
+    return this.#wrap("dg_view", lib().dg_view(this.ptr, s, s.length));
   }
   /** Broadcast view to a larger shape (-1 keeps a dim). */
   expand(shape: readonly number[]): Tensor {
     const s = viewShapeArg(shape);
-    return this.#wrap("dg_expand", lib().dg_expand(this.ptr, s, shape.length));
+    return this.#wrap("dg_expand", lib().dg_expand(this.ptr, s, s.length));
   }
   /** Reorders dimensions. */
   permute(dims: readonly number[]): Tensor {

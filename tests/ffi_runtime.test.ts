@@ -1,0 +1,100 @@
+/**
+ * Argument checks at the FFI boundary (shapes, seeds, file ranges), scalar results that may
+ * legally be NaN, and the scope of the live-handle counter.
+ */
+import assert from "node:assert/strict";
+import * as T from "../ffi/mod.ts";
+
+Deno.test("shape entries: int64 values reach libtorch intact; bad entries are clear errors", () => {
+  T.tidy(() => {
+    // 2^32+1 used to wrap to 1 through an int32 array.
+    assert.deepEqual(T.zeros([1]).expand([2 ** 32 + 1]).shape, [2 ** 32 + 1]);
+    assert.deepEqual(T.zeros([1, 1]).reshape([1, -1]).shape, [1, 1]);
+  });
+  // 2^80 elements overflow the storage size: libtorch's own error, not a wrapped shape.
+  assert.throws(() => T.zeros([2 ** 40, 2 ** 40]), T.TorchError);
+  for (const bad of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
+    assert.throws(
+      () => T.zeros([2, bad]),
+      (e: unknown) =>
+        e instanceof TypeError && /shape \[2, .*\]: expected integers/.test(e.message) &&
+        /entry 1 is/.test(e.message),
+      `zeros([2, ${bad}])`,
+    );
+  }
+  assert.throws(() => T.ones([1]).reshape([-2]), /expected integers \(≥ -1/);
+  assert.throws(() => T.ones([1]).sum([0.5]), /dims \[0.5\]: expected integers/);
+});
+
+Deno.test("manualSeed: non-finite, fractional, negative and unsafe seeds are RangeErrors", () => {
+  for (const bad of [NaN, Infinity, -Infinity, 1.5, -1, 2 ** 53]) {
+    assert.throws(
+      () => T.manualSeed(bad),
+      (e: unknown) =>
+        e instanceof RangeError &&
+        e.message === `manualSeed: seed must be an integer in [0, 2^53-1], got ${bad}`,
+    );
+  }
+  const draw = (seed: number) => {
+    T.manualSeed(seed);
+    return T.tidy(() => T.rand([4]).toNumbers());
+  };
+  assert.deepEqual(draw(2 ** 53 - 1), draw(2 ** 53 - 1));
+  assert.notDeepEqual(draw(2 ** 40), draw(2 ** 40 + 1));
+});
+
+Deno.test("fromFile: a negative or fractional range is named; past the end is a short read", () => {
+  const path = Deno.makeTempFileSync({ suffix: ".bin" });
+  try {
+    Deno.writeFileSync(path, new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer));
+    T.tidy(() => assert.deepEqual(T.fromFile(path, 4, 8, [2], "f32").toNumbers(), [2, 3]));
+    assert.throws(
+      () => T.fromFile(path, -4, 8, [2], "f32"),
+      /^RangeError: fromFile: byteOffset must be an integer in \[0, 2\^53-1\], got -4$/,
+    );
+    assert.throws(() => T.fromFile(path, 0.5, 8, [2], "f32"), /fromFile: byteOffset must be/);
+    assert.throws(() => T.fromFile(path, 0, NaN, [2], "f32"), /fromFile: byteLength must be/);
+    assert.throws(() => T.fromFile(path, 12, 8, [2], "f32"), /short read from/);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("scalar results: NaN is a value, not an error", () => {
+  T.tidy(() => {
+    assert.ok(Number.isNaN(T.tensor([NaN]).item()));
+    assert.equal(T.tensor([2.5]).item(), 2.5);
+    const p = T.tensor([1, 2]).requiresGrad_();
+    p.mul(NaN).sum().backward();
+    assert.ok(Number.isNaN(T.clipGradNorm([p], 1)));
+    const q = T.tensor([3, 4]).requiresGrad_();
+    q.mul(1).sum().backward();
+    assert.equal(T.clipGradNorm([q], 100), Math.fround(Math.SQRT2));
+  });
+});
+
+Deno.test("liveTensors counts the calling thread's handles: a Worker's tensors do not show", async () => {
+  const before = T.liveTensors();
+  const src = `
+    import * as T from "${import.meta.resolve("../ffi/mod.ts")}";
+    const start = T.liveTensors();
+    const kept = [T.ones([2]).keep(), T.ones([3]).keep(), T.ones([4]).keep()];
+    const held = T.liveTensors();
+    for (const t of kept) t.dispose();
+    self.postMessage({ start, held, end: T.liveTensors() });
+  `;
+  const url = URL.createObjectURL(new Blob([src], { type: "application/javascript" }));
+  const worker = new Worker(url, { type: "module" });
+  try {
+    const msg = await new Promise<{ start: number; held: number; end: number }>((ok, fail) => {
+      worker.onmessage = (e) => ok(e.data);
+      worker.onerror = (e) => fail(e.message);
+    });
+    assert.equal(msg.held - msg.start, 3, "the worker counts its own three tensors");
+    assert.equal(msg.end, msg.start);
+    assert.equal(T.liveTensors(), before, "the main thread's count is unchanged");
+  } finally {
+    worker.terminate();
+    URL.revokeObjectURL(url);
+  }
+});
