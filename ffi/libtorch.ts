@@ -31,12 +31,14 @@ export const PROJECT_ROOT: string = new URL("..", import.meta.url).pathname.repl
 /** Whether the package was loaded from local files (a checkout) rather than a URL. */
 export const IS_LOCAL: boolean = import.meta.url.startsWith("file:");
 
-function exists(path: string): boolean {
+/** Whether `path` exists; a denied permission is an error, not a "no". */
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+    throw e;
   }
 }
 
@@ -78,7 +80,7 @@ function venvTorchDir(): string | null {
 
 const FIND_TORCH = "import importlib.util as u, os\n" +
   "s = u.find_spec('torch')\n" +
-  "print(os.path.dirname(s.origin) if s and s.origin else '')";
+  "print(os.path.dirname(os.path.realpath(s.origin)) if s and s.origin else '')";
 
 /** The torch package directory of `$DG_PYTHON` / `python3`, or null (no python, no torch). */
 function pythonTorchDir(): string | null {

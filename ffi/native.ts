@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import DGTORCH_CPP from "../csrc/dgtorch.cpp" with { type: "text" };
 import { NativeLibraryError } from "./errors.ts";
-import { type LibtorchInfo, locateLibtorch } from "./libtorch.ts";
+import { exists, type LibtorchInfo, locateLibtorch } from "./libtorch.ts";
 
 export { type LibtorchInfo, locateLibtorch, PROJECT_ROOT } from "./libtorch.ts";
 
@@ -48,15 +48,6 @@ function compileArgs(lt: LibtorchInfo): { flags: string[]; libs: string[] } {
   return { flags, libs };
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Returns the path of the shim library for the located libtorch, compiling it if needed. */
 export function ensureShim(): string {
   const override = Deno.env.get("DG_SHIM");
@@ -65,8 +56,12 @@ export function ensureShim(): string {
     return override;
   }
   const found = locateLibtorch();
-  // The real path, so that checkouts reaching one libtorch through different links share a shim.
-  const lt = { ...found, libDir: Deno.realPathSync(found.libDir) };
+  // Real paths, so that checkouts reaching one libtorch through different links share a shim.
+  const lt = {
+    ...found,
+    includeDir: Deno.realPathSync(found.includeDir),
+    libDir: Deno.realPathSync(found.libDir),
+  };
   const { flags, libs } = compileArgs(lt);
   const hash = createHash("sha256");
   for (const [name, text] of Object.entries(SHIM_SOURCES)) hash.update(`${name}\0${text}\0`);
