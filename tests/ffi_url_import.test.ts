@@ -2,7 +2,8 @@
  * The package as published: the files `deno publish --dry-run` would upload, copied to a temp
  * dir and served over loopback HTTP, imported by URL from a subprocess that has no config file,
  * no read access to the checkout or the served copy, and a fresh `$DG_CACHE`. It loads a tiny
- * checkpoint and generates the same tokens as the checkout does.
+ * checkpoint and generates the same tokens as the checkout does; package assets (lib/util/assets.ts)
+ * are looked up in the cache, with an error naming the setup command until they are fetched.
  *
  * What the fast test proves: every module and bare-specifier-free import resolves over HTTP; the
  * C sources reach the shim builder through the module graph, byte for byte (the subprocess
@@ -74,15 +75,33 @@ async function servePackage(dir: string): Promise<{ url: string; close(): Promis
 const PROBE = (base: string) => `
 import { generate, loadPretrained } from "${base}/mod.ts";
 import { ensureShim } from "${base}/ffi/native.ts";
+import { assetDir, fetchAssetFiles } from "${base}/lib/util/assets.ts";
+let missing = "";
+try {
+  assetDir("data_eval/py", { setup: "SETUP-COMMAND" });
+} catch (e) {
+  missing = e.name + ": " + e.message;
+}
+const fetched = await fetchAssetFiles("data_eval/py", ["harness.py"]);
+const harness = Deno.readTextFileSync(assetDir("data_eval/py", { setup: "-" }) + "/harness.py");
 const { model, tokenizer } = await loadPretrained(Deno.args[0]);
 const out = generate(model, tokenizer, ["def read(path):"], { maxNewTokens: 6, seed: 3 });
-console.log(JSON.stringify({ shim: ensureShim(), tokens: out.tokens, texts: out.texts }));
+console.log(JSON.stringify({
+  shim: ensureShim(), tokens: out.tokens, texts: out.texts, missing, fetched, harness,
+}));
 `;
 
 interface ProbeResult {
   ok: boolean;
   stderr: string;
-  result?: { shim: string; tokens: number[][]; texts: string[] };
+  result?: {
+    shim: string;
+    tokens: number[][];
+    texts: string[];
+    missing: string;
+    fetched: string;
+    harness: string;
+  };
 }
 
 /** Runs the probe with a narrow permission set: it cannot read the checkout or the served dir. */
@@ -103,6 +122,7 @@ async function runProbe(base: string, tmp: string, cache: string): Promise<Probe
       "run",
       "--no-config",
       `--allow-import=${host}`,
+      `--allow-net=${host}`,
       `--allow-read=${tmp}/model,${cache},${torch}`,
       `--allow-write=${cache}`,
       "--allow-env",
@@ -164,6 +184,16 @@ Deno.test({
       assert.deepEqual(r.result!.tokens, ref.tokens);
       assert.deepEqual(r.result!.texts, ref.texts);
       assert.equal(r.result!.tokens[0].length, 6);
+      // Assets: absent from the cache → a clear error naming the setup; fetched → found there.
+      assert.match(
+        r.result!.missing,
+        /^AssetError: data_eval\/py not found \(looked at .*\/cache\/assets\/[0-9a-f]{16}\/data_eval\/py\); run: SETUP-COMMAND$/,
+      );
+      assert.ok(r.result!.fetched.startsWith(`${cache}/assets/`));
+      assert.equal(
+        r.result!.harness,
+        await Deno.readTextFile(`${PROJECT_ROOT}/data_eval/py/harness.py`),
+      );
     });
   },
 });
