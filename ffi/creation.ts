@@ -10,7 +10,9 @@ import { Tensor } from "./tensor.ts";
 
 /** Creation options: element type and device. */
 export interface TensorOptions {
+  /** Element type (default f32; i64 for `arange` and `randint`). */
   dtype?: DType;
+  /** Device (default "cpu"). */
   device?: Device;
 }
 

@@ -58,8 +58,11 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
 
 /** Options of {@link crossEntropy}. */
 export interface CrossEntropyOptions {
+  /** Target value that contributes nothing (default -100). */
   ignoreIndex?: number;
+  /** Per-row losses, their mean over non-ignored rows (default), or their sum. */
   reduction?: "none" | "mean" | "sum";
+  /** Label smoothing in [0, 1] (default 0). */
   labelSmoothing?: number;
 }
 /** Cross-entropy of logits [N,C] against integer targets [N]. */
@@ -85,7 +88,9 @@ export function crossEntropy(
 export interface SdpaOptions {
   /** Additive float mask or boolean mask (true = attend), broadcastable to [B,H,Tq,Tk]. */
   mask?: Tensor | null;
+  /** Attention dropout probability (default 0). */
   dropoutP?: number;
+  /** Apply a causal (lower-triangular) mask (default false). */
   isCausal?: boolean;
   /** Score scale; default 1/sqrt(head_dim). */
   scale?: number;

@@ -11,7 +11,9 @@ import { NativeLibraryError } from "./errors.ts";
 export interface LibtorchInfo {
   /** "env" ($LIBTORCH), "venv" (project venv), "python" (a python3's torch) or "system". */
   source: "env" | "venv" | "python" | "system";
+  /** The include directory (holds torch/). */
   includeDir: string;
+  /** The library directory (holds libtorch.so). */
   libDir: string;
   /** libtorch version, e.g. "2.13.0+cpu" ("unknown" when no version file exists). */
   version: string;

@@ -3,6 +3,7 @@
  * @module
  */
 export { Tensor, type ValuesIndices } from "./tensor.ts";
+export type { ElementwiseMethods } from "./elementwise.ts";
 export {
   arange,
   empty,
@@ -42,7 +43,7 @@ export {
   setNumThreads,
   torchBuildInfo,
 } from "./runtime.ts";
-export { tidy } from "./scope.ts";
+export { type Scoped, tidy } from "./scope.ts";
 export type { Device, DType, HostArray } from "./dtype.ts";
 export { DTYPE_SIZE, DTYPES, isFloat } from "./dtype.ts";
 export { DeviceError, DisposedTensorError, NativeLibraryError, TorchError } from "./errors.ts";

@@ -8,8 +8,11 @@
 
 /** What a scope needs of a tensor: disposal, and a slot remembering its owning scope. */
 export interface Scoped {
+  /** True once disposed. */
   readonly isDisposed: boolean;
+  /** Frees the native resource. */
   dispose(): void;
+  /** The scope that owns it (null: none). */
   scope: Set<Scoped> | null;
 }
 

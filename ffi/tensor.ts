@@ -39,7 +39,9 @@ function pair(op: StatusOp, run: (out: BigUint64Array) => number): [Tensor, Tens
 
 /** Two tensors from a reduction that returns values and their indices. */
 export interface ValuesIndices {
+  /** The selected values. */
   values: Tensor;
+  /** Their indices along the reduced dimension (i64). */
   indices: Tensor;
 }
 
