@@ -6,6 +6,7 @@
  * @module
  */
 import { NativeLibraryError } from "./errors.ts";
+import { PACKAGE_IS_LOCAL, PROJECT_ROOT } from "./package.ts";
 
 /** Where libtorch came from and how the shim must be compiled against it. */
 export interface LibtorchInfo {
@@ -22,16 +23,6 @@ export interface LibtorchInfo {
   /** Whether this libtorch build contains CUDA kernels (libtorch_cuda.so present). */
   cudaBuild: boolean;
 }
-
-/**
- * The project root (the directory holding csrc/, data_eval/, .venv) when the package is a local
- * checkout. Imported by URL there is no such directory: this is then the URL's path, which names
- * nothing on disk — use lib/util/assets.ts to find package files.
- */
-export const PROJECT_ROOT: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-/** Whether the package was loaded from local files (a checkout) rather than a URL. */
-export const IS_LOCAL: boolean = import.meta.url.startsWith("file:");
 
 /** Whether `path` exists; a denied permission is an error, not a "no". */
 export function exists(path: string): boolean {
@@ -72,7 +63,7 @@ function isTorchPackage(dir: string): boolean {
 
 function venvTorchDir(): string | null {
   const lib = `${PROJECT_ROOT}/.venv/lib`;
-  if (!IS_LOCAL || !exists(lib)) return null;
+  if (!PACKAGE_IS_LOCAL || !exists(lib)) return null;
   for (const entry of Deno.readDirSync(lib)) {
     const dir = `${lib}/${entry.name}/site-packages/torch`;
     if (entry.name.startsWith("python") && isTorchPackage(dir)) return dir;

@@ -12,7 +12,8 @@ import DGTORCH_CPP from "../csrc/dgtorch.cpp" with { type: "text" };
 import { NativeLibraryError } from "./errors.ts";
 import { exists, type LibtorchInfo, locateLibtorch } from "./libtorch.ts";
 
-export { type LibtorchInfo, locateLibtorch, PROJECT_ROOT } from "./libtorch.ts";
+export { type LibtorchInfo, locateLibtorch } from "./libtorch.ts";
+export { PROJECT_ROOT } from "./package.ts";
 
 /** The shim's C++ sources by file name (everything under csrc/ that is compiled). */
 export const SHIM_SOURCES: Readonly<Record<string, string>> = { "dgtorch.cpp": DGTORCH_CPP };

@@ -10,17 +10,14 @@
  */
 import { createHash } from "node:crypto";
 import { cacheDir } from "../../ffi/native.ts";
+import { PACKAGE_IS_LOCAL, PACKAGE_URL } from "../../ffi/package.ts";
+
+export { PACKAGE_IS_LOCAL, PACKAGE_URL };
 
 /** A package asset is missing; the message names where it was looked for and how to set it up. */
 export class AssetError extends Error {
   override name = "AssetError";
 }
-
-/** The package root URL (a file: URL in a checkout, http(s): when imported by URL). */
-export const PACKAGE_URL: URL = new URL("../../", import.meta.url);
-
-/** Whether the package runs from a local checkout (its assets sit next to its modules). */
-export const PACKAGE_IS_LOCAL: boolean = PACKAGE_URL.protocol === "file:";
 
 /** Where assets of this package live in the cache: one directory per package URL (version). */
 export function cachedAssetRoot(): string {
