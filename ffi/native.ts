@@ -81,15 +81,19 @@ export function ensureShim(): string {
  */
 function compile(lt: LibtorchInfo, flags: string[], libs: string[], dir: string, out: string) {
   const cxx = Deno.env.get("CXX") ?? "g++";
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new NativeLibraryError(
+      `cannot create the cache ${dir}: ${
+        (e as Error).message
+      }; set DG_CACHE to a writable directory`,
+    );
+  }
   console.error(
     `deepguard-ts: compiling the native shim against libtorch ${lt.version} (${lt.source}: ` +
       `${lt.libDir}) with ${cxx}; about a minute, once per libtorch → ${out}`,
   );
-  try {
-    Deno.mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new NativeLibraryError(`cannot create the cache ${dir}: ${(e as Error).message}`);
-  }
   const work = Deno.makeTempDirSync({ dir, prefix: "build-" });
   try {
     const sources = Object.entries(SHIM_SOURCES).map(([name, text]) => {

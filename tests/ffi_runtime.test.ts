@@ -98,3 +98,27 @@ Deno.test("liveTensors counts the calling thread's handles: a Worker's tensors d
     URL.revokeObjectURL(url);
   }
 });
+
+Deno.test("libtorch and shim lookup: a bad $LIBTORCH, $DG_SHIM or cache is named", () => {
+  const saved = ["LIBTORCH", "DG_SHIM", "DG_CACHE"].map((k) => [k, Deno.env.get(k)] as const);
+  const tmp = Deno.makeTempDirSync();
+  try {
+    Deno.env.set("LIBTORCH", `${tmp}/nowhere`);
+    assert.throws(
+      () => T.locateLibtorch(),
+      (e: unknown) =>
+        e instanceof T.NativeLibraryError &&
+        e.message.includes(`LIBTORCH=${tmp}/nowhere is not a libtorch directory`),
+    );
+    Deno.env.delete("LIBTORCH");
+    Deno.env.set("DG_SHIM", `${tmp}/no.so`);
+    assert.throws(() => T.ensureShim(), new RegExp(`DG_SHIM=${tmp}/no.so does not exist`));
+    Deno.env.delete("DG_SHIM");
+    Deno.writeTextFileSync(`${tmp}/file`, "");
+    Deno.env.set("DG_CACHE", `${tmp}/file/cache`);
+    assert.throws(() => T.ensureShim(), /set DG_CACHE to a writable directory/);
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    Deno.removeSync(tmp, { recursive: true });
+  }
+});
