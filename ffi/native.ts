@@ -71,16 +71,6 @@ export function ensureShim(): string {
   const dir = `${cacheDir()}/shim`;
   const out = `${dir}/libdgtorch-${key}.so`;
   if (exists(out)) return out;
-  compile(lt, flags, libs, dir, out);
-  return out;
-}
-
-/**
- * Compiles the sources into `out`. Concurrent builders each write their own temporary files and
- * rename the result into place, so they never see a half-written library.
- */
-function compile(lt: LibtorchInfo, flags: string[], libs: string[], dir: string, out: string) {
-  const cxx = Deno.env.get("CXX") ?? "g++";
   try {
     Deno.mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -90,6 +80,54 @@ function compile(lt: LibtorchInfo, flags: string[], libs: string[], dir: string,
       }; set DG_CACHE to a writable directory`,
     );
   }
+  const lock = `${out}.lock`;
+  if (!takeLock(lock, out)) return out; // built by another process meanwhile
+  try {
+    if (!exists(out)) compile(lt, flags, libs, dir, out);
+  } finally {
+    Deno.removeSync(lock);
+  }
+  return out;
+}
+
+const STALE_LOCK_MS = 15 * 60_000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Takes the build lock of `out` (true), or waits until another process holding it has built
+ * `out` (false), so that processes starting together compile once. A lock older than 15 minutes
+ * is left over from a killed build and is taken over.
+ */
+function takeLock(lock: string, out: string): boolean {
+  let announced = false;
+  for (;;) {
+    try {
+      Deno.openSync(lock, { write: true, createNew: true }).close();
+      return true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    if (exists(out)) return false;
+    try {
+      const age = Date.now() - (Deno.statSync(lock).mtime?.getTime() ?? 0);
+      if (age > STALE_LOCK_MS) Deno.removeSync(lock);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (!announced) {
+      console.error(`deepguard-ts: waiting for another process compiling the shim (${lock})`);
+      announced = true;
+    }
+    Atomics.wait(sleeper, 0, 0, 500);
+  }
+}
+
+/**
+ * Compiles the sources into `out`, in a private temp dir, renaming the result into place: a
+ * reader never sees a half-written library, even from a builder that ignored the lock.
+ */
+function compile(lt: LibtorchInfo, flags: string[], libs: string[], dir: string, out: string) {
+  const cxx = Deno.env.get("CXX") ?? "g++";
   console.error(
     `deepguard-ts: compiling the native shim against libtorch ${lt.version} (${lt.source}: ` +
       `${lt.libDir}) with ${cxx}; about a minute, once per libtorch → ${out}`,

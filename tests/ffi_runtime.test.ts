@@ -122,3 +122,43 @@ Deno.test("libtorch and shim lookup: a bad $LIBTORCH, $DG_SHIM or cache is named
     Deno.removeSync(tmp, { recursive: true });
   }
 });
+
+Deno.test("shim cache: processes starting together compile once; a stale lock is taken over", async () => {
+  const tmp = Deno.makeTempDirSync();
+  try {
+    // A stand-in compiler: counts its runs, takes a while, "builds" by copying the real shim.
+    const cxx = `${tmp}/cxx.sh`;
+    Deno.writeTextFileSync(
+      cxx,
+      `#!/bin/bash\necho run >> ${tmp}/runs\nsleep 2\n` +
+        `while [ $# -gt 0 ]; do [ "$1" = -o ] && cp ${T.ensureShim()} "$2"; shift; done\n`,
+    );
+    Deno.chmodSync(cxx, 0o755);
+    const probe = `import { ensureShim } from "${import.meta.resolve("../ffi/native.ts")}";
+      console.log(ensureShim());`;
+    const run = (cache: string) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", probe],
+        env: { DG_CACHE: cache, CXX: cxx },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const outs = await Promise.all([1, 2, 3].map(() => run(`${tmp}/cache`)));
+    const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+    for (const o of outs) assert.ok(o.success, dec(o.stderr));
+    const paths = new Set(outs.map((o) => dec(o.stdout).trim()));
+    assert.equal(paths.size, 1);
+    assert.equal(Deno.readTextFileSync(`${tmp}/runs`), "run\n", "one compile for three processes");
+    // A lock left by a killed build (older than 15 minutes) does not block forever.
+    const [path] = paths;
+    Deno.removeSync(path);
+    Deno.writeTextFileSync(`${path}.lock`, "");
+    Deno.utimeSync(`${path}.lock`, new Date(0), new Date(0));
+    const again = await run(`${tmp}/cache`);
+    assert.ok(again.success, dec(again.stderr));
+    assert.equal(dec(again.stdout).trim(), path);
+    assert.ok(!Deno.statSync(path).isDirectory);
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
+});
