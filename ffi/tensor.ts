@@ -411,6 +411,8 @@ export class Tensor implements Scoped, Disposable {
   }
 }
 
+// The elementwise methods, one per table row; the op code is the row index. Errors name the op
+// (`dg_add`), as the shim's dispatcher `dg_binary` serves them all.
 for (const [code, [name, method, scalar]] of BINARY.entries()) {
   const label = `dg_${name}`;
   const impl = scalar
