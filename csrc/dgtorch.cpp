@@ -1,11 +1,14 @@
 // DeepGuard-TS native shim: a thin, uniform C ABI over libtorch.
 //
-// Conventions (mirrored by ffi/bindings.ts):
+// Conventions (declared once in ffi/ops.ts, checked against this file by tests/ffi_table.test.ts):
 // - A tensor handle is an opaque pointer to a heap-allocated at::Tensor.
-// - Functions returning a handle return NULL on failure; functions returning int32 return -1 on
-//   failure (0 or a value >= 0 on success). The message is kept in a thread-local buffer read by
-//   dg_last_error(). No C++ exception ever crosses this boundary.
-// - Shapes and dims are passed as int32 arrays (ptr + length); scalars as double.
+// - One failure convention: a fallible function returns either a handle (NULL = failed) or an
+//   int32 status (negative = failed, otherwise 0 or the value asked for). Results that are neither
+//   (a double, two handles) go through out-parameters, so no legal value doubles as an error.
+//   The message is kept in a thread-local buffer read by dg_last_error(). No C++ exception ever
+//   crosses this boundary. Only the runtime queries marked "cannot fail" return anything else.
+// - Shapes and dim lists are passed as double arrays (ptr + length): int64 values, exact up to
+//   2^53; single dims and indices as int32; scalars as double.
 // - dtype codes: 0 f32, 1 f16, 2 bf16, 3 i64, 4 i32, 5 bool, 6 u8, 7 f64.
 // - device: (type, index) with type 0 = cpu, 1 = cuda.
 // One C function per libtorch op; no model logic lives here.
@@ -21,8 +24,9 @@
 typedef void* dg_t;
 
 static thread_local std::string g_last_error;
-// Handles created minus handles freed on this thread: Deno runs parallel test files as workers
-// (threads) of one process, so a per-thread count keeps each worker's leak checks its own.
+// Handles created minus handles freed on the calling thread. Deno calls the shim (and runs
+// FinalizationRegistry callbacks) on the thread of the isolate that owns the tensor, so this is a
+// per-isolate count: a Worker's tensors never show in the main thread's count.
 static thread_local int64_t g_live = 0;
 
 static void set_error(const char* msg) { g_last_error = msg ? msg : "unknown error"; }
@@ -73,7 +77,9 @@ static int32_t from_scalar_type(at::ScalarType s) {
     case at::kBool: return 5;
     case at::kByte: return 6;
     case at::kDouble: return 7;
-    default: return -2;  // a dtype the TS side does not model
+    default:
+      throw std::invalid_argument(std::string("tensor has dtype ") + c10::toString(s) +
+                                  ", which the toolkit does not model");
   }
 }
 
@@ -96,9 +102,16 @@ static at::TensorOptions opts(int32_t dtype, int32_t dev_type, int32_t dev_index
   return at::TensorOptions().dtype(to_scalar_type(dtype)).device(to_device(dev_type, dev_index));
 }
 
-static std::vector<int64_t> dims(const int32_t* p, int32_t n) {
+// A shape or dim list: integral values that fit int64 (ffi/ validates first, with better words).
+static std::vector<int64_t> dims(const double* p, int32_t n) {
   std::vector<int64_t> v(n);
-  for (int32_t i = 0; i < n; i++) v[i] = p[i];
+  for (int32_t i = 0; i < n; i++) {
+    if (!(std::trunc(p[i]) == p[i] && std::fabs(p[i]) < 9223372036854775808.0)) {
+      throw std::invalid_argument("shape/dim entry " + std::to_string(p[i]) +
+                                  " is not an int64 integer");
+    }
+    v[i] = (int64_t)p[i];
+  }
   return v;
 }
 
@@ -114,9 +127,74 @@ static c10::optional<at::Tensor> opt_t(dg_t h) {
   return T(h);
 }
 
+// ---------------------------------------------------------------- elementwise tables
+// The code of an elementwise op is its row in these tables; ffi/elementwise.ts holds the same
+// names in the same order, and dg_op_name lets tests/ffi_table.test.ts compare the two.
+// Adding an elementwise op is one row here and one row there.
+using Bin = at::Tensor (*)(const at::Tensor&, const at::Tensor&);
+using BinS = at::Tensor (*)(const at::Tensor&, double);
+using Un = at::Tensor (*)(const at::Tensor&);
+struct BinaryOp {
+  const char* name;
+  Bin tensor;
+  BinS scalar;  // nullptr: no scalar form
+};
+struct UnaryOp {
+  const char* name;
+  Un fn;
+};
+#define BIN(name, expr_t, expr_s)                                               \
+  {name, [](const at::Tensor& x, const at::Tensor& y) -> at::Tensor { return expr_t; }, \
+   [](const at::Tensor& x, double s) -> at::Tensor { return expr_s; }}
+static const BinaryOp kBinary[] = {
+    BIN("add", x + y, x + s),
+    BIN("sub", x - y, x - s),
+    BIN("mul", x * y, x * s),
+    BIN("div", x / y, x / s),
+    BIN("pow", x.pow(y), x.pow(s)),
+    BIN("max", at::maximum(x, y), x.clamp_min(s)),
+    BIN("min", at::minimum(x, y), x.clamp_max(s)),
+    BIN("eq", x.eq(y), x.eq(s)),
+    BIN("ne", x.ne(y), x.ne(s)),
+    BIN("lt", x.lt(y), x.lt(s)),
+    BIN("le", x.le(y), x.le(s)),
+    BIN("gt", x.gt(y), x.gt(s)),
+    BIN("ge", x.ge(y), x.ge(s)),
+    {"and", [](const at::Tensor& x, const at::Tensor& y) { return at::logical_and(x, y); },
+     nullptr},
+    {"or", [](const at::Tensor& x, const at::Tensor& y) { return at::logical_or(x, y); }, nullptr},
+};
+#undef BIN
+#define UN(name, expr) {name, [](const at::Tensor& x) -> at::Tensor { return expr; }}
+static const UnaryOp kUnary[] = {
+    UN("neg", x.neg()),
+    UN("exp", x.exp()),
+    UN("log", x.log()),
+    UN("sqrt", x.sqrt()),
+    UN("rsqrt", x.rsqrt()),
+    UN("abs", x.abs()),
+    UN("relu", at::relu(x)),
+    UN("silu", at::silu(x)),
+    UN("gelu", at::gelu(x)),
+    UN("geluTanh", at::gelu(x, "tanh")),
+    UN("sigmoid", x.sigmoid()),
+    UN("tanh", x.tanh()),
+    UN("sin", x.sin()),
+    UN("cos", x.cos()),
+    UN("not", x.logical_not()),
+    UN("isnan", x.isnan()),
+    UN("isfinite", x.isfinite()),
+    UN("sign", x.sign()),
+};
+#undef UN
+static constexpr int32_t kNumBinary = sizeof(kBinary) / sizeof(kBinary[0]);
+static constexpr int32_t kNumUnary = sizeof(kUnary) / sizeof(kUnary[0]);
+
 extern "C" {
 
 // ---------------------------------------------------------------- runtime, errors, memory
+// cannot fail: dg_last_error, dg_live_count, dg_free, dg_torch_version, dg_cxx11_abi,
+// dg_is_grad_enabled, dg_op_name.
 const char* dg_last_error() { return g_last_error.c_str(); }
 double dg_live_count() { return (double)g_live; }
 void dg_free(dg_t h) {
@@ -138,7 +216,11 @@ int32_t dg_cuda_synchronize(int32_t index) {
   RET_OK(if (!torch::cuda::is_available()) throw std::runtime_error("CUDA is not available");
          torch::cuda::synchronize(index))
 }
-int32_t dg_manual_seed(double seed) { RET_OK(torch::manual_seed((uint64_t)seed)) }
+int32_t dg_manual_seed(double seed) {
+  RET_OK(if (!(seed >= 0 && seed <= 9007199254740991.0 && std::trunc(seed) == seed)) throw
+         std::invalid_argument("seed must be an integer in [0, 2^53-1]");
+         torch::manual_seed((uint64_t)seed))
+}
 int32_t dg_set_num_threads(int32_t n) { RET_OK(at::set_num_threads(n)) }
 int32_t dg_get_num_threads() { RET_I(at::get_num_threads()) }
 int32_t dg_set_grad_enabled(int32_t on) {
@@ -149,22 +231,23 @@ int32_t dg_set_grad_enabled(int32_t on) {
 int32_t dg_is_grad_enabled() { return c10::GradMode::is_enabled() ? 1 : 0; }
 
 // ---------------------------------------------------------------- queries
-int32_t dg_ndim(dg_t t) { RET_I(T(t).dim()) }
-int32_t dg_shape(dg_t t, int32_t* out) {
-  DG_TRY(auto s = T(t).sizes(); for (size_t i = 0; i < s.size(); i++) out[i] = (int32_t)s[i];
+// Writes the sizes into out (room for `cap` entries); returns the number of dimensions.
+int32_t dg_shape(dg_t t, double* out, int32_t cap) {
+  DG_TRY(auto s = T(t).sizes();
+         if ((int64_t)s.size() > cap) throw std::invalid_argument("tensor has too many dims");
+         for (size_t i = 0; i < s.size(); i++) out[i] = (double)s[i];
          return (int32_t)s.size();)
   return -1;
 }
 int32_t dg_dtype(dg_t t) { RET_I(from_scalar_type(T(t).scalar_type())) }
 int32_t dg_device_type(dg_t t) { RET_I(T(t).device().is_cuda() ? 1 : 0) }
 int32_t dg_device_index(dg_t t) { RET_I(T(t).device().is_cuda() ? T(t).device().index() : 0) }
-double dg_numel(dg_t t) { DG_TRY(return (double)T(t).numel();) return -1; }
 int32_t dg_requires_grad(dg_t t) { RET_I(T(t).requires_grad() ? 1 : 0) }
-int32_t dg_is_contiguous(dg_t t) { RET_I(T(t).is_contiguous() ? 1 : 0) }
-double dg_item(dg_t t) { DG_TRY(return T(t).item<double>();) return NAN; }
+// The value of a one-element tensor, into *out.
+int32_t dg_item(dg_t t, double* out) { RET_OK(*out = T(t).item<double>()) }
 
 // ---------------------------------------------------------------- creation and copies
-dg_t dg_from_data(const uint8_t* data, double nbytes, const int32_t* shape, int32_t ndim,
+dg_t dg_from_data(const uint8_t* data, double nbytes, const double* shape, int32_t ndim,
                   int32_t dtype) {
   DG_TRY({
     auto t = at::empty(dims(shape, ndim), opts(dtype, 0, 0));
@@ -180,7 +263,7 @@ dg_t dg_from_data(const uint8_t* data, double nbytes, const int32_t* shape, int3
 }
 
 // Reads `nbytes` at `offset` of a file into a new CPU tensor of `file_dtype`, then casts/moves it.
-dg_t dg_from_file(const char* path, double offset, double nbytes, const int32_t* shape,
+dg_t dg_from_file(const char* path, double offset, double nbytes, const double* shape,
                   int32_t ndim, int32_t file_dtype, int32_t dtype, int32_t dev_type,
                   int32_t dev_index) {
   DG_TRY({
@@ -191,9 +274,12 @@ dg_t dg_from_file(const char* path, double offset, double nbytes, const int32_t*
                                   " bytes does not match shape and dtype (" +
                                   std::to_string(want) + " bytes)");
     }
+    if (!(offset >= 0 && std::trunc(offset) == offset)) {
+      throw std::invalid_argument("offset must be a non-negative integer");
+    }
     FILE* f = std::fopen(path, "rb");
     if (!f) throw std::runtime_error(std::string("cannot open ") + path);
-    bool ok = std::fseek(f, (long)offset, SEEK_SET) == 0 &&
+    bool ok = fseeko(f, (off_t)offset, SEEK_SET) == 0 &&
               (want == 0 || std::fread(t.data_ptr(), 1, want, f) == want);
     std::fclose(f);
     if (!ok) throw std::runtime_error(std::string("short read from ") + path);
@@ -214,28 +300,28 @@ int32_t dg_copy_to_host(dg_t t, uint8_t* out, double nbytes) {
   return -1;
 }
 
-dg_t dg_empty(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+dg_t dg_empty(const double* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
   RET_T(at::empty(dims(s, n), opts(dt, dv, di)))
 }
-dg_t dg_zeros(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+dg_t dg_zeros(const double* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
   RET_T(at::zeros(dims(s, n), opts(dt, dv, di)))
 }
-dg_t dg_ones(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+dg_t dg_ones(const double* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
   RET_T(at::ones(dims(s, n), opts(dt, dv, di)))
 }
-dg_t dg_full(const int32_t* s, int32_t n, double v, int32_t dt, int32_t dv, int32_t di) {
+dg_t dg_full(const double* s, int32_t n, double v, int32_t dt, int32_t dv, int32_t di) {
   RET_T(at::full(dims(s, n), v, opts(dt, dv, di)))
 }
 dg_t dg_arange(double start, double end, double step, int32_t dt, int32_t dv, int32_t di) {
   RET_T(at::arange(start, end, step, opts(dt, dv, di)))
 }
-dg_t dg_rand(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+dg_t dg_rand(const double* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
   RET_T(at::rand(dims(s, n), opts(dt, dv, di)))
 }
-dg_t dg_randn(const int32_t* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
+dg_t dg_randn(const double* s, int32_t n, int32_t dt, int32_t dv, int32_t di) {
   RET_T(at::randn(dims(s, n), opts(dt, dv, di)))
 }
-dg_t dg_randint(double low, double high, const int32_t* s, int32_t n, int32_t dt, int32_t dv,
+dg_t dg_randint(double low, double high, const double* s, int32_t n, int32_t dt, int32_t dv,
                 int32_t di) {
   RET_T(at::randint((int64_t)low, (int64_t)high, dims(s, n), opts(dt, dv, di)))
 }
@@ -250,10 +336,10 @@ dg_t dg_contiguous(dg_t t) { RET_T(T(t).contiguous()) }
 int32_t dg_copy_(dg_t dst, dg_t src) { RET_OK(T(dst).copy_(T(src))) }
 
 // ---------------------------------------------------------------- views and layout
-dg_t dg_reshape(dg_t t, const int32_t* s, int32_t n) { RET_T(T(t).reshape(dims(s, n))) }
-dg_t dg_view(dg_t t, const int32_t* s, int32_t n) { RET_T(T(t).view(dims(s, n))) }
-dg_t dg_expand(dg_t t, const int32_t* s, int32_t n) { RET_T(T(t).expand(dims(s, n))) }
-dg_t dg_permute(dg_t t, const int32_t* s, int32_t n) { RET_T(T(t).permute(dims(s, n))) }
+dg_t dg_reshape(dg_t t, const double* s, int32_t n) { RET_T(T(t).reshape(dims(s, n))) }
+dg_t dg_view(dg_t t, const double* s, int32_t n) { RET_T(T(t).view(dims(s, n))) }
+dg_t dg_expand(dg_t t, const double* s, int32_t n) { RET_T(T(t).expand(dims(s, n))) }
+dg_t dg_permute(dg_t t, const double* s, int32_t n) { RET_T(T(t).permute(dims(s, n))) }
 dg_t dg_transpose(dg_t t, int32_t a, int32_t b) { RET_T(T(t).transpose(a, b)) }
 dg_t dg_narrow(dg_t t, int32_t dim, int32_t start, int32_t len) {
   RET_T(T(t).narrow(dim, start, len))
@@ -282,86 +368,39 @@ dg_t dg_triu(dg_t t, int32_t k) { RET_T(T(t).triu(k)) }
 dg_t dg_masked_fill(dg_t t, dg_t mask, double v) { RET_T(T(t).masked_fill(T(mask), v)) }
 dg_t dg_where(dg_t c, dg_t a, dg_t b) { RET_T(at::where(T(c), T(a), T(b))) }
 
-// ---------------------------------------------------------------- elementwise binary
-// op codes: 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 maximum, 6 minimum,
-//           7 eq, 8 ne, 9 lt, 10 le, 11 gt, 12 ge, 13 logical_and, 14 logical_or
+// ---------------------------------------------------------------- elementwise
+// The name of elementwise op `code` of table `kind` (0 binary, 1 unary); NULL past the end.
+const char* dg_op_name(int32_t kind, int32_t code) {
+  if (code < 0) return nullptr;
+  if (kind == 0) return code < kNumBinary ? kBinary[code].name : nullptr;
+  if (kind == 1) return code < kNumUnary ? kUnary[code].name : nullptr;
+  return nullptr;
+}
 dg_t dg_binary(int32_t op, dg_t a, dg_t b) {
   DG_TRY({
-    const at::Tensor& x = T(a);
-    const at::Tensor& y = T(b);
-    switch (op) {
-      case 0: return wrap(x + y);
-      case 1: return wrap(x - y);
-      case 2: return wrap(x * y);
-      case 3: return wrap(x / y);
-      case 4: return wrap(x.pow(y));
-      case 5: return wrap(at::maximum(x, y));
-      case 6: return wrap(at::minimum(x, y));
-      case 7: return wrap(x.eq(y));
-      case 8: return wrap(x.ne(y));
-      case 9: return wrap(x.lt(y));
-      case 10: return wrap(x.le(y));
-      case 11: return wrap(x.gt(y));
-      case 12: return wrap(x.ge(y));
-      case 13: return wrap(at::logical_and(x, y));
-      case 14: return wrap(at::logical_or(x, y));
+    if (op < 0 || op >= kNumBinary) {
+      throw std::invalid_argument("unknown binary op " + std::to_string(op));
     }
-    throw std::invalid_argument("unknown binary op " + std::to_string(op));
+    return wrap(kBinary[op].tensor(T(a), T(b)));
   })
   return nullptr;
 }
-// Same op codes with a scalar right-hand side (logical ops not allowed).
 dg_t dg_binary_scalar(int32_t op, dg_t a, double s) {
   DG_TRY({
-    const at::Tensor& x = T(a);
-    switch (op) {
-      case 0: return wrap(x + s);
-      case 1: return wrap(x - s);
-      case 2: return wrap(x * s);
-      case 3: return wrap(x / s);
-      case 4: return wrap(x.pow(s));
-      case 5: return wrap(x.clamp_min(s));
-      case 6: return wrap(x.clamp_max(s));
-      case 7: return wrap(x.eq(s));
-      case 8: return wrap(x.ne(s));
-      case 9: return wrap(x.lt(s));
-      case 10: return wrap(x.le(s));
-      case 11: return wrap(x.gt(s));
-      case 12: return wrap(x.ge(s));
+    if (op < 0 || op >= kNumBinary || kBinary[op].scalar == nullptr) {
+      throw std::invalid_argument("unknown scalar op " + std::to_string(op));
     }
-    throw std::invalid_argument("unknown scalar op " + std::to_string(op));
+    return wrap(kBinary[op].scalar(T(a), s));
   })
   return nullptr;
 }
 dg_t dg_rsub_scalar(double s, dg_t a) { RET_T(s - T(a)) }
-
-// ---------------------------------------------------------------- elementwise unary
-// op codes: 0 neg, 1 exp, 2 log, 3 sqrt, 4 rsqrt, 5 abs, 6 relu, 7 silu, 8 gelu, 9 gelu_tanh,
-//           10 sigmoid, 11 tanh, 12 sin, 13 cos, 14 logical_not, 15 isnan, 16 isfinite, 17 sign
 dg_t dg_unary(int32_t op, dg_t a) {
   DG_TRY({
-    const at::Tensor& x = T(a);
-    switch (op) {
-      case 0: return wrap(x.neg());
-      case 1: return wrap(x.exp());
-      case 2: return wrap(x.log());
-      case 3: return wrap(x.sqrt());
-      case 4: return wrap(x.rsqrt());
-      case 5: return wrap(x.abs());
-      case 6: return wrap(at::relu(x));
-      case 7: return wrap(at::silu(x));
-      case 8: return wrap(at::gelu(x));
-      case 9: return wrap(at::gelu(x, "tanh"));
-      case 10: return wrap(x.sigmoid());
-      case 11: return wrap(x.tanh());
-      case 12: return wrap(x.sin());
-      case 13: return wrap(x.cos());
-      case 14: return wrap(x.logical_not());
-      case 15: return wrap(x.isnan());
-      case 16: return wrap(x.isfinite());
-      case 17: return wrap(x.sign());
+    if (op < 0 || op >= kNumUnary) {
+      throw std::invalid_argument("unknown unary op " + std::to_string(op));
     }
-    throw std::invalid_argument("unknown unary op " + std::to_string(op));
+    return wrap(kUnary[op].fn(T(a)));
   })
   return nullptr;
 }
@@ -385,10 +424,10 @@ dg_t dg_linear(dg_t x, dg_t w, dg_t b) { RET_T(at::linear(T(x), T(w), opt_t(b)))
 dg_t dg_softmax(dg_t t, int32_t dim) { RET_T(at::softmax(T(t), dim)) }
 dg_t dg_log_softmax(dg_t t, int32_t dim) { RET_T(at::log_softmax(T(t), dim)) }
 // ndims == 0 reduces over all elements (keepdim ignored then).
-dg_t dg_sum(dg_t t, const int32_t* d, int32_t n, int32_t keep) {
+dg_t dg_sum(dg_t t, const double* d, int32_t n, int32_t keep) {
   RET_T(n == 0 ? T(t).sum() : T(t).sum(dims(d, n), keep != 0))
 }
-dg_t dg_mean(dg_t t, const int32_t* d, int32_t n, int32_t keep) {
+dg_t dg_mean(dg_t t, const double* d, int32_t n, int32_t keep) {
   RET_T(n == 0 ? T(t).mean() : T(t).mean(dims(d, n), keep != 0))
 }
 dg_t dg_max_all(dg_t t) { RET_T(T(t).max()) }
@@ -421,7 +460,7 @@ dg_t dg_any(dg_t t) { RET_T(T(t).any()) }
 
 // ---------------------------------------------------------------- nn functions
 dg_t dg_embedding(dg_t w, dg_t ids) { RET_T(at::embedding(T(w), T(ids))) }
-dg_t dg_layer_norm(dg_t x, const int32_t* s, int32_t n, dg_t w, dg_t b, double eps) {
+dg_t dg_layer_norm(dg_t x, const double* s, int32_t n, dg_t w, dg_t b, double eps) {
   RET_T(at::layer_norm(T(x), dims(s, n), opt_t(w), opt_t(b), eps))
 }
 dg_t dg_dropout(dg_t x, double p, int32_t train) { RET_T(at::dropout(T(x), p, train != 0)) }
@@ -489,9 +528,10 @@ int32_t dg_adamw_update(dg_t param, dg_t exp_avg, dg_t exp_avg_sq, double step, 
   return -1;
 }
 // Global-norm gradient clipping over a parameter list; returns the total norm before clipping.
-double dg_clip_grad_norm(dg_t* hs, int32_t n, double max_norm) {
-  DG_TRY(return torch::nn::utils::clip_grad_norm_(tensor_list(hs, n), max_norm, 2.0);)
-  return NAN;
+// Global-norm gradient clipping over a parameter list; writes the total norm before clipping
+// into *out.
+int32_t dg_clip_grad_norm(dg_t* hs, int32_t n, double max_norm, double* out) {
+  RET_OK(*out = torch::nn::utils::clip_grad_norm_(tensor_list(hs, n), max_norm, 2.0))
 }
 
 }  // extern "C"

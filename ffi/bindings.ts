@@ -1,146 +1,122 @@
 /**
- * The raw Deno.dlopen binding of the C shim (csrc/dgtorch.cpp). Everything here is untyped
- * pointers and codes; ffi/tensor.ts wraps it in a safe API. Per-op calls stay on Deno's fast
- * path: number and typed-array arguments, pointer handles, no BigInt results, no `nonblocking`.
+ * The loaded shim and the helpers every FFI module shares: the failure checks of the shim's one
+ * convention (see ops.ts), argument marshalling (shapes, dim lists, handle lists) with checks
+ * that give a clear error before libtorch is reached. Per-op calls stay on Deno's fast path:
+ * number and typed-array arguments, pointer handles, no BigInt results, no `nonblocking`.
  * @module
  */
 import { ensureShim } from "./native.ts";
-import { NativeLibraryError } from "./errors.ts";
-
-const P = "pointer" as const;
-const B = "buffer" as const;
-const I = "i32" as const;
-const F = "f64" as const;
-
-const symbols = {
-  dg_last_error: { parameters: [], result: P },
-  dg_live_count: { parameters: [], result: F },
-  dg_free: { parameters: [P], result: "void" },
-  dg_torch_version: { parameters: [], result: P },
-  dg_cxx11_abi: { parameters: [], result: I },
-  dg_cuda_is_available: { parameters: [], result: I },
-  dg_cuda_device_count: { parameters: [], result: I },
-  dg_cuda_synchronize: { parameters: [I], result: I },
-  dg_manual_seed: { parameters: [F], result: I },
-  dg_set_num_threads: { parameters: [I], result: I },
-  dg_get_num_threads: { parameters: [], result: I },
-  dg_set_grad_enabled: { parameters: [I], result: I },
-  dg_is_grad_enabled: { parameters: [], result: I },
-  // queries
-  dg_ndim: { parameters: [P], result: I },
-  dg_shape: { parameters: [P, B], result: I },
-  dg_dtype: { parameters: [P], result: I },
-  dg_device_type: { parameters: [P], result: I },
-  dg_device_index: { parameters: [P], result: I },
-  dg_numel: { parameters: [P], result: F },
-  dg_requires_grad: { parameters: [P], result: I },
-  dg_is_contiguous: { parameters: [P], result: I },
-  dg_item: { parameters: [P], result: F },
-  // creation and copies
-  dg_from_data: { parameters: [B, F, B, I, I], result: P },
-  dg_from_file: { parameters: [B, F, F, B, I, I, I, I, I], result: P },
-  dg_copy_to_host: { parameters: [P, B, F], result: I },
-  dg_empty: { parameters: [B, I, I, I, I], result: P },
-  dg_zeros: { parameters: [B, I, I, I, I], result: P },
-  dg_ones: { parameters: [B, I, I, I, I], result: P },
-  dg_full: { parameters: [B, I, F, I, I, I], result: P },
-  dg_arange: { parameters: [F, F, F, I, I, I], result: P },
-  dg_rand: { parameters: [B, I, I, I, I], result: P },
-  dg_randn: { parameters: [B, I, I, I, I], result: P },
-  dg_randint: { parameters: [F, F, B, I, I, I, I], result: P },
-  dg_multinomial: { parameters: [P, I, I], result: P },
-  dg_to_dtype: { parameters: [P, I], result: P },
-  dg_to_device: { parameters: [P, I, I], result: P },
-  dg_clone: { parameters: [P], result: P },
-  dg_contiguous: { parameters: [P], result: P },
-  dg_copy_: { parameters: [P, P], result: I },
-  // views and layout
-  dg_reshape: { parameters: [P, B, I], result: P },
-  dg_view: { parameters: [P, B, I], result: P },
-  dg_expand: { parameters: [P, B, I], result: P },
-  dg_permute: { parameters: [P, B, I], result: P },
-  dg_transpose: { parameters: [P, I, I], result: P },
-  dg_narrow: { parameters: [P, I, I, I], result: P },
-  dg_slice: { parameters: [P, I, I, I, I], result: P },
-  dg_select: { parameters: [P, I, I], result: P },
-  dg_index_select: { parameters: [P, I, P], result: P },
-  dg_gather: { parameters: [P, I, P], result: P },
-  dg_scatter: { parameters: [P, I, P, P], result: P },
-  dg_index_add: { parameters: [P, I, P, P], result: P },
-  dg_cat: { parameters: [B, I, I], result: P },
-  dg_stack: { parameters: [B, I, I], result: P },
-  dg_squeeze: { parameters: [P, I], result: P },
-  dg_unsqueeze: { parameters: [P, I], result: P },
-  dg_repeat_interleave: { parameters: [P, I, I], result: P },
-  dg_tril: { parameters: [P, I], result: P },
-  dg_triu: { parameters: [P, I], result: P },
-  dg_masked_fill: { parameters: [P, P, F], result: P },
-  dg_where: { parameters: [P, P, P], result: P },
-  // math
-  dg_binary: { parameters: [I, P, P], result: P },
-  dg_binary_scalar: { parameters: [I, P, F], result: P },
-  dg_rsub_scalar: { parameters: [F, P], result: P },
-  dg_unary: { parameters: [I, P], result: P },
-  dg_clamp: { parameters: [P, F, F], result: P },
-  dg_matmul: { parameters: [P, P], result: P },
-  dg_bmm: { parameters: [P, P], result: P },
-  dg_linear: { parameters: [P, P, P], result: P },
-  dg_softmax: { parameters: [P, I], result: P },
-  dg_log_softmax: { parameters: [P, I], result: P },
-  dg_sum: { parameters: [P, B, I, I], result: P },
-  dg_mean: { parameters: [P, B, I, I], result: P },
-  dg_max_all: { parameters: [P], result: P },
-  dg_min_all: { parameters: [P], result: P },
-  dg_max_dim: { parameters: [P, I, I, B], result: I },
-  dg_min_dim: { parameters: [P, I, I, B], result: I },
-  dg_topk: { parameters: [P, I, I, I, I, B], result: I },
-  dg_sort: { parameters: [P, I, I, B], result: I },
-  dg_argmax: { parameters: [P, I, I], result: P },
-  dg_cumsum: { parameters: [P, I], result: P },
-  dg_norm: { parameters: [P, F], result: P },
-  dg_any: { parameters: [P], result: P },
-  // nn
-  dg_embedding: { parameters: [P, P], result: P },
-  dg_layer_norm: { parameters: [P, B, I, P, P, F], result: P },
-  dg_dropout: { parameters: [P, F, I], result: P },
-  dg_cross_entropy: { parameters: [P, P, I, I, F], result: P },
-  dg_sdpa: { parameters: [P, P, P, P, F, I, F, I], result: P },
-  // autograd and optimisation
-  dg_set_requires_grad: { parameters: [P, I], result: I },
-  dg_backward: { parameters: [P, P, I], result: I },
-  dg_backward_many: { parameters: [B, B, I], result: I },
-  dg_has_grad: { parameters: [P], result: I },
-  dg_grad: { parameters: [P], result: P },
-  dg_zero_grad: { parameters: [P], result: I },
-  dg_detach: { parameters: [P], result: P },
-  dg_adamw_update: { parameters: [P, P, P, F, F, F, F, F, F], result: I },
-  dg_clip_grad_norm: { parameters: [B, I, F], result: F },
-} as const;
+import { NativeLibraryError, TorchError } from "./errors.ts";
+import { type HandleOp, type StatusOp, SYMBOLS } from "./ops.ts";
 
 /** The symbol table type of the shim. */
-export type ShimSymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
+export type ShimSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-let lib: ShimSymbols | null = null;
+let loaded: ShimSymbols | null = null;
 
 /** The loaded shim (loaded, and built if needed, on first call). */
-export function shim(): ShimSymbols {
-  if (lib) return lib;
+export function lib(): ShimSymbols {
+  if (loaded) return loaded;
   const path = ensureShim();
   try {
-    lib = Deno.dlopen(path, symbols).symbols;
+    loaded = Deno.dlopen(path, SYMBOLS).symbols;
   } catch (e) {
     throw new NativeLibraryError(`cannot load the native shim ${path}: ${(e as Error).message}`);
   }
-  return lib;
-}
-
-/** The shim's last error message (empty when the last call succeeded). */
-export function lastError(): string {
-  const p = shim().dg_last_error();
-  return p === null ? "" : Deno.UnsafePointerView.getCString(p);
+  return loaded;
 }
 
 /** Reads a C string result. */
 export function cString(p: Deno.PointerValue): string {
   return p === null ? "" : Deno.UnsafePointerView.getCString(p);
+}
+
+/** The shim's last error message (empty when the last call succeeded). */
+export function lastError(): string {
+  return cString(lib().dg_last_error());
+}
+
+/** The handle a handle-returning op produced; a {@link TorchError} when it failed (null). */
+export function ok(op: HandleOp, p: Deno.PointerValue): Deno.PointerObject {
+  if (p === null) throw new TorchError(op, lastError());
+  return p;
+}
+
+/** Like {@link ok}, for elementwise ops reported under their own name (e.g. `dg_add`). */
+export function okNamed(label: string, p: Deno.PointerValue): Deno.PointerObject {
+  if (p === null) throw new TorchError(label, lastError());
+  return p;
+}
+
+/** The value of a status-returning op; a {@link TorchError} when it failed (negative). */
+export function okStatus(op: StatusOp, status: number): number {
+  if (status < 0) throw new TorchError(op, lastError());
+  return status;
+}
+
+/** Scratch for scalar out-parameters (dg_item, dg_clip_grad_norm); read right after the call. */
+export const scalarOut: Float64Array = new Float64Array(1);
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * An int64 list as the f64 array the shim reads (exact for safe integers). `min` is the smallest
+ * legal entry: 0 for creation shapes, -1 for view shapes (one inferred dim), -(2^53-1) for dim
+ * lists.
+ */
+function int64List(what: string, values: readonly number[], min: number): Float64Array {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v) || v < min || v > MAX_SAFE) {
+      const range = min === 0 ? "≥ 0" : min === -1 ? "≥ -1" : "safe";
+      throw new TypeError(
+        `${what} [${values.join(", ")}]: expected integers (${range}, ≤ 2^53-1), ` +
+          `entry ${i} is ${v}`,
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/** A creation shape: non-negative safe integers. */
+export function shapeArg(values: readonly number[]): Float64Array {
+  return int64List("shape", values, 0);
+}
+
+/** A view shape (reshape, view, expand): like a shape, and -1 marks an inferred/kept dim. */
+export function viewShapeArg(values: readonly number[]): Float64Array {
+  return int64List("shape", values, -1);
+}
+
+/** A list of dimension indices (negative counts from the end). */
+export function dimsArg(values: readonly number[]): Float64Array {
+  return int64List("dims", values, -MAX_SAFE);
+}
+
+/** Checks a non-negative safe integer argument, naming it in the error. */
+export function countArg(fn: string, name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > MAX_SAFE) {
+    throw new RangeError(`${fn}: ${name} must be an integer in [0, 2^53-1], got ${v}`);
+  }
+  return v;
+}
+
+/** Anything that carries a native handle. */
+export interface HasHandle {
+  readonly ptr: Deno.PointerObject;
+}
+
+const ptrScratch = [new BigUint64Array(256), new BigUint64Array(256)];
+
+/**
+ * Pointer values of `ts` in reusable buffer `slot` (0 or 1; the shim copies them before
+ * returning, so a buffer is free again after each call).
+ */
+export function ptrArray(ts: readonly HasHandle[], slot = 0): BigUint64Array {
+  const scratch = ptrScratch[slot];
+  const out = ts.length <= scratch.length ? scratch : new BigUint64Array(ts.length);
+  for (let i = 0; i < ts.length; i++) out[i] = BigInt(Deno.UnsafePointer.value(ts[i].ptr));
+  return out;
 }

@@ -6,11 +6,11 @@
 
 /** A libtorch operation failed; `op` names the shim function, `message` is libtorch's text. */
 export class TorchError extends Error {
-  /** Error class name. */
+  /** "TorchError". */
   override name = "TorchError";
-  /** The shim function that failed, e.g. `dg_matmul`. */
+  /** The shim function that failed, e.g. `dg_matmul` (for elementwise ops, e.g. `dg_add`). */
   readonly op: string;
-  /** `op` failed with libtorch's `message`. */
+  /** Wraps libtorch's `message` for the failed shim function `op`. */
   constructor(op: string, message: string) {
     super(`${op}: ${message}`);
     this.op = op;
@@ -19,18 +19,18 @@ export class TorchError extends Error {
 
 /** A tensor was used (or disposed) after it had been disposed. */
 export class DisposedTensorError extends Error {
-  /** Error class name. */
+  /** "DisposedTensorError". */
   override name = "DisposedTensorError";
 }
 
 /** A device was requested that this machine or this libtorch build cannot provide. */
 export class DeviceError extends Error {
-  /** Error class name. */
+  /** "DeviceError". */
   override name = "DeviceError";
 }
 
 /** The native shim or libtorch could not be found, built or loaded. */
 export class NativeLibraryError extends Error {
-  /** Error class name. */
+  /** "NativeLibraryError". */
   override name = "NativeLibraryError";
 }

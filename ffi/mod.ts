@@ -2,8 +2,48 @@
  * FFI layer of DeepGuard-TS: typed tensor handles over libtorch through the C shim.
  * @module
  */
-export * from "./tensor.ts";
-export { tidy } from "./scope.ts";
+export { Tensor, type ValuesIndices } from "./tensor.ts";
+export type { ElementwiseMethods } from "./elementwise.ts";
+export {
+  arange,
+  empty,
+  fromBytes,
+  fromFile,
+  full,
+  multinomial,
+  ones,
+  rand,
+  randint,
+  randn,
+  tensor,
+  type TensorOptions,
+  zeros,
+} from "./creation.ts";
+export {
+  cat,
+  crossEntropy,
+  type CrossEntropyOptions,
+  dropout,
+  embedding,
+  layerNorm,
+  linear,
+  scaledDotProductAttention,
+  type SdpaOptions,
+  stack,
+  where,
+} from "./functional.ts";
+export { adamwUpdate, backwardMany, clipGradNorm, isGradEnabled, noGrad } from "./autograd.ts";
+export {
+  checkDevice,
+  cuda,
+  type CudaQueries,
+  getNumThreads,
+  liveTensors,
+  manualSeed,
+  setNumThreads,
+  torchBuildInfo,
+} from "./runtime.ts";
+export { type Scoped, tidy } from "./scope.ts";
 export type { Device, DType, HostArray } from "./dtype.ts";
 export { DTYPE_SIZE, DTYPES, isFloat } from "./dtype.ts";
 export { DeviceError, DisposedTensorError, NativeLibraryError, TorchError } from "./errors.ts";

@@ -1,110 +1,52 @@
 /**
- * Finds libtorch and the compiled shim, building the shim on first use.
- *
- * libtorch is looked up in this order: `$LIBTORCH` (a libtorch directory with include/ and lib/,
- * e.g. an official CUDA build); the project venv's torch wheel (`.venv`, made by the setup);
- * a system libtorch (Debian's `libtorch-dev`). `$DG_SHIM` overrides everything with the path of an
- * already built shim library.
+ * The compiled shim: built on first use into a per-user cache from the C sources, which travel
+ * with the module graph (text imports), so a read-only checkout and a URL import build the same
+ * way. The cache is `$DG_CACHE`, else `$XDG_CACHE_HOME/deepguard-ts`, else
+ * `~/.cache/deepguard-ts`; a shim is keyed by a hash of its sources, the compiler flags and the
+ * libtorch directory, so a change to any of them builds a new one. `$DG_SHIM` overrides
+ * everything with the path of an already built shim library.
  * @module
  */
+import { createHash } from "node:crypto";
+import DGTORCH_CPP from "../csrc/dgtorch.cpp" with { type: "text" };
 import { NativeLibraryError } from "./errors.ts";
+import { exists, type LibtorchInfo, locateLibtorch } from "./libtorch.ts";
 
-/** Where libtorch came from and how the shim must be compiled against it. */
-export interface LibtorchInfo {
-  /** "env" ($LIBTORCH), "venv" (project venv torch wheel) or "system". */
-  source: "env" | "venv" | "system";
-  includeDir: string;
-  libDir: string;
-  /** libtorch version, e.g. "2.13.0+cpu" ("unknown" when no version file exists). */
-  version: string;
-  /** The `_GLIBCXX_USE_CXX11_ABI` value libtorch was built with. */
-  abi: 0 | 1;
-  /** Whether this libtorch build contains CUDA kernels (libtorch_cuda.so present). */
-  cudaBuild: boolean;
+export { type LibtorchInfo, locateLibtorch } from "./libtorch.ts";
+export { PROJECT_ROOT } from "./package.ts";
+
+/** The shim's C++ sources by file name (everything under csrc/ that is compiled). */
+export const SHIM_SOURCES: Readonly<Record<string, string>> = { "dgtorch.cpp": DGTORCH_CPP };
+
+/** The per-user cache directory of the package (shims, and assets fetched for URL imports). */
+export function cacheDir(): string {
+  const explicit = Deno.env.get("DG_CACHE");
+  if (explicit) return explicit;
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  if (xdg) return `${xdg}/deepguard-ts`;
+  const home = Deno.env.get("HOME");
+  if (!home) {
+    throw new NativeLibraryError("no cache directory: set DG_CACHE (or HOME) to a writable path");
+  }
+  return `${home}/.cache/deepguard-ts`;
 }
 
-/** The project root (the directory holding csrc/ and scripts/). */
-export const PROJECT_ROOT: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function detectAbi(libDir: string): 0 | 1 {
-  // A libtorch built with the new C++11 ABI mangles std::string as std::__cxx11::basic_string.
-  const bytes = Deno.readFileSync(`${libDir}/libc10.so`);
-  const needle = new TextEncoder().encode("St7__cxx11");
-  outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
-    return 1;
-  }
-  return 0;
-}
-
-function readVersion(candidates: string[]): string {
-  for (const path of candidates) {
-    if (!exists(path)) continue;
-    const text = Deno.readTextFileSync(path);
-    const m = /__version__\s*=\s*['"]([^'"]+)['"]/.exec(text) ?? /^(\S+)/.exec(text.trim());
-    if (m) return m[1];
-  }
-  return "unknown";
-}
-
-function venvTorchDir(): string | null {
-  const lib = `${PROJECT_ROOT}/.venv/lib`;
-  if (!exists(lib)) return null;
-  for (const entry of Deno.readDirSync(lib)) {
-    const dir = `${lib}/${entry.name}/site-packages/torch`;
-    if (entry.name.startsWith("python") && exists(`${dir}/lib/libtorch.so`)) return dir;
-  }
-  return null;
-}
-
-function info(
-  source: LibtorchInfo["source"],
-  includeDir: string,
-  libDir: string,
-  versionFiles: string[],
-): LibtorchInfo {
-  return {
-    source,
-    includeDir,
-    libDir,
-    version: readVersion(versionFiles),
-    abi: detectAbi(libDir),
-    cudaBuild: exists(`${libDir}/libtorch_cuda.so`),
-  };
-}
-
-/** Locates libtorch ($LIBTORCH, then the project venv, then the system); throws when none. */
-export function locateLibtorch(): LibtorchInfo {
-  const env = Deno.env.get("LIBTORCH");
-  if (env) {
-    if (!exists(`${env}/lib/libtorch.so`) || !exists(`${env}/include/torch`)) {
-      throw new NativeLibraryError(
-        `LIBTORCH=${env} is not a libtorch directory (expected lib/libtorch.so and include/torch)`,
-      );
-    }
-    return info("env", `${env}/include`, `${env}/lib`, [`${env}/build-version`]);
-  }
-  const venv = venvTorchDir();
-  if (venv) return info("venv", `${venv}/include`, `${venv}/lib`, [`${venv}/version.py`]);
-  for (const libDir of ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib"]) {
-    if (exists(`${libDir}/libtorch.so`) && exists("/usr/include/torch")) {
-      return info("system", "/usr/include", libDir, []);
-    }
-  }
-  throw new NativeLibraryError(
-    "libtorch not found. Provide one of: LIBTORCH=/path/to/libtorch (an official libtorch zip, " +
-      "CPU or CUDA); the project venv (`bash scripts/setup.sh` installs torch==2.13.0 into .venv); " +
-      "or Debian's libtorch-dev (`apt-get install libtorch-dev`).",
-  );
+function compileArgs(lt: LibtorchInfo): { flags: string[]; libs: string[] } {
+  const libs = ["-ltorch", "-ltorch_cpu", "-lc10"];
+  // CUDA builds: link the CUDA parts without --as-needed or CUDA silently disappears.
+  if (exists(`${lt.libDir}/libtorch_cuda.so`)) libs.push("-ltorch_cuda");
+  if (exists(`${lt.libDir}/libc10_cuda.so`)) libs.push("-lc10_cuda");
+  const flags = [
+    "-std=c++17",
+    "-O2",
+    "-fPIC",
+    "-shared",
+    "-Wno-c++20-extensions",
+    `-D_GLIBCXX_USE_CXX11_ABI=${lt.abi}`,
+    `-I${lt.includeDir}`,
+    `-I${lt.includeDir}/torch/csrc/api/include`,
+  ];
+  return { flags, libs };
 }
 
 /** Returns the path of the shim library for the located libtorch, compiling it if needed. */
@@ -114,15 +56,119 @@ export function ensureShim(): string {
     if (!exists(override)) throw new NativeLibraryError(`DG_SHIM=${override} does not exist`);
     return override;
   }
-  const lt = locateLibtorch();
-  const out = new Deno.Command("bash", {
-    args: [`${PROJECT_ROOT}/scripts/build-shim.sh`, lt.includeDir, lt.libDir, String(lt.abi)],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  const stderr = new TextDecoder().decode(out.stderr);
-  if (!out.success) {
-    throw new NativeLibraryError(`building the native shim failed:\n${stderr.slice(-4000)}`);
+  const found = locateLibtorch();
+  // Real paths, so that checkouts reaching one libtorch through different links share a shim.
+  const lt = {
+    ...found,
+    includeDir: Deno.realPathSync(found.includeDir),
+    libDir: Deno.realPathSync(found.libDir),
+  };
+  const { flags, libs } = compileArgs(lt);
+  const hash = createHash("sha256");
+  for (const [name, text] of Object.entries(SHIM_SOURCES)) hash.update(`${name}\0${text}\0`);
+  hash.update(`${flags.join(" ")}\0${libs.join(" ")}\0${lt.libDir}`);
+  const key = hash.digest("hex").slice(0, 16);
+  const dir = `${cacheDir()}/shim`;
+  const out = `${dir}/libdgtorch-${key}.so`;
+  if (exists(out)) return out;
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new NativeLibraryError(
+      `cannot create the cache ${dir}: ${
+        (e as Error).message
+      }; set DG_CACHE to a writable directory`,
+    );
   }
-  return new TextDecoder().decode(out.stdout).trim();
+  const lock = `${out}.lock`;
+  if (!takeLock(lock, out)) return out; // built by another process meanwhile
+  try {
+    if (!exists(out)) compile(lt, flags, libs, dir, out);
+  } finally {
+    Deno.removeSync(lock);
+  }
+  return out;
+}
+
+const STALE_LOCK_MS = 15 * 60_000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Takes the build lock of `out` (true), or waits until another process holding it has built
+ * `out` (false), so that processes starting together compile once. A lock older than 15 minutes
+ * is left over from a killed build and is taken over.
+ */
+function takeLock(lock: string, out: string): boolean {
+  let announced = false;
+  for (;;) {
+    try {
+      Deno.openSync(lock, { write: true, createNew: true }).close();
+      return true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    if (exists(out)) return false;
+    try {
+      const age = Date.now() - (Deno.statSync(lock).mtime?.getTime() ?? 0);
+      if (age > STALE_LOCK_MS) Deno.removeSync(lock);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (!announced) {
+      console.error(`deepguard-ts: waiting for another process compiling the shim (${lock})`);
+      announced = true;
+    }
+    Atomics.wait(sleeper, 0, 0, 500);
+  }
+}
+
+/**
+ * Compiles the sources into `out`, in a private temp dir, renaming the result into place: a
+ * reader never sees a half-written library, even from a builder that ignored the lock.
+ */
+function compile(lt: LibtorchInfo, flags: string[], libs: string[], dir: string, out: string) {
+  const cxx = Deno.env.get("CXX") ?? "g++";
+  console.error(
+    `deepguard-ts: compiling the native shim against libtorch ${lt.version} (${lt.source}: ` +
+      `${lt.libDir}) with ${cxx}; about a minute, once per libtorch → ${out}`,
+  );
+  const work = Deno.makeTempDirSync({ dir, prefix: "build-" });
+  try {
+    const sources = Object.entries(SHIM_SOURCES).map(([name, text]) => {
+      Deno.writeTextFileSync(`${work}/${name}`, text);
+      return `${work}/${name}`;
+    });
+    const tmp = `${work}/libdgtorch.so`;
+    let result: Deno.CommandOutput;
+    try {
+      result = new Deno.Command(cxx, {
+        args: [
+          ...flags,
+          ...sources,
+          "-o",
+          tmp,
+          `-L${lt.libDir}`,
+          "-Wl,--no-as-needed",
+          ...libs,
+          "-Wl,--as-needed",
+          `-Wl,-rpath,${lt.libDir}`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).outputSync();
+    } catch (e) {
+      throw new NativeLibraryError(
+        `cannot run the C++ compiler "${cxx}" (${(e as Error).message}); the shim needs a ` +
+          `C++17 compiler: install g++ (apt-get install g++) or set CXX`,
+      );
+    }
+    if (!result.success) {
+      const stderr = new TextDecoder().decode(result.stderr);
+      throw new NativeLibraryError(`building the native shim failed:\n${stderr.slice(-4000)}`);
+    }
+    Deno.renameSync(tmp, out);
+    console.error("deepguard-ts: native shim built");
+  } finally {
+    Deno.removeSync(work, { recursive: true });
+  }
 }

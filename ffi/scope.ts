@@ -8,11 +8,11 @@
 
 /** What a scope needs of a tensor: disposal, and a slot remembering its owning scope. */
 export interface Scoped {
-  /** Whether the native handle is gone. */
+  /** True once disposed. */
   readonly isDisposed: boolean;
-  /** Frees the native handle. */
+  /** Frees the native resource. */
   dispose(): void;
-  /** The `tidy` scope that owns it, or null. */
+  /** The scope that owns it (null: none). */
   scope: Set<Scoped> | null;
 }
 

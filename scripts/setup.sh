@@ -5,7 +5,7 @@
 #   2. the project venv .venv (pinned torch wheel = the libtorch the shim links against unless
 #      $LIBTORCH is set, plus the Python oracle used by parity tests and benchmarks)
 #   3. the evaluation tools (scripts/setup-eval.sh: analyzers, compilers, the eval venv)
-#   4. the native shim (compiled against the chosen libtorch, cached under build/)
+#   4. the native shim (compiled against the chosen libtorch, cached under ~/.cache/deepguard-ts)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

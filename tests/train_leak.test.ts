@@ -20,8 +20,8 @@ await Deno.writeTextFile(`${dir}/data/train.jsonl`, [0, 1, 2, 3, 4, 5].map(pair)
 await Deno.writeTextFile(`${dir}/data/val.jsonl`, [7, 8].map(pair).join("\n"));
 
 /**
- * The native live-tensor counter is process-wide and `deno test --parallel` runs test modules as
- * workers of one process, so the leak probe runs in its own child process.
+ * The native live-tensor counter counts the handles of the calling thread (one count per isolate);
+ * the leak probe runs in its own child process so that nothing else in this module moves it.
  */
 const PROBE = `
 import { liveTensors } from "${import.meta.resolve("../ffi/mod.ts")}";

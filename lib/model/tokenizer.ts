@@ -14,7 +14,9 @@
  * @module
  */
 
-import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
+// A full npm: specifier: a URL importer of this package does not see deno.json's import map.
+// deno-lint-ignore no-import-prefix
+import { Tokenizer as HfTokenizer } from "npm:@huggingface/tokenizers@0.2.0";
 import { TokenizerError } from "./errors.ts";
 
 /** Options of {@link Tokenizer.encode}. */
