@@ -80,9 +80,17 @@ export class Linear extends Module implements Layer {
 
 /** Lookup table [num, dim], initialised N(0, 1). */
 export class Embedding extends Module {
-  constructor(num: number, dim: number, options: TensorOptions = {}) {
+  /** @param weight a loaded [num, dim] table to install instead of a random one */
+  constructor(num: number, dim: number, options: TensorOptions = {}, weight?: Tensor) {
     super();
-    this.registerParameter("weight", normal([num, dim], 1, options).requiresGrad_());
+    this.registerParameter("weight", weight ?? normal([num, dim], 1, options).requiresGrad_());
+  }
+  /** An Embedding holding `weight` [num, dim] (no random initialisation); takes ownership. */
+  static fromWeight(weight: Tensor): Embedding {
+    if (weight.ndim !== 2) {
+      throw new RangeError(`Embedding weight must be 2-D, got [${weight.shape}]`);
+    }
+    return new Embedding(weight.shape[0], weight.shape[1], {}, weight);
   }
   /** The [num, dim] table. */
   get weight(): Tensor {
