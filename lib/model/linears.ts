@@ -7,8 +7,15 @@
  * @module
  */
 
-import { type Device, type DType, empty, linear, type Tensor } from "../../ffi/mod.ts";
-import { Linear, type Module } from "../nn/mod.ts";
+import {
+  type Device,
+  type DType,
+  empty,
+  isGradEnabled,
+  linear,
+  type Tensor,
+} from "../../ffi/mod.ts";
+import { type Layer, Linear, Module } from "../nn/mod.ts";
 
 /** Where and how the decoder's weights are stored. */
 export interface WeightOptions {
@@ -130,5 +137,48 @@ export class FusedLinears {
   /** Free the shared storage handles (the members' views are freed with the module tree). */
   dispose(): void {
     for (const t of [this.weight, this.bias]) if (t && !t.isDisposed) t.dispose();
+  }
+}
+
+/** A module in a projection's place: a Linear, or a wrapper around one (LoRA). */
+export type Projection = Module & Layer;
+
+/**
+ * Projections of which some can run as one fused GEMM. Whether they do is decided when the module
+ * is built and again whenever its children change (an adapter attached or removed, or, through
+ * `treeChanged()`, merged); at call time only the mode is checked: the fused matrix serves
+ * inference only (eval mode, autograd off), so training and recorded forwards use the members.
+ */
+export abstract class FusableModule extends Module {
+  readonly #group: FusedLinears | null;
+  #fused = false;
+
+  /** @param group the members' shared matrix, or null when not fused */
+  constructor(group: FusedLinears | null) {
+    super();
+    this.#group = group;
+  }
+
+  /** The modules now in the fused members' places, in row order. */
+  protected abstract fusedSlots(): Projection[];
+
+  /** Whether inference currently runs the fused GEMM (all members original or merged). */
+  get fused(): boolean {
+    return this.#fused;
+  }
+
+  protected override childrenChanged(): void {
+    this.#fused = this.#group?.backs(this.fusedSlots()) ?? false;
+  }
+
+  /** The members' outputs for `x`: one GEMM when fused and inferring, else one per module. */
+  protected project(x: Tensor): Tensor[] {
+    if (this.#fused && !this.training && !isGradEnabled()) return this.#group!.forward(x);
+    return this.fusedSlots().map((m) => m.forward(x));
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.#group?.dispose();
   }
 }

@@ -48,13 +48,15 @@ export { KVCache } from "./kv_cache.ts";
 export {
   allocMatrix,
   emptyLinear,
+  FusableModule,
   FusedLinears,
+  type Projection,
   type Storage,
   storage,
   type WeightOptions,
 } from "./linears.ts";
 export { Attention, DecoderBody, DecoderLayer, DecoderLM, FINFO_MIN, MLP } from "./qwen_llama.ts";
-export type { ForwardOptions, ForwardOutput, LayerContext, Projection } from "./qwen_llama.ts";
+export type { ForwardOptions, ForwardOutput, LayerContext } from "./qwen_llama.ts";
 export {
   expectedShapes,
   fillFromCheckpoint,

@@ -22,21 +22,22 @@ import {
   type Device,
   type DType,
   empty,
-  isGradEnabled,
   scaledDotProductAttention,
   type Tensor,
   tensor,
   tidy,
   zeros,
 } from "../../ffi/mod.ts";
-import { Embedding, type Layer, Linear, Module, ModuleList, RMSNorm } from "../nn/mod.ts";
+import { Embedding, Linear, Module, ModuleList, RMSNorm } from "../nn/mod.ts";
 import type { ModelConfig } from "./config.ts";
 import { type GenerationConfig, generationConfigFrom } from "./generation_config.ts";
 import type { KVCache } from "./kv_cache.ts";
 import {
   allocMatrix,
   emptyLinear,
+  FusableModule,
   FusedLinears,
+  type Projection,
   type Storage,
   storage,
   type WeightOptions,
@@ -51,9 +52,6 @@ export const FINFO_MIN: Readonly<Record<string, number>> = {
   f64: -1.7976931348623157e308,
 };
 
-/** A module in a projection's place: a Linear, or a wrapper around one (LoRA). */
-export type Projection = Module & Layer;
-
 /** Per-forward data shared by all layers (positions, mask, cache). */
 export interface LayerContext {
   /** RoPE tables for the new positions. */
@@ -64,45 +62,6 @@ export interface LayerContext {
   isCausal: boolean;
   /** KV cache to read/write, or null. */
   cache: KVCache | null;
-}
-
-/**
- * Projections of which some can run as one fused GEMM. Whether they do is decided when the module
- * is built and again whenever its children change (an adapter attached or removed, or, through
- * `treeChanged()`, merged); at call time only the mode is checked: the fused matrix serves
- * inference only (eval mode, autograd off), so training and recorded forwards use the members.
- */
-abstract class FusableModule extends Module {
-  readonly #group: FusedLinears | null;
-  #fused = false;
-
-  constructor(group: FusedLinears | null) {
-    super();
-    this.#group = group;
-  }
-
-  /** The modules now in the fused members' places, in row order. */
-  protected abstract fusedSlots(): Projection[];
-
-  /** Whether inference currently runs the fused GEMM (all members original or merged). */
-  get fused(): boolean {
-    return this.#fused;
-  }
-
-  protected override childrenChanged(): void {
-    this.#fused = this.#group?.backs(this.fusedSlots()) ?? false;
-  }
-
-  /** The members' outputs for `x`: one GEMM when fused and inferring, else one per module. */
-  protected project(x: Tensor): Tensor[] {
-    if (this.#fused && !this.training && !isGradEnabled()) return this.#group!.forward(x);
-    return this.fusedSlots().map((m) => m.forward(x));
-  }
-
-  override dispose(): void {
-    super.dispose();
-    this.#group?.dispose();
-  }
 }
 
 /** Grouped-query self-attention with RoPE (`self_attn`). */
