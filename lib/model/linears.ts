@@ -153,7 +153,10 @@ export abstract class FusableModule extends Module {
   readonly #group: FusedLinears | null;
   #fused = false;
 
-  /** @param group the members' shared matrix, or null when not fused */
+  /**
+   * Hold the group (or none).
+   * @param group the members' shared matrix, or null when not fused
+   */
   constructor(group: FusedLinears | null) {
     super();
     this.#group = group;
@@ -167,6 +170,7 @@ export abstract class FusableModule extends Module {
     return this.#fused;
   }
 
+  /** Re-decide fusion from the modules now in the members' places. */
   protected override childrenChanged(): void {
     this.#fused = this.#group?.backs(this.fusedSlots()) ?? false;
   }
@@ -177,6 +181,7 @@ export abstract class FusableModule extends Module {
     return this.fusedSlots().map((m) => m.forward(x));
   }
 
+  /** Free the parameters and the shared matrix. */
   override dispose(): void {
     super.dispose();
     this.#group?.dispose();

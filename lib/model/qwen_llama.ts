@@ -94,6 +94,7 @@ export class Attention extends FusableModule {
     this.childrenChanged();
   }
 
+  /** q, k and v, the fused triple. */
   protected fusedSlots(): Projection[] {
     return [this.q_proj, this.k_proj, this.v_proj];
   }
@@ -139,6 +140,7 @@ export class MLP extends FusableModule {
     this.childrenChanged();
   }
 
+  /** gate and up, the fused pair. */
   protected fusedSlots(): Projection[] {
     return [this.gate_proj, this.up_proj];
   }

@@ -8,11 +8,13 @@ import { noGrad, type Tensor } from "../../ffi/mod.ts";
 
 /** A module that maps one tensor to one tensor (usable in {@link Sequential}). */
 export interface Layer {
+  /** Maps x to the layer's output. */
   forward(x: Tensor): Tensor;
 }
 
 /** Error for a state dict that does not fit a module. */
 export class StateDictError extends Error {
+  /** Error name. */
   override name = "StateDictError";
 }
 
