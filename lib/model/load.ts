@@ -8,7 +8,7 @@
  * @module
  */
 
-import { fromFile, noGrad, tidy } from "../../ffi/mod.ts";
+import { fromFile, noGrad, type Tensor, tidy } from "../../ffi/mod.ts";
 import { loadConfig, type ModelConfig } from "./config.ts";
 import { CheckpointError, requireModelDir } from "./errors.ts";
 import { type GenerationConfig, loadGenerationConfig } from "./generation_config.ts";
@@ -73,6 +73,17 @@ export function validateCheckpoint(model: DecoderLM, ck: CheckpointIndex): void 
 }
 
 /**
+ * Whether every value of `t` is finite. The sum is finite exactly when every value is, except
+ * when it overflows the dtype (possible for large f16 tensors); that rare case is settled by the
+ * elementwise test. The sum is one vectorised pass without allocation (40 ms for 67M f32 values on
+ * a loaded 2-core machine, against 1.1–2 s for `isfinite().logicalNot().any()`).
+ */
+function allFinite(t: Tensor): boolean {
+  if (Number.isFinite(t.sum().item())) return true;
+  return t.isfinite().logicalNot().any().item() === 0;
+}
+
+/**
  * Fill every parameter of `model` from the checkpoint (validated first). A tensor holding NaN or
  * ±∞ (in the run dtype) is a {@link CheckpointError} `non_finite` naming file and tensor.
  */
@@ -85,7 +96,7 @@ export function fillFromCheckpoint(model: DecoderLM, ck: CheckpointIndex): void 
         const info = ck.tensors.get(name)!;
         const fileDt = stToTorchDType(info.dtype, info.file, name);
         const src = fromFile(info.file, info.offset, info.byteLength, info.shape, fileDt, to);
-        if (src.isfinite().logicalNot().any().item() !== 0) {
+        if (!allFinite(src)) {
           const how = fileDt === model.dtype ? "" : ` once converted to ${model.dtype}`;
           throw new CheckpointError(
             "non_finite",
