@@ -93,7 +93,12 @@ export function generate(
     if (!tokenizer) throw new TypeError("generate: string prompts need a tokenizer");
     return tokenizer.encode(p, { addSpecialTokens: opts.addSpecialTokens ?? true });
   });
-  if (encoded.some((e) => e.length === 0)) throw new RangeError("generate: empty prompt");
+  const empty = encoded.findIndex((e) => e.length === 0);
+  if (empty >= 0) {
+    throw new RangeError(
+      `generate: prompt ${empty} is empty (no tokens, and the tokenizer adds no BOS to start from)`,
+    );
+  }
   const promptIds = encoded.flatMap((e) => new Array(n).fill(0).map(() => e));
   const B = promptIds.length;
   const T = Math.max(...promptIds.map((e) => e.length));
