@@ -191,6 +191,10 @@ export class Sequential extends Module implements Layer {
     this.layers = layers;
     layers.forEach((l, i) => this.registerModule(String(i), l));
   }
+  /** Keeps {@link Sequential.layers} in step with a child replaced by `setSubmodule`. */
+  protected override childrenChanged(): void {
+    this.children().forEach(([name, m]) => (this.layers[Number(name)] = m as Module & Layer));
+  }
   /** Applies the layers in order. */
   forward(x: Tensor): Tensor {
     return tidy(() => this.layers.reduce((h, l) => l.forward(h), x));
