@@ -10,7 +10,7 @@
 
 import { fromFile, noGrad, type Tensor, tidy } from "../../ffi/mod.ts";
 import { loadConfig, type ModelConfig } from "./config.ts";
-import { CheckpointError, requireModelDir } from "./errors.ts";
+import { CheckpointError } from "./errors.ts";
 import { type GenerationConfig, loadGenerationConfig } from "./generation_config.ts";
 import type { WeightOptions } from "./linears.ts";
 import { DecoderLM } from "./qwen_llama.ts";
@@ -116,7 +116,6 @@ export function fillFromCheckpoint(model: DecoderLM, ck: CheckpointIndex): void 
  * generation_config.json when present): eval mode, parameters frozen.
  */
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<DecoderLM> {
-  await requireModelDir(dir);
   const cfg = await loadConfig(dir);
   const generation = await loadGenerationConfig(dir, cfg);
   const ck = await openCheckpoint(dir);
@@ -148,7 +147,6 @@ export async function loadPretrained(
   dir: string,
   opts: LoadOptions & TokenizerOptions = {},
 ): Promise<Pretrained> {
-  await requireModelDir(dir);
   const tokenizer = await Tokenizer.load(dir, opts);
   const model = await loadModel(dir, opts);
   return { model, tokenizer, config: model.config, generation: model.generationConfig };
