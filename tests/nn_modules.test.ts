@@ -8,6 +8,7 @@ import {
   Linear,
   linearWarmupDecay,
   Module,
+  ModuleList,
   RMSNorm,
   Sequential,
   StateDictError,
@@ -69,6 +70,31 @@ Deno.test("setSubmodule replaces a layer in place (how LoRA wraps projections)",
   net.setSubmodule("block.q_proj", replacement);
   assert.equal(net.getSubmodule("block.q_proj"), replacement);
   assert.ok(!net.namedParameters().some(([n]) => n === "block.q_proj.bias"));
+  net.dispose();
+});
+
+Deno.test("setSubmodule keeps a same-named field, a ModuleList and a Sequential in step", () => {
+  const net = new Net();
+  const q = new Linear(4, 4, false);
+  net.setSubmodule("block.q_proj", q);
+  assert.equal(net.block.q_proj, q, "field of the same name follows");
+  const n = new RMSNorm(4);
+  net.setSubmodule("block.input_layernorm", n);
+  assert.notEqual(net.block.norm, n, "a field under another name is left alone");
+  const l1 = new Linear(4, 2, false);
+  net.setSubmodule("layers.1", l1);
+  assert.equal(net.layers.layers[1], l1, "Sequential's list follows");
+  const list = new ModuleList([new Linear(2, 2), new Linear(2, 2)]);
+  const r = new Linear(2, 2);
+  list.setSubmodule("0", r);
+  assert.equal(list.items[0], r, "ModuleList's items follow");
+  assert.deepEqual(list.namedParameters().map(([k]) => k), [
+    "0.weight",
+    "0.bias",
+    "1.weight",
+    "1.bias",
+  ]);
+  list.dispose();
   net.dispose();
 });
 

@@ -32,10 +32,13 @@ export class LoraAdapter {
   /** `[module name, layer]` in model order. */
   readonly layers: [string, LoraLinear][];
 
+  readonly #model: Module;
+
   /** @internal use {@link applyLora}. */
-  constructor(config: LoraConfig, layers: [string, LoraLinear][]) {
+  constructor(config: LoraConfig, layers: [string, LoraLinear][], model: Module) {
     this.config = config;
     this.layers = layers;
+    this.#model = model;
   }
 
   /** Trainable tensors with their PEFT names (without the `base_model.model.` prefix). */
@@ -70,11 +73,13 @@ export class LoraAdapter {
   /** Folds every adapter into its base weight. */
   merge(): void {
     for (const [, l] of this.layers) l.merge();
+    this.#model.treeChanged(); // e.g. the model's fused q/k/v may run again
   }
 
   /** Undoes {@link merge}. */
   unmerge(): void {
     for (const [, l] of this.layers) l.unmerge();
+    this.#model.treeChanged();
   }
 
   /**
@@ -198,7 +203,7 @@ export function applyLora(
       `LoRA target module(s) [${unmatched.join(", ")}] match no Linear layer of the model`,
     );
   }
-  return new LoraAdapter(config, layers);
+  return new LoraAdapter(config, layers, model);
 }
 
 /** Reads `adapter_config.json` of an adapter directory. */

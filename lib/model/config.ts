@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ConfigError } from "./errors.ts";
+import { ConfigError, requireModelDir } from "./errors.ts";
 
 /** Supported architectures. */
 export type ModelType = "qwen2" | "llama";
@@ -190,6 +190,7 @@ export function parseConfig(raw: unknown, file = "<config>"): ModelConfig {
 
 /** Read and parse `<dir>/config.json`. */
 export async function loadConfig(dir: string): Promise<ModelConfig> {
+  await requireModelDir(dir);
   const file = `${dir}/config.json`;
   let text: string;
   try {

@@ -58,7 +58,11 @@ export class SafetensorsError extends ModelError {
 }
 
 /** Reasons a checkpoint does not match its config. */
-export type CheckpointErrorCode = "missing_tensor" | "shape_mismatch" | "unexpected_tensor";
+export type CheckpointErrorCode =
+  | "missing_tensor"
+  | "shape_mismatch"
+  | "unexpected_tensor"
+  | "non_finite";
 
 /** A checkpoint whose tensors do not fit the model built from config.json. */
 export class CheckpointError extends ModelError {
@@ -112,5 +116,45 @@ export class TokenizerError extends ModelError {
     super(code, `${file}: ${detail}`);
     this.name = "TokenizerError";
     this.file = file;
+  }
+}
+
+/** A model directory that does not exist or is not a directory. */
+export class ModelDirError extends ModelError {
+  /** The path given. */
+  readonly dir: string;
+  /**
+   * Create the error.
+   * @param code `missing_dir` or `not_a_directory`
+   * @param dir the path
+   * @param detail what is wrong
+   */
+  constructor(code: "missing_dir" | "not_a_directory", dir: string, detail: string) {
+    super(code, `${dir}: ${detail}`);
+    this.name = "ModelDirError";
+    this.dir = dir;
+  }
+}
+
+/**
+ * Check that `dir` is an existing directory before any file in it is looked for, so a mistyped
+ * path says so instead of naming the first file it lacks.
+ */
+export async function requireModelDir(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new ModelDirError("missing_dir", dir, "model directory does not exist");
+    }
+    throw new ModelDirError("missing_dir", dir, `cannot read the model directory (${e})`);
+  }
+  if (!info.isDirectory) {
+    throw new ModelDirError(
+      "not_a_directory",
+      dir,
+      "is a file, not a model directory (give the directory holding config.json)",
+    );
   }
 }

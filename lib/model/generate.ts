@@ -14,6 +14,7 @@
  */
 
 import { manualSeed, noGrad, type Tensor, tensor, tidy } from "../../ffi/mod.ts";
+import { resolveSampling } from "./generation_config.ts";
 import { KVCache } from "./kv_cache.ts";
 import type { DecoderLM } from "./qwen_llama.ts";
 import { type SamplingOptions, selectTokens, warp } from "./sampling.ts";
@@ -32,15 +33,18 @@ import type { Tokenizer } from "./tokenizer.ts";
  */
 export type LogitsProcessor = (generatedIds: number[][], logits: Tensor, step: number) => Tensor;
 
-/** Options of {@link generate}. */
+/**
+ * Options of {@link generate}. Sampling settings left out come from the model's
+ * generation_config.json, else `SAMPLING_DEFAULTS` (see `resolveSampling`).
+ */
 export interface GenerateOptions extends SamplingOptions {
-  /** Tokens to generate per sequence (default 64). */
+  /** Tokens to generate per sequence. */
   maxNewTokens?: number;
   /** Samples per prompt (default 1); rows are ordered prompt-major. */
   numReturnSequences?: number;
   /** Stop a row at EOS (default true). */
   stopAtEos?: boolean;
-  /** EOS ids (default: the tokenizer's EOS, else config's). */
+  /** EOS ids (default: generation_config.json's, else the tokenizer's EOS, else config's). */
   eosTokenIds?: number[];
   /** Pad id for left padding and finished rows (default: tokenizer pad, else EOS, else 0). */
   padTokenId?: number;
@@ -75,11 +79,11 @@ export function generate(
   opts: GenerateOptions = {},
 ): GenerateResult {
   const n = opts.numReturnSequences ?? 1;
-  const maxNew = opts.maxNewTokens ?? 64;
-  const doSample = opts.doSample ?? false;
+  const sampling = resolveSampling(opts, model.generationConfig);
+  const { maxNewTokens: maxNew, doSample } = sampling;
   const stop = opts.stopAtEos ?? true;
   const eos = new Set(
-    opts.eosTokenIds ??
+    opts.eosTokenIds ?? model.generationConfig.eosTokenIds ??
       (tokenizer?.eosTokenId != null ? [tokenizer.eosTokenId] : model.config.eosTokenIds),
   );
   const pad = opts.padTokenId ?? tokenizer?.padTokenId ?? model.config.padTokenId ?? [...eos][0] ??
@@ -89,7 +93,12 @@ export function generate(
     if (!tokenizer) throw new TypeError("generate: string prompts need a tokenizer");
     return tokenizer.encode(p, { addSpecialTokens: opts.addSpecialTokens ?? true });
   });
-  if (encoded.some((e) => e.length === 0)) throw new RangeError("generate: empty prompt");
+  const empty = encoded.findIndex((e) => e.length === 0);
+  if (empty >= 0) {
+    throw new RangeError(
+      `generate: prompt ${empty} is empty (no tokens, and the tokenizer adds no BOS to start from)`,
+    );
+  }
   const promptIds = encoded.flatMap((e) => new Array(n).fill(0).map(() => e));
   const B = promptIds.length;
   const T = Math.max(...promptIds.map((e) => e.length));
@@ -147,7 +156,7 @@ export function generate(
           );
           if (scores.dtype !== "f32") scores = scores.to("f32");
           if (opts.logitsProcessor) scores = opts.logitsProcessor(generated, scores, step);
-          if (doSample) scores = warp(scores, opts);
+          if (doSample) scores = warp(scores, sampling);
           return selectTokens(scores, doSample);
         });
         const chosen = next.toNumbers();

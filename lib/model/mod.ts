@@ -46,23 +46,33 @@ export type {
 export { applyRope, ropeInvFreq, type RopeTables, ropeTables } from "./rope.ts";
 export { KVCache } from "./kv_cache.ts";
 export {
-  Attention,
-  DecoderBody,
-  DecoderLayer,
-  DecoderLM,
-  FINFO_MIN,
+  allocMatrix,
+  emptyLinear,
+  FusableModule,
   FusedLinears,
-  MLP,
-} from "./qwen_llama.ts";
-export type { ForwardOptions, ForwardOutput, LayerContext, Projections } from "./qwen_llama.ts";
+  type Projection,
+  type Storage,
+  storage,
+  type WeightOptions,
+} from "./linears.ts";
+export { Attention, DecoderBody, DecoderLayer, DecoderLM, FINFO_MIN, MLP } from "./qwen_llama.ts";
+export type { ForwardOptions, ForwardOutput, LayerContext } from "./qwen_llama.ts";
 export {
   expectedShapes,
-  loadGenerationDefaults,
+  fillFromCheckpoint,
   loadModel,
   loadPretrained,
   validateCheckpoint,
 } from "./load.ts";
-export type { GenerationDefaults, LoadOptions, Pretrained } from "./load.ts";
+export type { LoadOptions, Pretrained } from "./load.ts";
+export {
+  type GenerationConfig,
+  generationConfigFrom,
+  loadGenerationConfig,
+  resolveSampling,
+  SAMPLING_DEFAULTS,
+  type SamplingSettings,
+} from "./generation_config.ts";
 export { selectTokens, temperatureWarp, topKWarp, topPWarp, warp } from "./sampling.ts";
 export type { SamplingOptions } from "./sampling.ts";
 export { generate } from "./generate.ts";

@@ -1,9 +1,16 @@
 /**
- * The Qwen2 / Llama decoder, composed from ffi ops and lib/nn modules, matching HF transformers'
- * forward (see docs/models.md). Every submodule sits at its HF dotted name
- * (`model.layers.3.self_attn.q_proj`), so a checkpoint loads by name and a training engineer can
- * replace any projection (LoRA) with `model.setSubmodule(name, wrapper)`: the forward always looks
- * its children up by name, never through cached fields.
+ * The Qwen2 / Llama decoder, matching HF transformers' forward (see docs/models.md). Each module
+ * builds its own children under their HF names, as `modeling_llama.py` does:
+ *
+ *     DecoderLM ─ model: DecoderBody ─ embed_tokens, layers.{i}: DecoderLayer, norm
+ *               └ lm_head (absent when tied to embed_tokens)
+ *     DecoderLayer ─ input_layernorm, self_attn: Attention {q,k,v,o}_proj,
+ *                    post_attention_layernorm, mlp: MLP {gate,up,down}_proj
+ *
+ * so the parameter names are the checkpoint's tensor names and `load.ts` only fills them. Weights
+ * start uninitialised (see `linears.ts`). A projection can be replaced (LoRA) with
+ * `model.setSubmodule("model.layers.3.self_attn.q_proj", wrapper)`; that updates the field the
+ * forward reads and re-decides the fused q/k/v or gate/up GEMM.
  *
  * Shapes: B batch, S new positions, P cached positions, D hidden, H heads, K kv heads, d head_dim.
  *
@@ -14,17 +21,27 @@ import {
   arange,
   type Device,
   type DType,
-  isGradEnabled,
-  linear,
+  empty,
   scaledDotProductAttention,
   type Tensor,
   tensor,
   tidy,
   zeros,
 } from "../../ffi/mod.ts";
-import { type Layer, Linear, Module, type RMSNorm } from "../nn/mod.ts";
+import { Embedding, Linear, Module, ModuleList, RMSNorm } from "../nn/mod.ts";
 import type { ModelConfig } from "./config.ts";
+import { type GenerationConfig, generationConfigFrom } from "./generation_config.ts";
 import type { KVCache } from "./kv_cache.ts";
+import {
+  allocMatrix,
+  emptyLinear,
+  FusableModule,
+  FusedLinears,
+  type Projection,
+  type Storage,
+  storage,
+  type WeightOptions,
+} from "./linears.ts";
 import { applyRope, invFreqTensor, type RopeTables, ropeTables } from "./rope.ts";
 
 /** Most negative finite value per dtype (HF's additive mask value, `torch.finfo(dtype).min`). */
@@ -47,105 +64,46 @@ export interface LayerContext {
   cache: KVCache | null;
 }
 
-/**
- * Linear layers whose weights (and biases) are row blocks of one matrix, so inference can run
- * them as a single GEMM (q/k/v; gate/up). The Linear modules stay separate, replaceable modules;
- * their parameters are contiguous views into the shared matrix. The fused path is used only when
- * every module and weight is still the original one, in eval mode, with autograd off — LoRA
- * wrappers, replaced weights and training all take the per-module path.
- */
-export class FusedLinears {
-  /** [sum of out features, in] matrix holding every member's weight. */
-  readonly weight: Tensor;
-  /** Concatenated biases, or null. */
-  readonly bias: Tensor | null;
-  /** Member modules in row order. */
-  readonly members: readonly Linear[];
-  readonly #weights: readonly Tensor[];
-  readonly #sizes: readonly number[];
-
-  /**
-   * Group `members` whose weights already live in `weight`.
-   * @param weight the shared [Σout, in] matrix
-   * @param bias the shared bias, or null
-   * @param members Linear modules whose weights are consecutive row views of `weight`
-   */
-  constructor(weight: Tensor, bias: Tensor | null, members: Linear[]) {
-    this.weight = weight.keep();
-    this.bias = bias ? bias.keep() : null;
-    this.members = members;
-    this.#weights = members.map((m) => m.weight);
-    this.#sizes = members.map((m) => m.weight.shape[0]);
-  }
-
-  /** Whether `current` (the modules now registered) can use the fused GEMM. */
-  usable(current: readonly Module[], training: boolean): boolean {
-    if (training || isGradEnabled()) return false;
-    return current.every((m, i) =>
-      m === this.members[i] && this.members[i].weight === this.#weights[i]
-    );
-  }
-
-  /** One GEMM, split into the members' outputs (views along the last dim). */
-  forward(x: Tensor): Tensor[] {
-    const y = linear(x, this.weight, this.bias);
-    let off = 0;
-    return this.#sizes.map((n) => {
-      const part = y.narrow(-1, off, n);
-      off += n;
-      return part;
-    });
-  }
-
-  /** Free the shared storage handles (the members' views are freed with the module tree). */
-  dispose(): void {
-    for (const t of [this.weight, this.bias]) if (t && !t.isDisposed) t.dispose();
-  }
-}
-
 /** Grouped-query self-attention with RoPE (`self_attn`). */
-export class Attention extends Module {
+export class Attention extends FusableModule {
   /** Index of the owning layer (selects its KV cache slot). */
   readonly layerIdx: number;
-  /** Fused q/k/v weights for inference, or null. */
-  readonly fused: FusedLinears | null;
+  /** [H·d, D] query projection. */
+  readonly q_proj: Projection;
+  /** [K·d, D] key projection. */
+  readonly k_proj: Projection;
+  /** [K·d, D] value projection. */
+  readonly v_proj: Projection;
+  /** [D, H·d] output projection. */
+  readonly o_proj: Projection;
   readonly #cfg: ModelConfig;
 
-  /**
-   * Register the projections under their HF names.
-   * @param cfg model config
-   * @param layerIdx layer index (KV cache slot)
-   * @param p the four projections
-   * @param fused q/k/v fused for inference, or null
-   */
-  constructor(
-    cfg: ModelConfig,
-    layerIdx: number,
-    p: Projections,
-    fused: FusedLinears | null = null,
-  ) {
-    super();
+  /** Build the projections (uninitialised) for layer `layerIdx`. */
+  constructor(cfg: ModelConfig, layerIdx: number, s: Storage) {
+    const { hiddenSize: D, numHeads: H, numKvHeads: K, headDim: d } = cfg;
+    const outs = [H * d, K * d, K * d];
+    const group = s.fuse ? new FusedLinears(outs, D, cfg.qkvBias, s) : null;
+    super(group);
     this.#cfg = cfg;
     this.layerIdx = layerIdx;
-    this.fused = fused;
-    for (const n of ["q_proj", "k_proj", "v_proj", "o_proj"] as const) this.registerModule(n, p[n]);
+    const [q, k, v] = group?.members ?? outs.map((n) => emptyLinear(n, D, cfg.qkvBias, s));
+    this.q_proj = this.registerModule("q_proj", q);
+    this.k_proj = this.registerModule("k_proj", k);
+    this.v_proj = this.registerModule("v_proj", v);
+    this.o_proj = this.registerModule("o_proj", emptyLinear(D, H * d, cfg.oBias, s));
+    this.childrenChanged();
   }
 
-  #proj(name: string): Layer {
-    return this.getSubmodule(name) as unknown as Layer;
-  }
-
-  #qkv(x: Tensor): Tensor[] {
-    const mods = ["q_proj", "k_proj", "v_proj"].map((n) => this.getSubmodule(n));
-    if (this.fused?.usable(mods, this.training)) return this.fused.forward(x);
-    return mods.map((m) => (m as unknown as Layer).forward(x));
+  /** q, k and v, the fused triple. */
+  protected fusedSlots(): Projection[] {
+    return [this.q_proj, this.k_proj, this.v_proj];
   }
 
   /** x [B,S,D] → [B,S,D]. */
   forward(x: Tensor, ctx: LayerContext): Tensor {
     const { numHeads: H, numKvHeads: K, headDim: d } = this.#cfg;
     const [B, S] = x.shape;
-    const [qp, kp, vp] = this.#qkv(x);
+    const [qp, kp, vp] = this.project(x);
     const q = applyRope(qp.view([B, S, H, d]).transpose(1, 2), ctx.rope);
     let k = applyRope(kp.view([B, S, K, d]).transpose(1, 2), ctx.rope);
     let v = vp.view([B, S, K, d]).transpose(1, 2);
@@ -157,43 +115,40 @@ export class Attention extends Module {
       scale: 1 / Math.sqrt(d),
       enableGqa: K !== H,
     });
-    return this.#proj("o_proj").forward(o.transpose(1, 2).reshape([B, S, H * d]));
+    return this.o_proj.forward(o.transpose(1, 2).reshape([B, S, H * d]));
   }
 }
 
-/** The four attention projections of one layer. */
-export interface Projections {
-  /** [H·d, D] query projection. */
-  q_proj: Linear;
-  /** [K·d, D] key projection. */
-  k_proj: Linear;
-  /** [K·d, D] value projection. */
-  v_proj: Linear;
-  /** [D, H·d] output projection. */
-  o_proj: Linear;
-}
-
 /** SiLU-gated MLP (`mlp`): down(silu(gate(x)) · up(x)). */
-export class MLP extends Module {
-  /** Fused gate/up weights for inference, or null. */
-  readonly fused: FusedLinears | null;
+export class MLP extends FusableModule {
+  /** [I, D] gate projection. */
+  readonly gate_proj: Projection;
+  /** [I, D] up projection. */
+  readonly up_proj: Projection;
+  /** [D, I] down projection. */
+  readonly down_proj: Projection;
 
-  /** Register gate/up/down (HF names) and the optional fused gate/up. */
-  constructor(gate: Linear, up: Linear, down: Linear, fused: FusedLinears | null = null) {
-    super();
-    this.fused = fused;
-    this.registerModule("gate_proj", gate);
-    this.registerModule("up_proj", up);
-    this.registerModule("down_proj", down);
+  /** Build gate/up/down (uninitialised). */
+  constructor(cfg: ModelConfig, s: Storage) {
+    const { hiddenSize: D, intermediateSize: I, mlpBias } = cfg;
+    const group = s.fuse ? new FusedLinears([I, I], D, mlpBias, s) : null;
+    super(group);
+    const [gate, up] = group?.members ?? [0, 1].map(() => emptyLinear(I, D, mlpBias, s));
+    this.gate_proj = this.registerModule("gate_proj", gate);
+    this.up_proj = this.registerModule("up_proj", up);
+    this.down_proj = this.registerModule("down_proj", emptyLinear(D, I, mlpBias, s));
+    this.childrenChanged();
+  }
+
+  /** gate and up, the fused pair. */
+  protected fusedSlots(): Projection[] {
+    return [this.gate_proj, this.up_proj];
   }
 
   /** x [B,S,D] → [B,S,D]. */
   forward(x: Tensor): Tensor {
-    const mods = ["gate_proj", "up_proj"].map((n) => this.getSubmodule(n));
-    const [g, u] = this.fused?.usable(mods, this.training)
-      ? this.fused.forward(x)
-      : mods.map((m) => (m as unknown as Layer).forward(x));
-    return (this.getSubmodule("down_proj") as unknown as Layer).forward(g.silu().mul(u));
+    const [g, u] = this.project(x);
+    return this.down_proj.forward(g.silu().mul(u));
   }
 }
 
@@ -201,25 +156,31 @@ export class MLP extends Module {
 export class DecoderLayer extends Module {
   /** Layer index. */
   readonly index: number;
+  /** RMSNorm before attention. */
+  readonly input_layernorm: RMSNorm;
+  /** Self-attention. */
+  readonly self_attn: Attention;
+  /** RMSNorm before the MLP. */
+  readonly post_attention_layernorm: RMSNorm;
+  /** The MLP. */
+  readonly mlp: MLP;
 
-  /** Register the four submodules under their HF names. */
-  constructor(index: number, attn: Attention, mlp: MLP, inNorm: RMSNorm, postNorm: RMSNorm) {
+  /** Build layer `index`. */
+  constructor(cfg: ModelConfig, index: number, s: Storage) {
     super();
     this.index = index;
-    this.registerModule("input_layernorm", inNorm);
-    this.registerModule("self_attn", attn);
-    this.registerModule("post_attention_layernorm", postNorm);
-    this.registerModule("mlp", mlp);
+    const norm = () => new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps, s);
+    this.input_layernorm = this.registerModule("input_layernorm", norm());
+    this.self_attn = this.registerModule("self_attn", new Attention(cfg, index, s));
+    this.post_attention_layernorm = this.registerModule("post_attention_layernorm", norm());
+    this.mlp = this.registerModule("mlp", new MLP(cfg, s));
   }
 
   /** h [B,S,D] → h + attn(norm(h)), then + mlp(norm(·)). Frees its intermediates. */
   forward(h: Tensor, ctx: LayerContext): Tensor {
     return tidy(() => {
-      const g = <T extends Module>(n: string) => this.getSubmodule(n) as T;
-      const r = h.add(
-        g<Attention>("self_attn").forward(g<RMSNorm>("input_layernorm").forward(h), ctx),
-      );
-      return r.add(g<MLP>("mlp").forward(g<RMSNorm>("post_attention_layernorm").forward(r)));
+      const r = h.add(this.self_attn.forward(this.input_layernorm.forward(h), ctx));
+      return r.add(this.mlp.forward(this.post_attention_layernorm.forward(r)));
     });
   }
 }
@@ -254,13 +215,27 @@ export interface ForwardOutput {
 
 /** Model body (`model`): embed_tokens, layers, norm. */
 export class DecoderBody extends Module {
-  /** Register embed_tokens, layers.{i} and norm. */
-  constructor(embed: Module, layers: DecoderLayer[], norm: RMSNorm) {
+  /** Token embeddings [V, D]. */
+  readonly embed_tokens: Embedding;
+  /** The decoder layers. */
+  readonly layers: ModuleList<DecoderLayer>;
+  /** Final RMSNorm. */
+  readonly norm: RMSNorm;
+
+  /**
+   * Build embed_tokens, layers.{i} and norm. A tied embedding matrix is also the vocabulary
+   * projection, so it takes the projection's layout.
+   */
+  constructor(cfg: ModelConfig, s: Storage) {
     super();
-    this.registerModule("embed_tokens", embed);
-    const list = this.registerModule("layers", new Module());
-    layers.forEach((l, i) => list.registerModule(String(i), l));
-    this.registerModule("norm", norm);
+    const { vocabSize: V, hiddenSize: D } = cfg;
+    const table = cfg.tieWordEmbeddings
+      ? allocMatrix(V, D, s)
+      : empty([V, D], { dtype: s.dtype, device: s.device });
+    this.embed_tokens = this.registerModule("embed_tokens", Embedding.fromWeight(table));
+    const layers = Array.from({ length: cfg.numLayers }, (_, i) => new DecoderLayer(cfg, i, s));
+    this.layers = this.registerModule("layers", new ModuleList(layers));
+    this.norm = this.registerModule("norm", new RMSNorm(D, cfg.rmsNormEps, s));
   }
 }
 
@@ -274,7 +249,8 @@ function toIdTensor(x: Tensor | readonly (readonly number[])[], device: Device):
 /**
  * A causal LM (`Qwen2ForCausalLM` / `LlamaForCausalLM`): module tree `model.*` + `lm_head`
  * (the embedding matrix when tied; then `lm_head` is not a registered child, as HF does not list
- * tied parameters twice).
+ * tied parameters twice). Built with uninitialised, frozen weights in eval mode; `loadModel`
+ * fills them from a checkpoint.
  */
 export class DecoderLM extends Module {
   /** Parsed config. */
@@ -283,55 +259,57 @@ export class DecoderLM extends Module {
   readonly dtype: DType;
   /** Device of the weights. */
   readonly device: Device;
-  readonly #invFreq: Tensor;
+  /** The body: embeddings, layers, final norm. */
+  readonly model: DecoderBody;
+  /** The vocabulary projection, or null when tied to the embedding matrix. */
+  readonly lm_head: Projection | null;
+  /** generation_config.json, which `generate` falls back to (set by `loadModel`). */
+  generationConfig: GenerationConfig;
   readonly #tiedHead: Linear | null;
+  readonly #invFreq: Tensor;
 
-  /**
-   * Assemble from already built submodules (see `load.ts` for building from a checkpoint).
-   * @param lmHead the head, or null when tied (then the embedding matrix is used)
-   */
-  constructor(
-    cfg: ModelConfig,
-    body: DecoderBody,
-    lmHead: Linear | null,
-    dtype: DType,
-    device: Device,
-  ) {
+  /** Build the module tree for `cfg` (weights uninitialised; see `loadModel`). */
+  constructor(cfg: ModelConfig, opts: WeightOptions = {}) {
     super();
+    const s = storage(opts);
     this.config = cfg;
-    this.dtype = dtype;
-    this.device = device;
-    this.registerModule("model", body);
-    if (lmHead) {
-      this.registerModule("lm_head", lmHead);
-      this.#tiedHead = null;
+    this.dtype = s.dtype;
+    this.device = s.device;
+    this.model = this.registerModule("model", new DecoderBody(cfg, s));
+    if (cfg.tieWordEmbeddings) {
+      this.lm_head = null;
+      this.#tiedHead = Linear.fromWeights(this.model.embed_tokens.weight);
     } else {
-      const w = (body.getSubmodule("embed_tokens") as Module).getParameter("weight");
-      this.#tiedHead = Linear.fromWeights(w);
+      this.lm_head = this.registerModule(
+        "lm_head",
+        emptyLinear(cfg.vocabSize, cfg.hiddenSize, false, s),
+      );
+      this.#tiedHead = null;
     }
-    this.#invFreq = invFreqTensor(cfg, device).keep();
+    this.generationConfig = generationConfigFrom(cfg);
+    this.#invFreq = invFreqTensor(cfg, s.device).keep();
+    this.freeze();
     this.eval();
   }
 
   /** The decoder layers, in order (`model.layers.{i}`). */
-  get layers(): DecoderLayer[] {
-    const list = this.getSubmodule("model.layers");
-    return list.children().map(([, m]) => m as DecoderLayer);
+  get layers(): readonly DecoderLayer[] {
+    return this.model.layers.items;
   }
 
   /** Token embeddings: ids [B,S] (i64) → [B,S,D]. */
   embed(ids: Tensor): Tensor {
-    return (this.getSubmodule("model.embed_tokens") as unknown as Layer).forward(ids);
+    return this.model.embed_tokens.forward(ids);
   }
 
   /** Final RMSNorm (`model.norm`). */
   finalNorm(h: Tensor): Tensor {
-    return (this.getSubmodule("model.norm") as RMSNorm).forward(h);
+    return this.model.norm.forward(h);
   }
 
   /** Output projection (`lm_head`, or the tied embedding matrix). */
   lmHead(h: Tensor): Tensor {
-    return (this.#tiedHead ?? (this.getSubmodule("lm_head") as unknown as Layer)).forward(h);
+    return (this.lm_head ?? this.#tiedHead!).forward(h);
   }
 
   /**
@@ -339,7 +317,7 @@ export class DecoderLM extends Module {
    * differentiates through the head by hand (the chunked vocabulary loss).
    */
   lmHeadWeight(): Tensor {
-    const head = this.#tiedHead ?? this.getSubmodule("lm_head");
+    const head = this.lm_head ?? this.#tiedHead;
     if (!(head instanceof Linear) || head.bias !== null) {
       throw new TypeError("lmHeadWeight: the output head is not a bias-free Linear");
     }
@@ -449,10 +427,6 @@ export class DecoderLM extends Module {
 
   /** Free all weights. */
   override dispose(): void {
-    for (const l of this.layers) {
-      (l.getSubmodule("self_attn") as Attention).fused?.dispose();
-      (l.getSubmodule("mlp") as MLP).fused?.dispose();
-    }
     super.dispose();
     if (!this.#invFreq.isDisposed) this.#invFreq.dispose();
   }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { cat, type DType, type Tensor, tensor } from "../../ffi/mod.ts";
+import { cat, type Device, type DType, type Tensor, tensor } from "../../ffi/mod.ts";
 import type { ModelConfig } from "./config.ts";
 
 /** `inv_freq[j] = 1 / theta^(2j/d)` (float32), divided by the linear factor when set. */
@@ -62,6 +62,6 @@ export function applyRope(x: Tensor, t: RopeTables): Tensor {
 }
 
 /** Upload {@link ropeInvFreq} to a device as a float32 tensor. */
-export function invFreqTensor(cfg: ModelConfig, device: string): Tensor {
-  return tensor(ropeInvFreq(cfg), undefined, { dtype: "f32", device: device as "cpu" });
+export function invFreqTensor(cfg: ModelConfig, device: Device): Tensor {
+  return tensor(ropeInvFreq(cfg), undefined, { dtype: "f32", device });
 }

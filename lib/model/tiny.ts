@@ -4,11 +4,14 @@
  *
  * The tokenizer is a small byte-level BPE trained here on a built-in code corpus (GPT-2
  * byte→unicode alphabet, Qwen2-style split regex). Only the tokenizer.json *file* is produced
- * here; encoding always goes through `@huggingface/tokenizers`. Pure TypeScript: no ffi needed.
+ * here; encoding always goes through `@huggingface/tokenizers`. The tensor names and shapes come
+ * from the decoder's own module tree (built once, uninitialised), so this file does not restate it.
  *
  * @module
  */
 
+import { parseConfig } from "./config.ts";
+import { DecoderLM } from "./qwen_llama.ts";
 import { type WriteEntry, writeSafetensors } from "./safetensors.ts";
 
 /** Architectures {@link makeTiny} can build. */
@@ -20,9 +23,23 @@ export interface TinyOptions {
   seed?: number;
   /** Number of BPE merges to learn (default 300). */
   merges?: number;
-  /** Decoder layers (default 2). */
+  /** Decoder layers (default {@link TINY_DEFAULT_LAYERS}). */
   layers?: number;
 }
+
+/**
+ * Default decoder layers of a tiny checkpoint: 4, the number of hidden states `train` aggregates
+ * by default, so a default tiny model trains with default flags.
+ */
+export const TINY_DEFAULT_LAYERS = 4;
+
+/**
+ * A minimal chat template (plain `role: content` lines, no special tokens), enough for
+ * transformers' `apply_chat_template` and for chat-style prompts in tests.
+ */
+export const TINY_CHAT_TEMPLATE =
+  "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\n' }}" +
+  "{% endfor %}{% if add_generation_prompt %}{{ 'assistant: ' }}{% endif %}";
 
 const CORPUS = `import os
 import sys
@@ -208,7 +225,7 @@ function byteLevel(): Record<string, unknown> {
  */
 export async function makeTiny(arch: TinyArch, out: string, opts: TinyOptions = {}): Promise<void> {
   const seed = opts.seed ?? 0;
-  const layers = opts.layers ?? 2;
+  const layers = opts.layers ?? TINY_DEFAULT_LAYERS;
   const { vocab, merges } = trainBpe(CORPUS, opts.merges ?? 300);
   const specials = arch === "qwen2"
     ? ["<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"]
@@ -277,6 +294,7 @@ export async function makeTiny(arch: TinyArch, out: string, opts: TinyOptions = 
       pad_token: "<|endoftext|>",
       clean_up_tokenization_spaces: false,
       model_max_length: 512,
+      chat_template: TINY_CHAT_TEMPLATE,
     }
     : {
       tokenizer_class: "PreTrainedTokenizerFast",
@@ -284,8 +302,9 @@ export async function makeTiny(arch: TinyArch, out: string, opts: TinyOptions = 
       eos_token: "</s>",
       clean_up_tokenization_spaces: false,
       model_max_length: 512,
+      chat_template: TINY_CHAT_TEMPLATE,
     };
-  const hidden = 64, heads = 4, kv = 2, inter = 128, hd = hidden / heads;
+  const hidden = 64, heads = 4, kv = 2, inter = 128;
   const config: Record<string, unknown> = {
     architectures: [arch === "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
     model_type: arch,
@@ -328,26 +347,19 @@ export async function makeTiny(arch: TinyArch, out: string, opts: TinyOptions = 
     }
     entries.push({ name, dtype: "F32", shape, bytes: new Uint8Array(a.buffer) });
   };
-  add("model.embed_tokens.weight", [vocabSize, hidden], "w");
-  for (let i = 0; i < layers; i++) {
-    const p = `model.layers.${i}`;
-    add(`${p}.input_layernorm.weight`, [hidden], "norm");
-    add(`${p}.post_attention_layernorm.weight`, [hidden], "norm");
-    add(`${p}.self_attn.q_proj.weight`, [heads * hd, hidden], "w");
-    add(`${p}.self_attn.k_proj.weight`, [kv * hd, hidden], "w");
-    add(`${p}.self_attn.v_proj.weight`, [kv * hd, hidden], "w");
-    add(`${p}.self_attn.o_proj.weight`, [hidden, heads * hd], "w");
-    if (arch === "qwen2") {
-      add(`${p}.self_attn.q_proj.bias`, [heads * hd], "b");
-      add(`${p}.self_attn.k_proj.bias`, [kv * hd], "b");
-      add(`${p}.self_attn.v_proj.bias`, [kv * hd], "b");
+  // names and shapes from the module tree itself; norms ~1, weights and biases ~0
+  const tree = new DecoderLM(parseConfig(config, `${out}/config.json`), {
+    fuse: false,
+    layout: "row",
+  });
+  try {
+    for (const [name, t] of tree.namedParameters()) {
+      const kind = name.endsWith(".bias") ? "b" : t.ndim === 1 ? "norm" : "w";
+      add(name, [...t.shape], kind);
     }
-    add(`${p}.mlp.gate_proj.weight`, [inter, hidden], "w");
-    add(`${p}.mlp.up_proj.weight`, [inter, hidden], "w");
-    add(`${p}.mlp.down_proj.weight`, [hidden, inter], "w");
+  } finally {
+    tree.dispose();
   }
-  add("model.norm.weight", [hidden], "norm");
-  if (arch === "llama") add("lm_head.weight", [vocabSize, hidden], "w");
 
   await Deno.mkdir(out, { recursive: true });
   const j = (o: unknown) => JSON.stringify(o, null, 2) + "\n";

@@ -17,7 +17,7 @@
 // A full npm: specifier: a URL importer of this package does not see deno.json's import map.
 // deno-lint-ignore no-import-prefix
 import { Tokenizer as HfTokenizer } from "npm:@huggingface/tokenizers@0.2.0";
-import { TokenizerError } from "./errors.ts";
+import { requireModelDir, TokenizerError } from "./errors.ts";
 
 /** Options of {@link Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -54,6 +54,48 @@ function tokenContent(t: TokenSpec): string | null {
   if (t === null || t === undefined) return null;
   if (typeof t === "string") return t;
   return typeof t.content === "string" ? t.content : null;
+}
+
+/** `model.type` values `@huggingface/tokenizers` implements. */
+const MODEL_TYPES = ["BPE", "WordPiece", "Unigram"];
+
+/**
+ * Refuse a tokenizer.json the library would misread: an unknown `model.type` (the library would
+ * silently guess another model from the keys present) or an empty `model.vocab` (every text would
+ * encode to nothing). A missing `type` is left to the library, which infers it as the Rust
+ * tokenizers crate does for old files.
+ */
+function checkTokenizerModel(json: unknown, file: string): void {
+  const model = typeof json === "object" && json !== null
+    ? (json as Record<string, unknown>).model
+    : undefined;
+  if (typeof model !== "object" || model === null || Array.isArray(model)) {
+    throw new TokenizerError("bad_tokenizer_json", file, `"model" must be an object`);
+  }
+  const m = model as Record<string, unknown>;
+  if (m.type !== undefined && !MODEL_TYPES.includes(m.type as string)) {
+    throw new TokenizerError(
+      "unknown_model_type",
+      file,
+      `"model.type" is ${JSON.stringify(m.type)}; supported: ${MODEL_TYPES.join(", ")}`,
+    );
+  }
+  const vocab = m.vocab;
+  const size = Array.isArray(vocab)
+    ? vocab.length
+    : typeof vocab === "object" && vocab !== null
+    ? Object.keys(vocab).length
+    : -1;
+  if (size < 0) {
+    throw new TokenizerError("bad_tokenizer_json", file, `"model.vocab" is missing`);
+  }
+  if (size === 0) {
+    throw new TokenizerError(
+      "empty_vocabulary",
+      file,
+      `"model.vocab" is empty: the tokenizer has no tokens to encode text with`,
+    );
+  }
 }
 
 /** A loaded tokenizer with transformers-compatible special-token handling. */
@@ -118,6 +160,7 @@ export class Tokenizer {
 
   /** Load `<dir>/tokenizer.json` and `<dir>/tokenizer_config.json`. */
   static async load(dir: string, opts: TokenizerOptions = {}): Promise<Tokenizer> {
+    await requireModelDir(dir);
     const tj = `${dir}/tokenizer.json`;
     let json: Record<string, unknown>;
     try {
@@ -136,6 +179,7 @@ export class Tokenizer {
         `unreadable tokenizer.json (${(e as Error).message})`,
       );
     }
+    checkTokenizerModel(json, tj);
     let config: Record<string, unknown> = {};
     try {
       config = JSON.parse(await Deno.readTextFile(`${dir}/tokenizer_config.json`));

@@ -24,7 +24,7 @@ export class Linear extends Module implements Layer {
   /** Output width. */
   readonly outFeatures: number;
   /**
-   * A Linear of the given sizes, randomly initialised unless `weights` are given.
+   * Kaiming-uniform weight and uniform bias (bound 1/√in), as PyTorch initialises them.
    * @param weights loaded tensors to install instead of a random initialisation (see
    *   {@link Linear.fromWeights})
    */
@@ -76,6 +76,7 @@ export class Linear extends Module implements Layer {
     this.registerParameter("weight", weight);
     if (bias) this.registerParameter("bias", bias);
   }
+  /** x [..., in] → [..., out]. */
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }
@@ -83,9 +84,20 @@ export class Linear extends Module implements Layer {
 
 /** Lookup table [num, dim], initialised N(0, 1). */
 export class Embedding extends Module {
-  constructor(num: number, dim: number, options: TensorOptions = {}) {
+  /**
+   * N(0, 1) table, or the given one.
+   * @param weight a loaded [num, dim] table to install instead of a random one
+   */
+  constructor(num: number, dim: number, options: TensorOptions = {}, weight?: Tensor) {
     super();
-    this.registerParameter("weight", normal([num, dim], 1, options).requiresGrad_());
+    this.registerParameter("weight", weight ?? normal([num, dim], 1, options).requiresGrad_());
+  }
+  /** An Embedding holding `weight` [num, dim] (no random initialisation); takes ownership. */
+  static fromWeight(weight: Tensor): Embedding {
+    if (weight.ndim !== 2) {
+      throw new RangeError(`Embedding weight must be 2-D, got [${weight.shape}]`);
+    }
+    return new Embedding(weight.shape[0], weight.shape[1], {}, weight);
   }
   /** The [num, dim] table. */
   get weight(): Tensor {
@@ -95,6 +107,7 @@ export class Embedding extends Module {
   setWeight(weight: Tensor): void {
     this.registerParameter("weight", weight);
   }
+  /** ids (i64) [...] → [..., dim]. */
   forward(ids: Tensor): Tensor {
     return embedding(this.weight, ids);
   }
@@ -105,7 +118,9 @@ export class Embedding extends Module {
  * input dtype, then multiply by the weight.
  */
 export class RMSNorm extends Module implements Layer {
+  /** Added to the mean square. */
   readonly eps: number;
+  /** Weight initialised to ones. */
   constructor(dim: number, eps = 1e-6, options: TensorOptions = {}) {
     super();
     this.eps = eps;
@@ -115,6 +130,7 @@ export class RMSNorm extends Module implements Layer {
   get weight(): Tensor {
     return this.getParameter("weight");
   }
+  /** Normalise over the last dimension. */
   forward(x: Tensor): Tensor {
     return tidy(() => {
       const x32 = x.dtype === "f32" ? x : x.to("f32");
@@ -127,8 +143,11 @@ export class RMSNorm extends Module implements Layer {
 
 /** LayerNorm over the last dimension with weight (ones) and bias (zeros). */
 export class LayerNorm extends Module implements Layer {
+  /** Normalised width. */
   readonly dim: number;
+  /** Added to the variance. */
   readonly eps: number;
+  /** Weight ones, bias zeros. */
   constructor(dim: number, eps = 1e-5, options: TensorOptions = {}) {
     super();
     this.dim = dim;
@@ -136,6 +155,7 @@ export class LayerNorm extends Module implements Layer {
     this.registerParameter("weight", ones([dim], options).requiresGrad_());
     this.registerParameter("bias", zeros([dim], options).requiresGrad_());
   }
+  /** Normalise over the last dimension. */
   forward(x: Tensor): Tensor {
     const w = this.getParameter("weight");
     return layerNorm(x, [this.dim], w, this.getParameter("bias"), this.eps);
@@ -144,7 +164,12 @@ export class LayerNorm extends Module implements Layer {
 
 /** Dropout with probability p in training mode; a copy-free identity in eval mode. */
 export class Dropout extends Module implements Layer {
+  /** Drop probability. */
   readonly p: number;
+  /**
+   * Check and keep the probability.
+   * @param p drop probability in [0, 1)
+   */
   constructor(p: number) {
     super();
     if (!(p >= 0 && p < 1)) throw new RangeError(`dropout probability must be in [0, 1), got ${p}`);
@@ -158,12 +183,19 @@ export class Dropout extends Module implements Layer {
 
 /** Applies layers in order; children are named "0", "1", … as in PyTorch. */
 export class Sequential extends Module implements Layer {
+  /** The layers, in order. */
   readonly layers: (Module & Layer)[];
+  /** Registers `layers` as children "0", "1", …. */
   constructor(...layers: (Module & Layer)[]) {
     super();
     this.layers = layers;
     layers.forEach((l, i) => this.registerModule(String(i), l));
   }
+  /** Keeps {@link Sequential.layers} in step with a child replaced by `setSubmodule`. */
+  protected override childrenChanged(): void {
+    this.children().forEach(([name, m]) => (this.layers[Number(name)] = m as Module & Layer));
+  }
+  /** Applies the layers in order. */
   forward(x: Tensor): Tensor {
     return tidy(() => this.layers.reduce((h, l) => l.forward(h), x));
   }

@@ -8,13 +8,13 @@ import { noGrad, type Tensor } from "../../ffi/mod.ts";
 
 /** A module that maps one tensor to one tensor (usable in {@link Sequential}). */
 export interface Layer {
-  /** x → y. */
+  /** Maps x to the layer's output. */
   forward(x: Tensor): Tensor;
 }
 
 /** Error for a state dict that does not fit a module. */
 export class StateDictError extends Error {
-  /** Error class name. */
+  /** Error name. */
   override name = "StateDictError";
 }
 
@@ -68,13 +68,36 @@ export class Module {
     }, this);
   }
 
-  /** Replaces a descendant module by dotted path (e.g. to wrap a Linear with LoRA). */
+  /**
+   * Replaces a descendant module by dotted path (e.g. to wrap a Linear with LoRA). The parent's
+   * registry and, when the parent keeps the child in a field of the same name (`this.q_proj`), that
+   * field are updated together; then the parent's {@link Module.childrenChanged} hook runs.
+   */
   setSubmodule(path: string, replacement: Module): void {
     const parts = path.split(".");
     const last = parts.pop()!;
     const parent = parts.length ? this.getSubmodule(parts.join(".")) : this;
-    if (!parent.#children.has(last)) throw new StateDictError(`no submodule "${path}"`);
+    const old = parent.#children.get(last);
+    if (!old) throw new StateDictError(`no submodule "${path}"`);
     parent.#children.set(last, replacement);
+    if (Object.hasOwn(parent, last) && Reflect.get(parent, last) === old) {
+      Reflect.set(parent, last, replacement);
+    }
+    parent.childrenChanged();
+  }
+
+  /**
+   * Hook for modules that derive state from their children (e.g. fused inference weights): runs
+   * after a child was replaced, and for every module on {@link Module.treeChanged}. Default: none.
+   */
+  protected childrenChanged(): void {}
+
+  /**
+   * Tells every module of the tree that children or their weights changed in place (e.g. LoRA
+   * weights merged into the base), so state derived from them is re-derived.
+   */
+  treeChanged(): void {
+    for (const [, m] of this.namedModules()) m.childrenChanged();
   }
 
   /** Every descendant module with its dotted path (this module first, as ""). */
@@ -165,8 +188,34 @@ export class Module {
     return this;
   }
 
-  /** Frees every parameter of this module tree. */
+  /** Frees every parameter of this module tree (children through their own `dispose`). */
   dispose(): void {
-    for (const t of this.parameters()) if (!t.isDisposed) t.dispose();
+    for (const t of this.#params.values()) if (!t.isDisposed) t.dispose();
+    for (const m of this.#children.values()) m.dispose();
+  }
+}
+
+/**
+ * An indexed list of modules registered as children `"0"`, `"1"`, … (PyTorch's `ModuleList`), so
+ * their parameters are named `layers.3.…`.
+ */
+export class ModuleList<M extends Module> extends Module {
+  readonly #items: M[];
+
+  /** Registers `items` under their indices. */
+  constructor(items: M[]) {
+    super();
+    this.#items = [...items];
+    this.#items.forEach((m, i) => this.registerModule(String(i), m));
+  }
+
+  /** The modules in order (a read-only view; replace one with `setSubmodule("i", m)`). */
+  get items(): readonly M[] {
+    return this.#items;
+  }
+
+  /** Keeps the list in step with a replaced child. */
+  protected override childrenChanged(): void {
+    this.children().forEach(([name, m]) => (this.#items[Number(name)] = m as M));
   }
 }

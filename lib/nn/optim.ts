@@ -7,25 +7,37 @@ import { adamwUpdate, clipGradNorm, type Tensor, zeros } from "../../ffi/mod.ts"
 
 /** AdamW hyper-parameters (torch defaults except where the caller overrides). */
 export interface AdamWOptions {
+  /** Learning rate (default 1e-3). */
   lr?: number;
+  /** First-moment decay (default 0.9). */
   beta1?: number;
+  /** Second-moment decay (default 0.999). */
   beta2?: number;
+  /** Denominator epsilon (default 1e-8). */
   eps?: number;
+  /** Decoupled weight decay (default 0.01). */
   weightDecay?: number;
 }
 
 /** AdamW over named parameters. State tensors are named `<param>.exp_avg` / `.exp_avg_sq`. */
 export class AdamW {
+  /** Optimised tensors with their names. */
   readonly params: [string, Tensor][];
+  /** Learning rate. */
   readonly lr: number;
+  /** First-moment decay. */
   readonly beta1: number;
+  /** Second-moment decay. */
   readonly beta2: number;
+  /** Denominator epsilon. */
   readonly eps: number;
+  /** Decoupled weight decay. */
   readonly weightDecay: number;
   /** Number of steps taken. */
   stepCount = 0;
   readonly #moments = new Map<string, [Tensor, Tensor]>();
 
+  /** Optimise `params` (name, tensor). */
   constructor(params: [string, Tensor][], options: AdamWOptions = {}) {
     this.params = params;
     this.lr = options.lr ?? 1e-3;
