@@ -39,7 +39,7 @@
  *
  * Tensor internals (raw ops, autograd, the optimizer step, the shim loader) are the `./ffi`
  * sub-path export; the layers and AdamW are `./nn`. Only the building blocks the types below
- * expose (`Module`, `Linear`, `DecoderLayer`, `KVCache`) are re-exported here.
+ * expose (`Module`, `Linear`, `RMSNorm`, the decoder's modules, `KVCache`) are re-exported here.
  * @module
  */
 // Tensors: the handle type, memory scopes and the errors every caller may see.
@@ -48,6 +48,7 @@ export {
   DeviceError,
   DisposedTensorError,
   type DType,
+  type ElementwiseMethods,
   type HostArray,
   liveTensors,
   manualSeed,
@@ -61,33 +62,47 @@ export {
 } from "./ffi/mod.ts";
 export type { Scoped } from "./ffi/scope.ts";
 // The building blocks the model types expose.
-export { type Layer, Linear, Module, StateDictError } from "./lib/nn/mod.ts";
+export {
+  Embedding,
+  type Layer,
+  Linear,
+  Module,
+  ModuleList,
+  RMSNorm,
+  StateDictError,
+} from "./lib/nn/mod.ts";
 // Models: Hugging Face checkpoints, tokenizer, generation.
 export {
+  Attention,
   type BosRule,
   type DecodeOptions,
+  DecoderBody,
   DecoderLayer,
   DecoderLM,
   type EncodeOptions,
   type ForwardOptions,
   type ForwardOutput,
+  FusableModule,
   generate,
   type GenerateOptions,
   type GenerateResult,
-  type GenerationDefaults,
+  type GenerationConfig,
   KVCache,
   type LayerContext,
   type LoadOptions,
   loadPretrained,
   type LogitsProcessor,
   makeTiny,
+  MLP,
   type ModelConfig,
   type ModelType,
   type PaddedBatch,
   type Pretrained,
+  type Projection,
   type RopeScaling,
   type RopeTables,
   type SamplingOptions,
+  type SamplingSettings,
   type TinyArch,
   type TinyOptions,
   Tokenizer,

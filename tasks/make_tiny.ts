@@ -1,12 +1,12 @@
 /**
  * `deno task make-tiny --arch qwen2|llama --out DIR [--seed N] [--layers N]`:
  * write a tiny random HF-layout checkpoint (see lib/model/tiny.ts). Defaults: `--arch qwen2`,
- * `--seed 0`, `--layers 2`.
+ * `--seed 0`, `--layers 4` (TINY_DEFAULT_LAYERS).
  *
  * @module
  */
 
-import { makeTiny } from "../lib/model/tiny.ts";
+import { makeTiny, TINY_DEFAULT_LAYERS } from "../lib/model/tiny.ts";
 import { defineFlags, runMain } from "../lib/util/cli.ts";
 
 const cli = defineFlags({
@@ -17,7 +17,7 @@ const cli = defineFlags({
     help: "output folder: config.json, model.safetensors, tokenizer files",
   },
   seed: { type: "int", min: 0, default: 0, help: "PRNG seed for the weights" },
-  layers: { type: "int", min: 1, default: 2, help: "decoder layers" },
+  layers: { type: "int", min: 1, default: TINY_DEFAULT_LAYERS, help: "decoder layers" },
 }, { name: "make-tiny" });
 
 await runMain(cli.usage, async () => {
