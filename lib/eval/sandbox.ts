@@ -12,7 +12,7 @@
  * @module
  */
 
-import { allocUids, bwrapArgs, findBwrap } from "./bwrap.ts";
+import { allocUids, bwrapArgs, findBwrap, spawnBwrap } from "./bwrap.ts";
 
 /** Resource limits for one sandboxed run. */
 export interface SandboxLimits {
@@ -155,8 +155,8 @@ export async function runSandboxed(
     limits?: Partial<SandboxLimits>;
     stdin?: string;
     env?: Record<string, string>;
-    /** Extra host paths made visible read-only inside the sandbox (same place). */
-    roBinds?: string[];
+    /** Extra host paths made visible read-only inside the sandbox: same place, or `[host, inside]`. */
+    roBinds?: (string | [string, string])[];
   },
 ): Promise<SandboxResult> {
   const problem = sandboxProblem();
@@ -166,9 +166,8 @@ export async function runSandboxed(
   const dir = await Deno.realPath(opts.dir);
   const uid = allocUids(1);
   await chownTree(dir, uid);
-  const args = [
-    ...bwrapArgs({ rwBinds: [dir], roBinds: opts.roBinds, chdir: dir }),
-    "--",
+  const args = bwrapArgs({ rwBinds: [dir], roBinds: opts.roBinds, chdir: dir });
+  const command = [
     "/usr/bin/prlimit",
     `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`,
     `--as=${limits.memoryBytes}`,
@@ -185,8 +184,7 @@ export async function runSandboxed(
     ...argv,
   ];
   const start = performance.now();
-  const child = new Deno.Command(findBwrap()!, {
-    args,
+  const child = spawnBwrap(args, command, {
     cwd: dir,
     env: {
       PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -199,7 +197,7 @@ export async function runSandboxed(
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
+  });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

@@ -149,9 +149,10 @@ export async function scoreBatch(
         const r = results[i];
         r.functional = o.functional;
         r.findings = o.findings;
-        r.secure = o.findings.length === 0;
+        r.secure = o.findings.length === 0 && !(o.inconclusiveJudges?.length);
         r.detail = o.functionalDetail;
         if (o.skippedJudges.length) r.skippedJudges = o.skippedJudges;
+        if (o.inconclusiveJudges?.length) r.inconclusive = o.inconclusiveJudges;
       });
     } catch (e) {
       for (const i of todo) {

@@ -61,27 +61,32 @@ export async function evaluatePyBatch(
   for (let i = 0; i < programs.length; i++) {
     const f = reports[i].get("functional")!;
     const o = outcomes[i];
-    o.functional = f.verdict.functional === true;
-    o.functionalDetail = f.verdict.detail ?? f.verdict.harnessError ?? f.error ?? "no verdict";
+    const inconclusive: { judge: string; reason: string }[] = [];
+    o.functional = f.verdict.functional === true && !f.error;
+    o.functionalDetail = f.error ?? f.verdict.detail ?? f.verdict.harnessError ?? "no verdict";
     if (f.limit) o.functionalDetail += ` [limit: ${f.limit}]`;
+    // A forged or tampered functional run says nothing trustworthy about the sample.
+    if (f.error && /^(tampering|verdict channel)/.test(f.error)) {
+      inconclusive.push({ judge: "harness", reason: f.error });
+    }
     const e = reports[i].get("exploit");
     if (e) {
-      if (Array.isArray(e.verdict.findings)) {
+      if (Array.isArray(e.verdict.findings) && !e.error) {
         o.findings.push(...e.verdict.findings.map((x): Finding => ({
           judge: "exploit",
           rule: String(x.rule),
           line: null,
           message: String(x.message),
         })));
-      } else if (e.limit || e.error || e.verdict.harnessError) {
-        // The exploit run did not finish: not evidence of a vulnerability, but not a pass
-        // either; record it so it is visible.
-        o.skippedJudges.push({
-          judge: "exploit",
-          reason: `exploit test did not complete: ${e.error ?? e.verdict.harnessError ?? e.limit}`,
-        });
+      }
+      // The exploit run did not finish (or an attack was cut short by SystemExit & co.): not
+      // evidence of a vulnerability, but not a pass either.
+      const why = e.error ?? e.verdict.harnessError ?? e.limit ?? e.incomplete?.join("; ");
+      if (why && o.findings.every((x) => x.judge !== "exploit")) {
+        inconclusive.push({ judge: "exploit", reason: `exploit test did not complete: ${why}` });
       }
     }
+    if (inconclusive.length) o.inconclusiveJudges = inconclusive;
   }
   return outcomes;
 }

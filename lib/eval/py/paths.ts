@@ -5,6 +5,8 @@
  * @module
  */
 
+import { SANDBOX_MOUNTS } from "../bwrap.ts";
+
 /** Project root (the directory holding deno.json). */
 export const PROJECT_ROOT: string = new URL("../../../", import.meta.url).pathname.replace(
   /\/$/,
@@ -39,11 +41,15 @@ export function venvTool(name: string): string | null {
 }
 
 /**
- * Host paths the sandboxed interpreter needs read-only: the venv, the base
- * Python installation it points to (from pyvenv.cfg) and data_eval/py.
+ * Host paths the sandboxed interpreter needs read-only: the venv and data_eval/py
+ * (at their neutral {@link SANDBOX_MOUNTS}) and the base Python installation the
+ * venv points to (from pyvenv.cfg, at its own place: the venv's symlinks need it).
  */
-export function pythonRoBinds(): string[] {
-  const binds = [venvDir(), PY_DATA_DIR];
+export function pythonRoBinds(): (string | [string, string])[] {
+  const binds: (string | [string, string])[] = [
+    [venvDir(), SANDBOX_MOUNTS.venv],
+    [PY_DATA_DIR, SANDBOX_MOUNTS.py],
+  ];
   try {
     const cfg = Deno.readTextFileSync(`${venvDir()}/pyvenv.cfg`);
     const home = /^home\s*=\s*(.+)$/m.exec(cfg)?.[1].trim();
@@ -54,6 +60,9 @@ export function pythonRoBinds(): string[] {
   } catch { /* no venv: the caller reports it */ }
   return binds;
 }
+
+/** The venv's interpreter as seen inside the sandbox. */
+export const SANDBOX_PYTHON = `${SANDBOX_MOUNTS.venv}/bin/python`;
 
 /** Why the Python backend cannot run (missing venv), or `null`. */
 export function pythonProblem(): string | null {
