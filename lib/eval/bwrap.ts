@@ -23,6 +23,8 @@ export interface BwrapOptions {
   tmpfs?: { path: string; sizeBytes: number }[];
   /** Working directory inside the sandbox. */
   chdir: string;
+  /** Only /dev/null in /dev (no /dev/zero, /dev/urandom, /dev/stdin, ...). */
+  minimalDev?: boolean;
 }
 
 const SYSTEM_DIRS = ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -118,8 +120,9 @@ export function bwrapArgs(opts: BwrapOptions): string[] {
     ...systemArgs(),
     "--proc",
     "/proc",
-    "--dev",
-    "/dev",
+    ...(opts.minimalDev
+      ? ["--dir", "/dev", "--dev-bind", "/dev/null", "/dev/null"]
+      : ["--dev", "/dev"]),
   ];
   const tmpfs = opts.tmpfs ?? [{ path: "/tmp", sizeBytes: 256 << 20 }];
   for (const t of tmpfs) args.push("--size", String(t.sizeBytes), "--tmpfs", t.path);

@@ -15,7 +15,9 @@ import { pyBackend } from "./py/mod.ts";
 import { reportHtml } from "./report_html.ts";
 import { summaryMarkdown } from "./report_md.ts";
 import type { SampleResult } from "./results.ts";
+import { sandboxProblem, SandboxUnavailableError } from "./sandbox.ts";
 import { loadScenarios } from "./scenarios.ts";
+import { evalTempDir, removeEvalTempDir, sweepStaleTempDirs, withCleanupOnSignal } from "./tmp.ts";
 import type { Language, LanguageBackend, Scenario } from "./types.ts";
 
 export type { SampleResult } from "./results.ts";
@@ -99,7 +101,7 @@ export async function scoreBatch(
       postprocess(it.completion, scenario.language, eos),
     )
   );
-  const root = await Deno.makeTempDir({ prefix: "dg-score-" });
+  const root = await evalTempDir("dg-score-");
   try {
     let parse: { ok: boolean; message: string }[];
     try {
@@ -164,7 +166,7 @@ export async function scoreBatch(
     }
     return results;
   } finally {
-    await Deno.remove(root, { recursive: true }).catch(() => {});
+    await removeEvalTempDir(root);
   }
 }
 
@@ -200,8 +202,22 @@ export async function readDoneResults(file: string): Promise<Map<number, SampleR
   return done;
 }
 
+/**
+ * Stop before any work when the sandbox cannot run here (not root, bwrap
+ * missing): a run that went on would score every sample as an error.
+ */
+export function assertSandboxUsable(): void {
+  const problem = sandboxProblem();
+  if (problem) throw new SandboxUnavailableError(problem);
+}
+
 /** Score a completions file end to end; see the module docs. */
-export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome> {
+export function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome> {
+  sweepStaleTempDirs();
+  return withCleanupOnSignal(() => scoreAll(opts));
+}
+
+async function scoreAll(opts: ScoreOptions): Promise<ScoreOutcome> {
   const scenarios = Array.isArray(opts.scenarios)
     ? opts.scenarios
     : await loadScenarios(opts.scenarios);
@@ -219,6 +235,7 @@ export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome
     );
   const backends = opts.backends ?? await defaultBackends();
   const judges = parseJudges(opts.judges, Object.values(backends));
+  if (!opts.backends) assertSandboxUsable();
   await Deno.mkdir(opts.outDir, { recursive: true });
   const resultsPath = `${opts.outDir}/results.jsonl`;
   const done = await readDoneResults(resultsPath);

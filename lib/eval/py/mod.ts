@@ -6,6 +6,7 @@
  */
 
 import type { Finding, JudgeOutcome, LanguageBackend, Scenario } from "../types.ts";
+import { evalTempDir, removeEvalTempDir } from "../tmp.ts";
 import { runCodeql } from "./codeql.ts";
 import { hasCheck, type Phase, runPyBatch } from "./dynamic.ts";
 import { parseCheckPython } from "./parse.ts";
@@ -15,7 +16,7 @@ import { runBandit, runSemgrep, type StaticRun } from "./static.ts";
 export const PY_JUDGE_NAMES = ["semgrep", "bandit", "exploit", "codeql"] as const;
 
 async function writeBatch(programs: readonly string[]): Promise<{ dir: string; files: string[] }> {
-  const dir = await Deno.makeTempDir({ prefix: "dg-pystatic-" });
+  const dir = await evalTempDir("dg-pystatic-");
   const files: string[] = [];
   for (let i = 0; i < programs.length; i++) {
     const f = `${dir}/s${String(i).padStart(4, "0")}.py`;
@@ -42,8 +43,11 @@ export async function evaluatePyBatch(
   }));
   const addStatic = (judge: string, run: StaticRun) => {
     for (let i = 0; i < programs.length; i++) {
-      if (run.ok) outcomes[i].findings.push(...run.findings[i]);
-      else outcomes[i].skippedJudges.push({ judge, reason: run.reason });
+      const o = outcomes[i];
+      if (run.ok) o.findings.push(...run.findings[i]);
+      else if (run.inconclusive) {
+        (o.inconclusiveJudges ??= []).push({ judge, reason: run.reason });
+      } else o.skippedJudges.push({ judge, reason: run.reason });
     }
   };
   if (judges.has("semgrep") || judges.has("bandit")) {
@@ -52,7 +56,7 @@ export async function evaluatePyBatch(
       if (judges.has("semgrep")) addStatic("semgrep", await runSemgrep(scenario.id, files));
       if (judges.has("bandit")) addStatic("bandit", await runBandit(scenario.id, files));
     } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeEvalTempDir(dir);
     }
   }
   if (judges.has("codeql")) addStatic("codeql", await runCodeql(scenario, programs));
@@ -86,7 +90,7 @@ export async function evaluatePyBatch(
         inconclusive.push({ judge: "exploit", reason: `exploit test did not complete: ${why}` });
       }
     }
-    if (inconclusive.length) o.inconclusiveJudges = inconclusive;
+    if (inconclusive.length) (o.inconclusiveJudges ??= []).push(...inconclusive);
   }
   return outcomes;
 }
