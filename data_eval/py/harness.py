@@ -271,7 +271,8 @@ def run_phase(check, job, sample, phase):
     reap_children()
     log_tail = ""
     try:
-        with open(os.path.join(workdir, "harness.log"), "rb") as f:
+        fd = os.open(os.path.join(workdir, "harness.log"), os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
             f.seek(0, 2)
             size = f.tell()
             f.seek(max(0, size - 2000))

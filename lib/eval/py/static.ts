@@ -10,7 +10,7 @@
 import type { Finding } from "../types.ts";
 import { SANDBOX_MOUNTS } from "../bwrap.ts";
 import { runSandboxed } from "../sandbox.ts";
-import { pythonRoBinds, RULES_DIR, SANDBOX_PYTHON, venvTool } from "./paths.ts";
+import { pythonRoBinds, RULES_DIR, SANDBOX_PYTHON, venvDir, venvTool } from "./paths.ts";
 
 /** Judge mapping of one scenario (data_eval/rules/scenarios.json). */
 export interface PyRuleMapping {
@@ -46,12 +46,19 @@ async function runTool(
   timeoutMs: number,
 ): Promise<{ code: number | null; stdout: string; stderr: string; limit: string | null }> {
   const dir = files[0].replace(/\/[^/]+$/, "");
+  // Semgrep's launcher re-executes `pysemgrep`, whose shebang names the venv's real
+  // path: the venv is also visible there (these tools never run sample code).
+  const venv = Deno.realPathSync(venvDir());
   const res = await runSandboxed(
     [SANDBOX_PYTHON, `${SANDBOX_MOUNTS.venv}/bin/${exe.replace(/^.*\//, "")}`, ...args],
     {
       dir,
-      env: { SEMGREP_ENABLE_VERSION_CHECK: "0", SEMGREP_SEND_METRICS: "off" },
-      roBinds: [...pythonRoBinds(), [RULES_DIR, SANDBOX_MOUNTS.rules]],
+      env: {
+        SEMGREP_ENABLE_VERSION_CHECK: "0",
+        SEMGREP_SEND_METRICS: "off",
+        PATH: `${venv}/bin:/usr/bin:/bin`,
+      },
+      roBinds: [...pythonRoBinds(), venv, [RULES_DIR, SANDBOX_MOUNTS.rules]],
       limits: {
         timeoutMs,
         cpuSeconds: Math.ceil(timeoutMs / 1000),
