@@ -293,7 +293,7 @@ Deno.test({
       assert(good.functional && good.secure, `control sample: ${JSON.stringify(good)}`);
 
       const c = scenarios.find((s) => s.id === "cwe-476/0-c")!;
-      const cItems = C.map((a, i) => ({ scenario: c.id, completion: "", line: i + 1, index: i }));
+      const cItems = C.map((_a, i) => ({ scenario: c.id, completion: "", line: i + 1, index: i }));
       // Whole programs: bypass the prompt by giving the backend the program itself.
       const wrapped = {
         ...cBackend,
