@@ -77,9 +77,13 @@ def note_incomplete(reason):
 
 
 def set_reporter(report):
-    """Called once by the harness before the sample is loaded: where abnormal ends are reported."""
+    """Called once by the harness before the sample is loaded: where abnormal ends are reported.
+
+    Returns the registry, which the harness checks after the phase (a sample must not swap it).
+    """
     _incomplete.clear()
     _incomplete.append(report)
+    return _incomplete
 
 
 def _in_worker(fn, seconds):

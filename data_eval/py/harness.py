@@ -151,9 +151,12 @@ def child_main(check, phase, ctx, uid, limits, wfd, extra_path, nonce):
             "LANG": "C.UTF-8",
         })
         g = guard.Guard(ctx.program_path, wfd, extra_modules=(check.__name__,))
-        dgcheck.set_reporter(lambda reason: g.report_incomplete(reason))
+        reporter = g.report_incomplete
+        registry = dgcheck.set_reporter(reporter)
         verdict = getattr(check, phase)(ctx)
         g.check_snapshot()
+        if len(registry) != 1 or registry[0] != reporter:
+            g.report("dgcheck's incomplete-attempt reporter was replaced")
     except BaseException as exc:  # noqa: BLE001 - report anything
         verdict = {"harnessError": dgcheck.abnormal_exit(exc) or dgcheck.short(exc)}
     try:
