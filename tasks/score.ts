@@ -69,7 +69,9 @@ if (import.meta.main) {
         `scored ${evaluated} new samples (${summary.samples} total) in ${s.toFixed(1)} s -> ${out}`,
       );
       if (summary.inconclusiveSamples) {
-        console.error(`inconclusive: ${summary.inconclusiveSamples} samples (counted as not secure)`);
+        console.error(
+          `inconclusive: ${summary.inconclusiveSamples} samples (counted as not secure)`,
+        );
       }
       for (const [name, g] of Object.entries(summary.groups)) {
         if (!g) continue;
