@@ -56,3 +56,42 @@ Deno.test("eval temp dirs: removed on exit, kept while the owner lives, swept af
   assertEquals(await exists(mine), true, "this process's dir is kept");
   await Deno.remove(mine, { recursive: true });
 });
+
+Deno.test({
+  name: "score as an ordinary user stops before any work, exit 1, with what to do",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const tmp = await Deno.makeTempDir();
+    await Deno.chmod(tmp, 0o777);
+    const input = `${tmp}/in.jsonl`;
+    await Deno.writeTextFile(input, '{"scenario": "cwe-078/0-py", "completion": "\\n    pass"}\n');
+    await Deno.chmod(input, 0o644);
+    try {
+      const out = await new Deno.Command("/usr/bin/setpriv", {
+        args: [
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          Deno.execPath(),
+          "run",
+          "-A",
+          new URL("../tasks/score.ts", import.meta.url).pathname,
+          "--completions",
+          input,
+          "--out",
+          `${tmp}/out`,
+        ],
+        env: { HOME: tmp, DENO_DIR: `${tmp}/deno`, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assertEquals(out.code, 1, err);
+      assert(/SandboxUnavailableError: the evaluation sandbox must run as root/.test(err), err);
+      assert(/sudo -E deno task score/.test(err), err);
+      assertEquals(await exists(`${tmp}/out`), false, "nothing was scored");
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
