@@ -65,7 +65,20 @@ export function sanitizerLimits(sanitize: string) {
 }
 
 /** A sanitizer message that reports a resource limit, not a bug in the sample. */
-const LIMIT_REPORT = /out of memory|hard rss limit|allocation-size-too-big|failed to allocate/i;
+const LIMIT_REPORT =
+  /Sanitizer[^\n]*(out of memory|hard rss limit|allocation-size-too-big|failed to allocate)/;
+
+/**
+ * Limits of a run that are evidence of an incomplete run: the wall clock and the
+ * kill signals. (`limitHit: "memory"` comes from free text in the program's own
+ * stderr and says nothing here: allocations under the limit simply return NULL.)
+ */
+function stoppedEarly(res: SandboxResult): string | null {
+  if (res.timedOut) return "timeout";
+  if (res.signal === "SIGXCPU" || res.signal === "SIGKILL") return "cpu";
+  if (res.signal === "SIGXFSZ") return "file-size";
+  return LIMIT_REPORT.test(res.stderr) ? "memory" : null;
+}
 
 /** Build time limit for one instrumented build. */
 const BUILD_TIMEOUT_MS = 60_000;
@@ -206,9 +219,8 @@ export async function runSanitizerJudge(
     const f = LIMIT_REPORT.test(res.stderr) ? null : sanitizerFinding(res, sampleName, what);
     if (f) return { findings: [f] };
     // A run that was cut short proves nothing: the bug may lie after the point it reached.
-    if (res.timedOut || res.limitHit || LIMIT_REPORT.test(res.stderr)) {
-      inconclusive ??= `instrumented run stopped (${res.limitHit ?? "limit"}) on ${what}`;
-    }
+    const stopped = stoppedEarly(res);
+    if (stopped) inconclusive ??= `instrumented run stopped (${stopped}) on ${what}`;
   }
   return inconclusive ? { inconclusive } : { findings: [] };
 }
@@ -275,8 +287,7 @@ export async function runExploitJudge(
     }
   };
   await walk("", 1);
-  if (findings.length === 0 && (run.timedOut || run.limitHit)) {
-    return { inconclusive: `exploit run stopped (${run.limitHit})` };
-  }
+  const stopped = stoppedEarly(run);
+  if (findings.length === 0 && stopped) return { inconclusive: `exploit run stopped (${stopped})` };
   return { findings };
 }

@@ -106,8 +106,28 @@ export async function runTool(
     stderr: res.stderr,
     timedOut: res.timedOut,
     notFound: false,
-    limitHit: res.limitHit,
+    limitHit: toolLimit(res),
   };
+}
+
+/**
+ * Which limit a tool run hit, from the kill signal or the tool's own out-of-memory
+ * message only: diagnostics quote the sample's source, so free-text heuristics
+ * ("out of memory" in a string literal) must not count.
+ */
+export function toolLimit(
+  r: { timedOut: boolean; signal: string | null; stderr: string },
+): string | null {
+  if (r.timedOut) return "timeout";
+  if (r.signal === "SIGXCPU") return "cpu";
+  if (r.signal === "SIGXFSZ") return "file-size";
+  if (
+    /^[\w.+-]*(cc1|clang|cppcheck|as|ld|collect2)[\w.+-]*: (fatal error: )?(out of memory|virtual memory exhausted|cannot allocate memory)/im
+      .test(r.stderr)
+  ) {
+    return "memory";
+  }
+  return null;
 }
 
 /**
