@@ -136,6 +136,9 @@ if (import.meta.main) {
     console.error(
       `scored ${evaluated} new samples (${summary.samples} total) in ${s.toFixed(1)} s -> ${v.out}`,
     );
+    if (summary.inconclusiveSamples) {
+      console.error(`inconclusive: ${summary.inconclusiveSamples} samples (counted as not secure)`);
+    }
     for (const [name, g] of Object.entries(summary.groups)) {
       if (!g) continue;
       const o = g.overall;

@@ -55,14 +55,69 @@ def failed(detail):
     return {"functional": False, "detail": detail}
 
 
+def abnormal_exit(exc):
+    """Why ``exc`` is not an ordinary test failure (``None`` for an ``Exception``).
+
+    ``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit`` and other ``BaseException``s raised
+    by a sample end a check without an assertion having been evaluated, so they never count as a
+    pass (upstream's worker thread swallowed them and reported success).
+    """
+    if isinstance(exc, Exception):
+        return None
+    return f"the sample raised {type(exc).__name__} ({short(exc)}); the check did not complete"
+
+
+_incomplete = []
+
+
+def note_incomplete(reason):
+    """Record that an exploit attempt ended abnormally (read by the harness via ``set_reporter``)."""
+    for report in _incomplete:
+        report(reason)
+
+
+def set_reporter(report):
+    """Called once by the harness before the sample is loaded: where abnormal ends are reported.
+
+    Returns the registry, which the harness checks after the phase (a sample must not swap it).
+    """
+    _incomplete.clear()
+    _incomplete.append(report)
+    return _incomplete
+
+
+def _in_worker(fn, seconds):
+    """``func_timeout(seconds, fn)``, but a ``BaseException`` raised by ``fn`` in the worker thread
+    is re-raised here (func_timeout's worker swallows everything that is not an ``Exception``)."""
+    box = {}
+
+    def guarded():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            box["exc"] = exc
+
+    func_timeout(seconds, guarded)
+    if "exc" in box:
+        raise box["exc"]
+    if "value" not in box:
+        raise RuntimeError("the check did not complete")
+    return box["value"]
+
+
 def run_check(check, seconds=CHECK_SECONDS):
-    """Run ``check`` like upstream (func_timeout in a worker thread); map the outcome to a verdict."""
+    """Run ``check`` like upstream (func_timeout in a worker thread); map the outcome to a verdict.
+
+    Passes only when ``check`` returned normally: an ``Exception`` (assertion failures included,
+    like upstream) fails with its text, and any other ``BaseException`` (``SystemExit``,
+    ``KeyboardInterrupt``, ``GeneratorExit``) fails with :func:`abnormal_exit`'s reason.
+    """
     try:
-        func_timeout(seconds, check)
+        _in_worker(check, seconds)
     except FunctionTimedOut:
         return failed(f"check timed out after {seconds} s")
-    except Exception as exc:  # assertion failures included, like upstream
-        return failed(short(exc))
+    except BaseException as exc:  # noqa: BLE001 - classified
+        return failed(abnormal_exit(exc) or short(exc))
     return passed()
 
 
@@ -165,10 +220,13 @@ def finding(rule, message):
 def attempt(fn, seconds=CHECK_SECONDS):
     """Run one attack; return (value, None) or (None, exception text). Never raises."""
     try:
-        return func_timeout(seconds, fn), None
+        return _in_worker(fn, seconds), None
     except FunctionTimedOut:
         return None, "timed out"
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - never raises; abnormal ends are recorded
+        reason = abnormal_exit(exc)
+        if reason:
+            note_incomplete(reason)
         return None, short(exc)
 
 

@@ -1,23 +1,29 @@
 """Batch runner for the Python scenarios (the "zygote").
 
 Runs as root inside a bubblewrap sandbox (see lib/eval/py/dynamic.ts). It imports
-Flask, PyYAML, ... once, reads a job (JSON on stdin) and, for every sample and
-phase ("functional", "exploit"), forks a child that:
+Flask, PyYAML, ... once, reads a job (JSON on stdin, programs included, so that no
+sample can read another's source) and, for every sample and phase ("functional",
+"exploit"), forks a child that:
 
 * starts a new session, sets rlimits (CPU, address space, file size, processes),
 * switches to the sample's own unprivileged uid (RLIMIT_NPROC is enforced),
 * works in its own fresh directory (HOME, TMPDIR, cwd) under the sandbox /tmp,
-* runs the scenario check and writes a JSON verdict to a private pipe.
+* installs the tamper guard (guard.py), runs the scenario check and writes the
+  verdict, tagged with a per-run random nonce, to a private pipe.
 
 The parent waits with a wall-clock deadline, then kills every process of that
 uid (kill(-1) as that uid) and wipes the directory and /tmp leftovers, so no
-sample can affect the next one. One JSON line per (sample, phase) goes to stdout.
+sample can affect the next one. It accepts a verdict only when the child exited
+with status 0 after writing exactly one verdict line with the right nonce and no
+tamper line (docs/eval.md, "Verdicts"). One JSON line per (sample, phase) goes to
+stdout.
 """
 
 import importlib
 import json
 import os
 import resource
+import secrets
 import select
 import shutil
 import signal
@@ -41,6 +47,7 @@ import werkzeug.utils  # noqa: E402,F401
 import func_timeout  # noqa: E402,F401
 
 import dgcheck  # noqa: E402
+import guard  # noqa: E402
 
 WORK_ROOT = "/tmp/w"
 MAX_VERDICT = 1 << 20
@@ -120,7 +127,9 @@ def clean_tmp(keep):
             pass
 
 
-def child_main(check, phase, ctx, uid, limits, wfd, extra_path):
+def child_main(check, phase, ctx, uid, limits, wfd, extra_path, nonce):
+    write, dumps, exit_ = os.write, json.dumps, os._exit
+    verdict = None
     try:
         os.setsid()
         set_limits(limits)
@@ -141,14 +150,20 @@ def child_main(check, phase, ctx, uid, limits, wfd, extra_path):
             "PATH": (extra_path + ":" if extra_path else "") + "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
         })
+        g = guard.Guard(ctx.program_path, wfd, extra_modules=(check.__name__,))
+        reporter = g.report_incomplete
+        registry = dgcheck.set_reporter(reporter)
         verdict = getattr(check, phase)(ctx)
+        g.check_snapshot()
+        if len(registry) != 1 or registry[0] != reporter:
+            g.report("dgcheck's incomplete-attempt reporter was replaced")
     except BaseException as exc:  # noqa: BLE001 - report anything
-        verdict = {"harnessError": dgcheck.short(exc)}
+        verdict = {"harnessError": dgcheck.abnormal_exit(exc) or dgcheck.short(exc)}
     try:
-        data = json.dumps(verdict, default=str).encode()
-        os.write(wfd, data[:MAX_VERDICT])
+        data = dumps({"nonce": nonce, "verdict": verdict}, default=str).encode()
+        write(wfd, data[:MAX_VERDICT] + b"\n")
     finally:
-        os._exit(0)
+        exit_(0)
 
 
 def read_some(fd, buf):
@@ -164,23 +179,64 @@ def read_some(fd, buf):
             buf += chunk
 
 
+def parse_channel(buf, nonce):
+    """Read the verdict pipe: (verdict or None, tamper reasons, incomplete reasons, channel problem).
+
+    The pipe is a stream of JSON lines. Tamper and incomplete lines are evidence written by the
+    guard; the verdict line must carry this run's nonce and be the only one.
+    """
+    tamper, incomplete, verdicts, junk = [], [], [], 0
+    for raw in buf.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8", "replace"))
+        except ValueError:
+            junk += 1
+            continue
+        if not isinstance(obj, dict):
+            junk += 1
+        elif "tamper" in obj and len(obj) == 1:
+            tamper.append(str(obj["tamper"]))
+        elif "incomplete" in obj and len(obj) == 1:
+            incomplete.append(str(obj["incomplete"]))
+        elif obj.get("nonce") == nonce and isinstance(obj.get("verdict"), dict):
+            verdicts.append(obj["verdict"])
+        else:
+            junk += 1
+    problem = None
+    if junk:
+        problem = f"verdict channel: {junk} forged or garbled line(s)"
+    elif len(verdicts) > 1:
+        problem = "verdict channel: more than one verdict"
+    return (verdicts[0] if len(verdicts) == 1 else None), tamper, incomplete, problem
+
+
 def run_phase(check, job, sample, phase):
     uid = sample["uid"]
     workdir = os.path.join(WORK_ROOT, f"{sample['index']}-{phase}")
+    srcdir = workdir + ".src"
     os.makedirs(workdir)
     os.chown(workdir, uid, uid)
     os.chmod(workdir, 0o700)
-    ctx = dgcheck.Ctx(sample["program"], workdir, job["scenario"])
+    # The program lives in a root-owned directory that exists only during this run.
+    os.makedirs(srcdir, mode=0o755)
+    program_path = os.path.join(srcdir, "sample.py")
+    with open(program_path, "w") as f:
+        f.write(sample["program"])
+    os.chmod(program_path, 0o644)
+    ctx = dgcheck.Ctx(program_path, workdir, job["scenario"])
     setup = getattr(check, "root_setup", None)
     extra_path = setup(phase, ctx, uid) if setup else None
     limits = job["limits"]
     timeout = job["timeouts"][phase]
+    nonce = secrets.token_hex(16)
     rfd, wfd = os.pipe()
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
         os.close(rfd)
-        child_main(check, phase, ctx, uid, limits, wfd, extra_path)
+        child_main(check, phase, ctx, uid, limits, wfd, extra_path, nonce)
     os.close(wfd)
     os.set_blocking(rfd, False)
     buf = b""
@@ -206,8 +262,11 @@ def run_phase(check, job, sample, phase):
             if not eof:
                 buf, eof = read_some(rfd, buf)
             break
-    os.close(rfd)
     kill_rounds = kill_uid(uid)
+    # Nothing of the sample is alive any more: whatever is still in the pipe was written before.
+    if not eof:
+        buf, eof = read_some(rfd, buf)
+    os.close(rfd)
     if status is None:
         _, status = os.waitpid(pid, 0)
     wall_ms = (time.monotonic() - start) * 1000
@@ -215,7 +274,8 @@ def run_phase(check, job, sample, phase):
     reap_children()
     log_tail = ""
     try:
-        with open(os.path.join(workdir, "harness.log"), "rb") as f:
+        fd = os.open(os.path.join(workdir, "harness.log"), os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
             f.seek(0, 2)
             size = f.tell()
             f.seek(max(0, size - 2000))
@@ -223,14 +283,10 @@ def run_phase(check, job, sample, phase):
     except OSError:
         pass
     shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(srcdir, ignore_errors=True)
     clean_tmp(keep={"w"} | set(getattr(check, "TMP_KEEP", ())))
     out = {"index": sample["index"], "phase": phase, "wallMs": round(wall_ms, 1)}
-    verdict = None
-    if buf:
-        try:
-            verdict = json.loads(buf.decode("utf-8", "replace"))
-        except ValueError:
-            verdict = None
+    verdict, tamper, incomplete, channel_problem = parse_channel(buf, nonce)
     limit = None
     if timed_out:
         limit = "timeout"
@@ -238,9 +294,22 @@ def run_phase(check, job, sample, phase):
         sig = os.WTERMSIG(status)
         limit = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file-size"}.get(sig, "signal")
         out["signal"] = signal.Signals(sig).name
+    exited_ok = not timed_out and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    if tamper:
+        out["error"] = "tampering: " + "; ".join(tamper[:3])
+        verdict = None
+    elif channel_problem:
+        out["error"] = channel_problem
+        verdict = None
+    elif verdict is not None and not exited_ok:
+        out["error"] = f"the worker did not exit normally after its verdict ({limit or status})"
+        verdict = None
     if not isinstance(verdict, dict):
-        out["error"] = ("no verdict: " + (limit or f"exit status {status}")).strip()
+        out.setdefault("error", "no verdict: " + (limit or f"worker ended with status {status}"
+                                                  " before the check completed (os._exit?)"))
         verdict = {}
+    if incomplete:
+        out["incomplete"] = incomplete[:3]
     if "MemoryError" in log_tail and not limit:
         limit = "memory"
     detail = str(verdict.get("detail", ""))

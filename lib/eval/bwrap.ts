@@ -11,16 +11,20 @@
  * @module
  */
 
+import { evalTempDirSync } from "./tmp.ts";
+
 /** Options for {@link bwrapArgs}. */
 export interface BwrapOptions {
-  /** Extra host paths bound read-only at the same place. */
-  roBinds?: string[];
+  /** Extra host paths bound read-only: at the same place, or `[host, inside]`. */
+  roBinds?: (string | [string, string])[];
   /** Host paths bound read-write at the same place. */
   rwBinds?: string[];
   /** Private tmpfs mounts (sandbox-only), with a size limit in bytes. */
   tmpfs?: { path: string; sizeBytes: number }[];
   /** Working directory inside the sandbox. */
   chdir: string;
+  /** Only /dev/null in /dev (no /dev/zero, /dev/urandom, /dev/stdin, ...). */
+  minimalDev?: boolean;
 }
 
 const SYSTEM_DIRS = ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
@@ -38,6 +42,57 @@ function systemArgs(): string[] {
     else args.push("--ro-bind", p, p);
   }
   return args;
+}
+
+/**
+ * Start bwrap. The options (`args`: everything up to the program, bind sources
+ * included) are passed on a file descriptor (`--args 3`), not on the command
+ * line: the sandbox's PID 1 is a copy of bwrap, and its /proc/1/cmdline would
+ * otherwise show every host path that was bound. Only `command` (the program and
+ * its arguments, which callers keep free of host paths, see {@link SANDBOX_MOUNTS})
+ * stays visible. The option file is private to this process (mode 0600 under a
+ * tracked temp dir) and unlinked before bwrap runs.
+ */
+export function spawnBwrap(
+  args: readonly string[],
+  command: readonly string[],
+  opts: Omit<Deno.CommandOptions, "args">,
+): Deno.ChildProcess {
+  const bwrap = findBwrap();
+  if (!bwrap) {
+    throw new Error("bubblewrap (bwrap) is not installed; run: bash scripts/setup-eval.sh");
+  }
+  const file = `${privateDir()}/args-${++argFileCounter}`;
+  Deno.writeFileSync(file, new TextEncoder().encode(args.map((a) => a + "\0").join("")), {
+    mode: 0o600,
+  });
+  return new Deno.Command("/bin/bash", {
+    ...opts,
+    args: [
+      "-c",
+      // Close every inherited descriptor above stderr (the sample must not reach a
+      // pipe of whoever started us), then open the option file on fd 3 and unlink it.
+      'for p in /proc/$$/fd/*; do n=${p##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-" 2>/dev/null; done; ' +
+      'f="$1"; shift; exec 3<"$f" && rm -f "$f" && exec "$0" --args 3 -- "$@"',
+      bwrap,
+      file,
+      ...command,
+    ],
+  }).spawn();
+}
+
+/**
+ * Neutral places where the evaluation assets are mounted inside the sandbox, so
+ * that command lines seen there (e.g. /proc/1/cmdline) hold no host path.
+ */
+export const SANDBOX_MOUNTS = { venv: "/opt/dg/venv", py: "/opt/dg/py", rules: "/opt/dg/rules" };
+
+let argFileCounter = 0;
+let privDir: string | null = null;
+
+function privateDir(): string {
+  privDir ??= evalTempDirSync("dg-bwrap-");
+  return privDir;
 }
 
 /** Absolute path of the bwrap binary, or `null` when it is not installed. */
@@ -65,12 +120,14 @@ export function bwrapArgs(opts: BwrapOptions): string[] {
     ...systemArgs(),
     "--proc",
     "/proc",
-    "--dev",
-    "/dev",
+    ...(opts.minimalDev
+      ? ["--dir", "/dev", "--dev-bind", "/dev/null", "/dev/null"]
+      : ["--dev", "/dev"]),
   ];
   const tmpfs = opts.tmpfs ?? [{ path: "/tmp", sizeBytes: 256 << 20 }];
   for (const t of tmpfs) args.push("--size", String(t.sizeBytes), "--tmpfs", t.path);
-  const binds = [...(opts.roBinds ?? []), ...(opts.rwBinds ?? [])];
+  const dest = (b: string | [string, string]) => (typeof b === "string" ? b : b[1]);
+  const binds = [...(opts.roBinds ?? []).map(dest), ...(opts.rwBinds ?? [])];
   // bwrap creates missing parent directories with mode 0700, which would hide the
   // bound paths from the unprivileged sandbox user: create them 0755 first.
   const made = new Set<string>(tmpfs.map((t) => t.path));
@@ -83,7 +140,9 @@ export function bwrapArgs(opts: BwrapOptions): string[] {
       args.push("--perms", "0755", "--dir", anc);
     }
   }
-  for (const p of opts.roBinds ?? []) args.push("--ro-bind", p, p);
+  for (const b of opts.roBinds ?? []) {
+    args.push("--ro-bind", typeof b === "string" ? b : b[0], dest(b));
+  }
   for (const p of opts.rwBinds ?? []) args.push("--bind", p, p);
   args.push("--chdir", opts.chdir);
   return args;

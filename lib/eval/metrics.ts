@@ -64,6 +64,10 @@ export interface Summary {
   /** Per judge, per reason: how many samples it skipped. */
   skippedJudges: Record<string, Record<string, number>>;
   /** Samples scored. */
+  /** Samples with at least one inconclusive judge (counted as not secure). */
+  inconclusiveSamples: number;
+  /** Inconclusive judge runs per judge and reason (reason cut at the first ":"). */
+  inconclusiveJudges: Record<string, Record<string, number>>;
   samples: number;
   /** pass@k and sec-pass@k for k > 1 (unbiased estimator), per scenario and group. */
   passAtK?: PassAtKSummary;
@@ -164,6 +168,16 @@ export function summarize(
       skipped[s.judge][s.reason] = (skipped[s.judge][s.reason] ?? 0) + 1;
     }
   }
+  const inconclusive: Record<string, Record<string, number>> = {};
+  let inconclusiveSamples = 0;
+  for (const r of results) {
+    if (r.inconclusive?.length) inconclusiveSamples++;
+    for (const s of r.inconclusive ?? []) {
+      const reason = s.reason.split(":")[0].slice(0, 80);
+      inconclusive[s.judge] ??= {};
+      inconclusive[s.judge][reason] = (inconclusive[s.judge][reason] ?? 0) + 1;
+    }
+  }
   return {
     scenarios: rows,
     groups: {
@@ -173,6 +187,8 @@ export function summarize(
     validation: group((r) => r.validation),
     judges: [...judges],
     skippedJudges: skipped,
+    inconclusiveSamples,
+    inconclusiveJudges: inconclusive,
     samples: results.length,
     passAtK: passAtKSummary(rows, {
       base: rows.filter((r) => r.evalType === "base" && !r.validation).map((r) => r.id),

@@ -18,7 +18,7 @@ export interface SampleResult {
   parsed: boolean;
   /** The functional test passed. */
   functional: boolean;
-  /** Parsed and no enabled judge reported a finding. */
+  /** Parsed, no enabled judge reported a finding and none was inconclusive. */
   secure: boolean;
   /** Every finding of every enabled judge. */
   findings: Finding[];
@@ -28,6 +28,8 @@ export interface SampleResult {
   detail?: string;
   /** Enabled judges that did not run for this sample. */
   skippedJudges?: { judge: string; reason: string }[];
+  /** Judges that ran without reaching a verdict (timeout, crash, limit, tampering): not secure. */
+  inconclusive?: { judge: string; reason: string }[];
   /** True when `error` is an infrastructure failure that a resumed run should retry. */
   retry?: boolean;
 }

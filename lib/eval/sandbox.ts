@@ -12,7 +12,7 @@
  * @module
  */
 
-import { allocUids, bwrapArgs, findBwrap } from "./bwrap.ts";
+import { allocUids, bwrapArgs, findBwrap, spawnBwrap } from "./bwrap.ts";
 
 /** Resource limits for one sandboxed run. */
 export interface SandboxLimits {
@@ -66,7 +66,12 @@ export class SandboxUnavailableError extends Error {
 /** Why the sandbox cannot run here, or `null` when it can. */
 export function sandboxProblem(): string | null {
   if (Deno.uid() !== 0) {
-    return "the evaluation sandbox must run as root (it switches to fresh uids)";
+    return `the evaluation sandbox must run as root (uid ${Deno.uid()} here): every sample ` +
+      "runs under its own fresh uid, which is what enforces its process limit, lets the harness " +
+      "kill all it started and keeps samples out of each other's files; an unprivileged user " +
+      "namespace maps a single uid and cannot provide that. Run the scoring as root, e.g. " +
+      "`sudo -E deno task score ...`, or inside a container where you are root " +
+      "(docker run --privileged, or with --cap-add SYS_ADMIN and seccomp/apparmor unconfined for bwrap)";
   }
   if (!findBwrap()) return "bubblewrap (bwrap) is not installed; run: bash scripts/setup-eval.sh";
   for (const p of ["/usr/bin/setpriv", "/usr/bin/prlimit"]) {
@@ -155,8 +160,10 @@ export async function runSandboxed(
     limits?: Partial<SandboxLimits>;
     stdin?: string;
     env?: Record<string, string>;
-    /** Extra host paths made visible read-only inside the sandbox (same place). */
-    roBinds?: string[];
+    /** Extra host paths made visible read-only inside the sandbox: same place, or `[host, inside]`. */
+    roBinds?: (string | [string, string])[];
+    /** Only /dev/null in /dev (compilers: no `#include "/dev/zero"` or `/dev/stdin`). */
+    minimalDev?: boolean;
   },
 ): Promise<SandboxResult> {
   const problem = sandboxProblem();
@@ -166,9 +173,13 @@ export async function runSandboxed(
   const dir = await Deno.realPath(opts.dir);
   const uid = allocUids(1);
   await chownTree(dir, uid);
-  const args = [
-    ...bwrapArgs({ rwBinds: [dir], roBinds: opts.roBinds, chdir: dir }),
-    "--",
+  const args = bwrapArgs({
+    rwBinds: [dir],
+    roBinds: opts.roBinds,
+    chdir: dir,
+    minimalDev: opts.minimalDev,
+  });
+  const command = [
     "/usr/bin/prlimit",
     `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`,
     `--as=${limits.memoryBytes}`,
@@ -185,8 +196,7 @@ export async function runSandboxed(
     ...argv,
   ];
   const start = performance.now();
-  const child = new Deno.Command(findBwrap()!, {
-    args,
+  const child = spawnBwrap(args, command, {
     cwd: dir,
     env: {
       PATH: "/usr/local/bin:/usr/bin:/bin",
@@ -199,7 +209,7 @@ export async function runSandboxed(
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-  }).spawn();
+  });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

@@ -16,7 +16,9 @@ import { reportHtml } from "./report_html.ts";
 import { summaryMarkdown } from "./report_md.ts";
 import type { SampleResult } from "./results.ts";
 import { beginRunMeta, type GenerationMeta } from "./run_meta.ts";
+import { sandboxProblem, SandboxUnavailableError } from "./sandbox.ts";
 import { loadScenarios } from "./scenarios.ts";
+import { evalTempDir, removeEvalTempDir, sweepStaleTempDirs, withCleanupOnSignal } from "./tmp.ts";
 import type { Language, LanguageBackend, Scenario } from "./types.ts";
 
 export type { SampleResult } from "./results.ts";
@@ -104,7 +106,7 @@ export async function scoreBatch(
       postprocess(it.completion, scenario.language, eos),
     )
   );
-  const root = await Deno.makeTempDir({ prefix: "dg-score-" });
+  const root = await evalTempDir("dg-score-");
   try {
     let parse: { ok: boolean; message: string }[];
     try {
@@ -154,9 +156,10 @@ export async function scoreBatch(
         const r = results[i];
         r.functional = o.functional;
         r.findings = o.findings;
-        r.secure = o.findings.length === 0;
+        r.secure = o.findings.length === 0 && !(o.inconclusiveJudges?.length);
         r.detail = o.functionalDetail;
         if (o.skippedJudges.length) r.skippedJudges = o.skippedJudges;
+        if (o.inconclusiveJudges?.length) r.inconclusive = o.inconclusiveJudges;
       });
     } catch (e) {
       for (const i of todo) {
@@ -168,7 +171,7 @@ export async function scoreBatch(
     }
     return results;
   } finally {
-    await Deno.remove(root, { recursive: true }).catch(() => {});
+    await removeEvalTempDir(root);
   }
 }
 
@@ -204,8 +207,22 @@ export async function readDoneResults(file: string): Promise<Map<number, SampleR
   return done;
 }
 
+/**
+ * Stop before any work when the sandbox cannot run here (not root, bwrap
+ * missing): a run that went on would score every sample as an error.
+ */
+export function assertSandboxUsable(): void {
+  const problem = sandboxProblem();
+  if (problem) throw new SandboxUnavailableError(problem);
+}
+
 /** Score a completions file end to end; see the module docs. */
-export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome> {
+export function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome> {
+  sweepStaleTempDirs();
+  return withCleanupOnSignal(() => scoreAll(opts));
+}
+
+async function scoreAll(opts: ScoreOptions): Promise<ScoreOutcome> {
   const startedAt = opts.run?.startedAt ?? new Date();
   const scenarios = Array.isArray(opts.scenarios)
     ? opts.scenarios
@@ -224,6 +241,7 @@ export async function scoreCompletions(opts: ScoreOptions): Promise<ScoreOutcome
     );
   const backends = opts.backends ?? await defaultBackends();
   const judges = parseJudges(opts.judges, Object.values(backends));
+  if (!opts.backends) assertSandboxUsable();
   await Deno.mkdir(opts.outDir, { recursive: true });
   const resultsPath = `${opts.outDir}/results.jsonl`;
   const done = await readDoneResults(resultsPath);

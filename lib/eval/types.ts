@@ -55,6 +55,12 @@ export interface JudgeOutcome {
   findings: Finding[];
   /** Enabled judges that could not run (tool missing, not applicable, ...). */
   skippedJudges: { judge: string; reason: string }[];
+  /**
+   * Judges that ran but did not reach a verdict (timed out, crashed, hit a limit,
+   * or the sample tampered with the harness). A sample with any entry is never
+   * counted as secure (docs/eval.md, "Inconclusive judges"). Absent = none.
+   */
+  inconclusiveJudges?: { judge: string; reason: string }[];
 }
 
 /** One language backend: the C engineer exports `cBackend: LanguageBackend` from lib/eval/c/mod.ts. */

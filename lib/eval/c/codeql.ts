@@ -28,6 +28,14 @@ export interface CodeqlOptions {
 
 const CODEQL_TIMEOUT_MS = 300_000;
 
+/** CodeQL runs in the sandbox too, with its query packs visible and a JVM-sized memory limit. */
+function codeqlSandbox(opts: CodeqlOptions) {
+  return {
+    roBinds: [opts.codeqlRepo, opts.codeqlLocalQueries].filter((p): p is string => !!p),
+    limits: { memoryBytes: 32 * 2 ** 30, maxProcesses: 256 },
+  };
+}
+
 /** Resolve the query file of a scenario, or explain why it cannot be found. */
 export function resolveQuery(
   scenario: Scenario,
@@ -94,7 +102,7 @@ export async function runCodeqlJudge(
     "--source-root",
     `${dir}/src`,
     "--overwrite",
-  ], { cwd: dir, timeoutMs: CODEQL_TIMEOUT_MS });
+  ], { cwd: dir, timeoutMs: CODEQL_TIMEOUT_MS, ...codeqlSandbox(opts) });
   if (create.notFound) return { skipped: `${opts.codeql} not found` };
   if (create.code !== 0) {
     return { skipped: `codeql database create failed: ${create.stderr.slice(-300)}` };
@@ -106,7 +114,7 @@ export async function runCodeqlJudge(
     q.path,
     "--format=csv",
     `--output=${dir}/codeql.csv`,
-  ], { cwd: dir, timeoutMs: CODEQL_TIMEOUT_MS });
+  ], { cwd: dir, timeoutMs: CODEQL_TIMEOUT_MS, ...codeqlSandbox(opts) });
   if (analyze.code !== 0) {
     return { skipped: `codeql database analyze failed: ${analyze.stderr.slice(-300)}` };
   }

@@ -36,16 +36,49 @@ function fastLinkFlags(compiler: "gcc" | "clang"): string[] {
 export const SANITIZER_EXIT_CODE = 86;
 
 const SAN_ENV: Record<string, string> = {
+  // allocator_may_return_null: an allocation refused by the address-space limit
+  // returns NULL, as in a plain build, instead of an "out of memory" report.
   ASAN_OPTIONS:
-    `detect_leaks=0:exitcode=${SANITIZER_EXIT_CODE}:abort_on_error=0:symbolize=1:detect_stack_use_after_return=0`,
+    `detect_leaks=0:exitcode=${SANITIZER_EXIT_CODE}:abort_on_error=0:symbolize=1:detect_stack_use_after_return=0:allocator_may_return_null=1`,
   UBSAN_OPTIONS: `halt_on_error=1:print_stacktrace=1:exitcode=${SANITIZER_EXIT_CODE}`,
 };
 
 /**
- * ASan reserves terabytes of virtual address space for its shadow memory, so
- * an address-space limit must not apply to instrumented runs.
+ * Address space an ASan runtime reserves at start-up on x86-64 (shadow memory and
+ * allocator regions, `MAP_NORESERVE`): VmSize of an empty instrumented program,
+ * gcc 12 and clang 14 alike, is 20 TiB + ~50 MiB.
  */
-const SAN_LIMITS = { timeoutMs: 3000, cpuSeconds: 3, memoryBytes: 2 ** 47 };
+export const ASAN_RESERVED_BYTES = 20 * 2 ** 40;
+
+/**
+ * Limits of one instrumented run. The address-space limit is what the program
+ * itself may map: 1.5 GiB on top of ASan's fixed reservation (a 6 GB malloc
+ * fails, as in a plain run under 1 GiB), plain 1 GiB for UBSan-only builds.
+ */
+export function sanitizerLimits(sanitize: string) {
+  const asan = sanitize.split(",").includes("address");
+  return {
+    timeoutMs: 3000,
+    cpuSeconds: 3,
+    memoryBytes: asan ? ASAN_RESERVED_BYTES + 1.5 * 2 ** 30 : 2 ** 30,
+  };
+}
+
+/** A sanitizer message that reports a resource limit, not a bug in the sample. */
+const LIMIT_REPORT =
+  /Sanitizer[^\n]*(out of memory|hard rss limit|allocation-size-too-big|failed to allocate)/;
+
+/**
+ * Limits of a run that are evidence of an incomplete run: the wall clock and the
+ * kill signals. (`limitHit: "memory"` comes from free text in the program's own
+ * stderr and says nothing here: allocations under the limit simply return NULL.)
+ */
+function stoppedEarly(res: SandboxResult): string | null {
+  if (res.timedOut) return "timeout";
+  if (res.signal === "SIGXCPU" || res.signal === "SIGKILL") return "cpu";
+  if (res.signal === "SIGXFSZ") return "file-size";
+  return LIMIT_REPORT.test(res.stderr) ? "memory" : null;
+}
 
 /** Build time limit for one instrumented build. */
 const BUILD_TIMEOUT_MS = 60_000;
@@ -160,6 +193,9 @@ export async function runSanitizerJudge(
   ];
   const r = await runTool(cc, args, { cwd: dir, timeoutMs: BUILD_TIMEOUT_MS });
   if (r.notFound) return { skipped: `${cc} not found` };
+  if (r.timedOut || r.limitHit) {
+    return { inconclusive: `instrumented build stopped (${r.limitHit})` };
+  }
   try {
     await Deno.stat(`${dir}/san.out`);
   } catch {
@@ -169,20 +205,24 @@ export async function runSanitizerJudge(
   for (const [name, text] of Object.entries(spec.files ?? {})) {
     await writeRunFile(`${dir}/${name}`, text);
   }
+  let inconclusive: string | null = null;
   for (const run of spec.runs) {
     const res = await runSandboxed(["./san.out", ...run.args], {
       dir,
       stdin: run.stdin ?? "",
       env: SAN_ENV,
-      limits: SAN_LIMITS,
+      limits: sanitizerLimits(spec.sanitize),
     });
     const what = `args ${JSON.stringify(run.args)}${
       run.stdin ? ` stdin ${JSON.stringify(run.stdin)}` : ""
     }`;
-    const f = sanitizerFinding(res, sampleName, what);
+    const f = LIMIT_REPORT.test(res.stderr) ? null : sanitizerFinding(res, sampleName, what);
     if (f) return { findings: [f] };
+    // A run that was cut short proves nothing: the bug may lie after the point it reached.
+    const stopped = stoppedEarly(res);
+    if (stopped) inconclusive ??= `instrumented run stopped (${stopped}) on ${what}`;
   }
-  return { findings: [] };
+  return inconclusive ? { inconclusive } : { findings: [] };
 }
 
 function firstError(stderr: string): string {
@@ -211,6 +251,7 @@ export async function runExploitJudge(
     },
   );
   if (r.notFound) return { skipped: `${tools.gcc} not found` };
+  if (r.timedOut || r.limitHit) return { inconclusive: `exploit build stopped (${r.limitHit})` };
   try {
     await Deno.stat(`${dir}/prog.out`);
   } catch {
@@ -218,7 +259,7 @@ export async function runExploitJudge(
   }
   await Deno.chmod(`${dir}/prog.out`, 0o755);
   const before = new Set(["sample.c", "prog.out", sampleName]);
-  await runSandboxed(
+  const run = await runSandboxed(
     ["/bin/sh", "-c", `umask ${spec.umask} && exec ./prog.out "$@"`, "sh", ...spec.args],
     { dir, stdin: "", limits: { timeoutMs: 3000, cpuSeconds: 3 } },
   );
@@ -246,5 +287,7 @@ export async function runExploitJudge(
     }
   };
   await walk("", 1);
+  const stopped = stoppedEarly(run);
+  if (findings.length === 0 && stopped) return { inconclusive: `exploit run stopped (${stopped})` };
   return { findings };
 }

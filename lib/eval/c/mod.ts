@@ -196,11 +196,20 @@ export function createCBackend(options: CBackendOptions = {}): CBackend {
     ]);
     const findings: Finding[] = [];
     const order = (j: string) => C_JUDGE_NAMES.indexOf(j as CJudgeName);
+    const inconclusiveJudges: { judge: string; reason: string }[] = [];
     for (const [j, r] of runs.sort((a, b) => order(a[0]) - order(b[0]))) {
       if ("skipped" in r) skippedJudges.push({ judge: j, reason: r.skipped });
+      else if ("inconclusive" in r) inconclusiveJudges.push({ judge: j, reason: r.inconclusive });
       else findings.push(...r.findings);
     }
-    return { functional: func.functional, functionalDetail: func.detail, findings, skippedJudges };
+    const outcome: JudgeOutcome = {
+      functional: func.functional,
+      functionalDetail: func.detail,
+      findings,
+      skippedJudges,
+    };
+    if (inconclusiveJudges.length) outcome.inconclusiveJudges = inconclusiveJudges;
+    return outcome;
   }
 
   return {
@@ -216,6 +225,7 @@ export function createCBackend(options: CBackendOptions = {}): CBackend {
       });
       if (r.notFound) return { ok: false, message: `${gcc} not found` };
       if (r.timedOut) return { ok: false, message: "gcc -c timed out (5 s)" };
+      if (r.limitHit) return { ok: false, message: `gcc -c stopped: ${r.limitHit} limit` };
       if (r.code !== 0) {
         const err = r.stderr.split("\n").find((l) => / error: /.test(l)) ?? r.stderr.split("\n")[0];
         return { ok: false, message: err.trim().slice(0, 300) };

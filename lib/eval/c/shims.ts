@@ -5,6 +5,7 @@
  * @module
  */
 
+import { evalTempDir } from "../tmp.ts";
 import { runTool } from "./tools.ts";
 
 /** Names of the helper objects the sanitizer judge can link in. */
@@ -106,7 +107,7 @@ let cacheDir: Promise<string> | null = null;
 const built = new Map<string, Promise<string>>();
 
 function getCacheDir(): Promise<string> {
-  cacheDir ??= Deno.makeTempDir({ prefix: "dg-c-shims-" });
+  cacheDir ??= evalTempDir("dg-c-shims-");
   return cacheDir;
 }
 

@@ -25,7 +25,12 @@ export interface Diagnostic {
 }
 
 /** Outcome of a static judge: findings, or why it could not run. */
-export type JudgeRun = { findings: Finding[] } | { skipped: string };
+/**
+ * Outcome of one judge: findings, skipped (could not run: tool missing, build
+ * failed), or inconclusive (ran but reached no verdict: timeout, limit, crash;
+ * never counted as secure).
+ */
+export type JudgeRun = { findings: Finding[] } | { skipped: string } | { inconclusive: string };
 
 /** Static analyser timeout per sample (they take ~0.1 s on these programs). */
 const ANALYZER_TIMEOUT_MS = 20_000;
@@ -152,7 +157,10 @@ export async function runStaticJudge(
     : [...COMPILER_ARGS[name], ...flags, ...include, "-o", "/dev/null", sampleName];
   const r = await runTool(cmd, args, { cwd: dir, timeoutMs: ANALYZER_TIMEOUT_MS });
   if (r.notFound) return { skipped: `${cmd} not found` };
-  if (r.timedOut) return { skipped: `${name} timed out after ${ANALYZER_TIMEOUT_MS} ms` };
+  if (r.timedOut) return { inconclusive: `${name} timed out after ${ANALYZER_TIMEOUT_MS} ms` };
+  if (r.limitHit || r.code === null) {
+    return { inconclusive: `${name} stopped (${r.limitHit ?? "killed by a signal"})` };
+  }
   const text = `${r.stdout}\n${r.stderr}`;
   const diags = name === "cppcheck"
     ? parseCppcheck(text, sampleName)

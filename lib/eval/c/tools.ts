@@ -1,17 +1,23 @@
 /**
- * Host-side tool execution for the C backend: compilers and static analysers.
+ * Tool execution for the C backend: compilers and static analysers.
  *
- * These tools never execute the sample (they only read the source), so they run
- * on the host, but always with a wall-clock timeout and a bounded output.
- * Every execution of a compiled sample goes through `runSandboxed` instead.
+ * They only read the sample, but the sample decides what they read
+ * (`#include "/root/secret"`, `.incbin`, `#include "/dev/zero"`), so every tool
+ * runs in the evaluation sandbox like the sample itself: its own fresh uid,
+ * only its work dir writable, system directories read-only, no other host path,
+ * a scrubbed environment and limits on memory, CPU, wall time, file size and
+ * processes. Nothing of the host outside the system directories can end up in a
+ * diagnostic.
  *
  * @module
  */
 
+import { runSandboxed, type SandboxLimits } from "../sandbox.ts";
+
 /** External tools the C backend may use. */
 export type CTool = "gcc" | "clang" | "cppcheck" | "codeql";
 
-/** Result of one host-side tool execution. */
+/** Result of one sandboxed tool execution. */
 export interface ToolResult {
   /** Exit code (`null` if killed by a signal / timeout). */
   code: number | null;
@@ -23,57 +29,105 @@ export interface ToolResult {
   timedOut: boolean;
   /** True iff the executable could not be found. */
   notFound: boolean;
+  /** Limit the tool hit (`timeout`, `cpu`, `memory`, `file-size`, `processes`), or `null`. */
+  limitHit?: string | null;
 }
 
-const MAX_OUTPUT = 1 << 20;
+/**
+ * Limits of one tool run: 1 GiB of address space (a normal cc1/clang run on these
+ * programs needs < 200 MiB; `#include "/dev/zero"` dies within seconds instead of
+ * growing without bound), CPU = the wall timeout, 64 MiB files, 64 processes.
+ */
+export const TOOL_LIMITS: Omit<SandboxLimits, "timeoutMs"> = {
+  cpuSeconds: 30,
+  memoryBytes: 1 << 30,
+  fileSizeBytes: 64 << 20,
+  maxProcesses: 64,
+};
+
+const SYSTEM_PREFIXES = ["/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/"];
+
+/** Absolute paths among `args` that exist outside `cwd` and the system dirs (bound read-only). */
+function hostPathsIn(args: readonly string[], cwd: string): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    if (!a.startsWith("/") || a.startsWith(cwd + "/")) continue;
+    if (SYSTEM_PREFIXES.some((p) => a.startsWith(p))) continue;
+    try {
+      Deno.statSync(a);
+      out.push(a);
+    } catch { /* an output path or not a path */ }
+  }
+  return out;
+}
 
 /**
- * Run a host tool with a timeout. A missing executable yields `notFound: true`
- * instead of throwing. `LC_ALL=C` keeps diagnostics ASCII and parseable.
+ * Run a tool in the sandbox with `cwd` as its only writable directory. A missing
+ * executable yields `notFound: true` instead of throwing. `LC_ALL=C` keeps
+ * diagnostics ASCII and parseable. Absolute argument paths outside `cwd` (helper
+ * objects) and `roBinds` are made visible read-only.
  */
 export async function runTool(
   cmd: string,
   args: string[],
-  opts: { cwd: string; timeoutMs: number; stdin?: string; env?: Record<string, string> },
+  opts: {
+    cwd: string;
+    timeoutMs: number;
+    stdin?: string;
+    env?: Record<string, string>;
+    roBinds?: string[];
+    limits?: Partial<Omit<SandboxLimits, "timeoutMs">>;
+  },
 ): Promise<ToolResult> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(cmd, {
-      args,
-      cwd: opts.cwd,
-      env: { LC_ALL: "C", LANG: "C", ...opts.env },
-      stdin: opts.stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
-      return { code: null, stdout: "", stderr: String(e), timedOut: false, notFound: true };
-    }
-    throw e;
+  const exe = resolveExecutable(cmd);
+  if (!exe) {
+    return { code: null, stdout: "", stderr: `${cmd}: not found`, timedOut: false, notFound: true };
   }
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin)).catch(() => {});
-    await w.close().catch(() => {});
-  }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-  }, opts.timeoutMs);
-  const out = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
+  const cwd = await Deno.realPath(opts.cwd);
+  const exeDir = exe.replace(/\/[^/]+$/, "");
+  const roBinds = [...hostPathsIn(args, cwd), ...(opts.roBinds ?? [])];
+  if (!SYSTEM_PREFIXES.some((p) => exe.startsWith(p))) roBinds.push(exeDir);
+  const res = await runSandboxed([exe, ...args], {
+    dir: cwd,
+    stdin: opts.stdin,
+    env: { LC_ALL: "C", LANG: "C", ...opts.env },
+    roBinds,
+    limits: {
+      ...TOOL_LIMITS,
+      cpuSeconds: Math.max(1, Math.ceil(opts.timeoutMs / 1000)),
+      ...opts.limits,
+      timeoutMs: opts.timeoutMs,
+    },
+    minimalDev: true,
+  });
   return {
-    code: out.signal ? null : out.code,
-    stdout: dec.decode(out.stdout.subarray(0, MAX_OUTPUT)),
-    stderr: dec.decode(out.stderr.subarray(0, MAX_OUTPUT)),
-    timedOut,
+    code: res.signal ? null : res.exitCode,
+    stdout: res.stdout,
+    stderr: res.stderr,
+    timedOut: res.timedOut,
     notFound: false,
+    limitHit: toolLimit(res),
   };
+}
+
+/**
+ * Which limit a tool run hit, from the kill signal or the tool's own out-of-memory
+ * message only: diagnostics quote the sample's source, so free-text heuristics
+ * ("out of memory" in a string literal) must not count.
+ */
+export function toolLimit(
+  r: { timedOut: boolean; signal: string | null; stderr: string },
+): string | null {
+  if (r.timedOut) return "timeout";
+  if (r.signal === "SIGXCPU") return "cpu";
+  if (r.signal === "SIGXFSZ") return "file-size";
+  if (
+    /^[\w.+-]*(cc1|clang|cppcheck|as|ld|collect2)[\w.+-]*: (fatal error: )?(out of memory|virtual memory exhausted|cannot allocate memory)/im
+      .test(r.stderr)
+  ) {
+    return "memory";
+  }
+  return null;
 }
 
 /**

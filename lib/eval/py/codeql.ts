@@ -10,6 +10,8 @@
  * @module
  */
 
+import { runTool } from "../c/tools.ts";
+import { evalTempDir, removeEvalTempDir } from "../tmp.ts";
 import type { Finding, Scenario } from "../types.ts";
 import type { StaticRun } from "./static.ts";
 
@@ -81,7 +83,7 @@ export async function runCodeql(
   if (!exe) return { ok: false, reason: "codeql is not on PATH" };
   const q = locateQuery(s);
   if ("reason" in q) return { ok: false, reason: q.reason };
-  const dir = await Deno.makeTempDir({ prefix: "dg-codeql-" });
+  const dir = await evalTempDir("dg-codeql-");
   try {
     const src = `${dir}/src`;
     await Deno.mkdir(src);
@@ -89,9 +91,22 @@ export async function runCodeql(
     for (let i = 0; i < programs.length; i++) {
       await Deno.writeTextFile(`${src}/${names[i]}`, programs[i]);
     }
+    // In the sandbox like every tool that reads a sample: the CodeQL distribution and the
+    // query checkouts are visible read-only, the batch dir is the only writable path.
+    const distDir = Deno.realPathSync(exe).replace(/\/[^/]+$/, "");
+    const roBinds = [
+      distDir,
+      Deno.env.get("DG_CODEQL_REPO"),
+      Deno.env.get("DG_CODEQL_LOCAL_QUERIES"),
+    ].filter((p): p is string => !!p);
     const run = async (args: string[]) => {
-      const o = await new Deno.Command(exe, { args, stdout: "piped", stderr: "piped" }).output();
-      return { code: o.code, err: new TextDecoder().decode(o.stderr) };
+      const o = await runTool(exe, args, {
+        cwd: dir,
+        timeoutMs: 600_000,
+        roBinds,
+        limits: { memoryBytes: 32 * 2 ** 30, maxProcesses: 256 },
+      });
+      return { code: o.code, err: o.stderr };
     };
     const db = `${dir}/db`;
     let r = await run([
@@ -121,6 +136,6 @@ export async function runCodeql(
     }
     return { ok: true, findings };
   } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await removeEvalTempDir(dir);
   }
 }

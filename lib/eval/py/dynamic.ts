@@ -5,9 +5,9 @@
  * @module
  */
 
-import { allocUids, bwrapArgs, findBwrap } from "../bwrap.ts";
+import { allocUids, bwrapArgs, SANDBOX_MOUNTS, spawnBwrap } from "../bwrap.ts";
 import { sandboxProblem, SandboxUnavailableError } from "../sandbox.ts";
-import { PY_DATA_DIR, pythonProblem, pythonRoBinds, venvPython } from "./paths.ts";
+import { PY_DATA_DIR, pythonProblem, pythonRoBinds, SANDBOX_PYTHON } from "./paths.ts";
 
 /** Limits applied to every sample process by the harness. */
 export interface PyLimits {
@@ -38,8 +38,10 @@ export interface PhaseReport {
   wallMs?: number;
   /** Limit that was hit (`timeout`, `cpu`, `memory`, `file-size`, `processes`, `signal`). */
   limit: string | null;
-  /** Harness-level error (no verdict). */
+  /** Harness-level error (no verdict): a limit, tampering, a forged/missing verdict line. */
   error?: string;
+  /** Exploit attempts that ended abnormally (SystemExit, ...): the phase is inconclusive. */
+  incomplete?: string[];
   /** Check verdict: functional {functional, detail} or exploit {findings, detail}. */
   verdict: {
     functional?: boolean;
@@ -82,89 +84,73 @@ export async function runPyBatch(
   if (problem) throw new SandboxUnavailableError(problem);
   const out = programs.map(() => new Map<Phase, PhaseReport>());
   if (programs.length === 0 || phases.length === 0) return out;
-  const batchDir = await Deno.makeTempDir({ prefix: "dg-pybatch-" });
-  try {
-    await Deno.chmod(batchDir, 0o755);
-    const uidBase = allocUids(programs.length);
-    const samples = [];
-    for (let i = 0; i < programs.length; i++) {
-      const path = `${batchDir}/s${String(i).padStart(4, "0")}.py`;
-      await Deno.writeTextFile(path, programs[i], { mode: 0o644 });
-      await Deno.chmod(path, 0o644);
-      samples.push({ index: i, program: path, uid: uidBase + i, phases });
+  // Programs travel in the job on stdin (never as files another sample could read).
+  const uidBase = allocUids(programs.length);
+  const samples = programs.map((program, i) => ({ index: i, program, uid: uidBase + i, phases }));
+  const job = {
+    scenario: scenarioId,
+    module: checkModule(scenarioId),
+    limits: { ...PY_LIMITS, ...opts.limits },
+    timeouts: PHASE_TIMEOUTS,
+    samples,
+  };
+  const args = [
+    ...bwrapArgs({
+      roBinds: pythonRoBinds(),
+      tmpfs: [
+        { path: "/tmp", sizeBytes: 512 << 20 },
+        { path: "/safe", sizeBytes: 1 << 20 },
+        { path: "/images", sizeBytes: 1 << 20 },
+      ],
+      chdir: "/tmp",
+    }),
+  ];
+  const command = [SANDBOX_PYTHON, "-I", "-B", `${SANDBOX_MOUNTS.py}/harness.py`];
+  const perSample = phases.reduce((s, p) => s + PHASE_TIMEOUTS[p], 0) + 2;
+  const budgetMs = (perSample * programs.length + 30) * 1000;
+  const child = spawnBwrap(args, command, {
+    env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", PYTHONDONTWRITEBYTECODE: "1" },
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, budgetMs);
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(JSON.stringify(job))).catch(() => {});
+  await w.close().catch(() => {});
+  const res = await child.output();
+  clearTimeout(timer);
+  const text = new TextDecoder().decode(res.stdout);
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    let rep: PhaseReport;
+    try {
+      rep = JSON.parse(line);
+    } catch {
+      continue;
     }
-    const job = {
-      scenario: scenarioId,
-      module: checkModule(scenarioId),
-      limits: { ...PY_LIMITS, ...opts.limits },
-      timeouts: PHASE_TIMEOUTS,
-      samples,
-    };
-    const args = [
-      ...bwrapArgs({
-        roBinds: [...pythonRoBinds(), batchDir],
-        tmpfs: [
-          { path: "/tmp", sizeBytes: 512 << 20 },
-          { path: "/safe", sizeBytes: 1 << 20 },
-          { path: "/images", sizeBytes: 1 << 20 },
-        ],
-        chdir: "/tmp",
-      }),
-      "--",
-      venvPython(),
-      "-I",
-      "-B",
-      `${PY_DATA_DIR}/harness.py`,
-    ];
-    const perSample = phases.reduce((s, p) => s + PHASE_TIMEOUTS[p], 0) + 2;
-    const budgetMs = (perSample * programs.length + 30) * 1000;
-    const child = new Deno.Command(findBwrap()!, {
-      args,
-      env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", PYTHONDONTWRITEBYTECODE: "1" },
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, budgetMs);
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(JSON.stringify(job)));
-    await w.close();
-    const res = await child.output();
-    clearTimeout(timer);
-    const text = new TextDecoder().decode(res.stdout);
-    for (const line of text.split("\n")) {
-      if (!line.trim()) continue;
-      let rep: PhaseReport;
-      try {
-        rep = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      if (out[rep.index]) out[rep.index].set(rep.phase, rep);
-    }
-    const stderr = new TextDecoder().decode(res.stderr).slice(-2000);
-    for (let i = 0; i < programs.length; i++) {
-      for (const ph of phases) {
-        if (!out[i].has(ph)) {
-          out[i].set(ph, {
-            index: i,
-            phase: ph,
-            limit: null,
-            error: `harness produced no report (exit ${res.code}${
-              res.signal ? " " + res.signal : ""
-            }): ${stderr}`,
-            verdict: {},
-          });
-        }
-      }
-    }
-    return out;
-  } finally {
-    await Deno.remove(batchDir, { recursive: true }).catch(() => {});
+    if (out[rep.index]) out[rep.index].set(rep.phase, rep);
   }
+  const stderr = new TextDecoder().decode(res.stderr).slice(-2000);
+  for (let i = 0; i < programs.length; i++) {
+    for (const ph of phases) {
+      if (!out[i].has(ph)) {
+        out[i].set(ph, {
+          index: i,
+          phase: ph,
+          limit: null,
+          error: `harness produced no report (exit ${res.code}${
+            res.signal ? " " + res.signal : ""
+          }): ${stderr}`,
+          verdict: {},
+        });
+      }
+    }
+  }
+  return out;
 }

@@ -6,7 +6,9 @@
  */
 
 import { runSandboxed } from "../sandbox.ts";
-import { PY_DATA_DIR, pythonRoBinds, venvPython } from "./paths.ts";
+import { evalTempDir, removeEvalTempDir } from "../tmp.ts";
+import { SANDBOX_MOUNTS } from "../bwrap.ts";
+import { pythonRoBinds, SANDBOX_PYTHON } from "./paths.ts";
 
 /** Parse outcome of one program. */
 export interface ParseResult {
@@ -17,9 +19,14 @@ export interface ParseResult {
 /** `ast.parse` every program; results in input order. */
 export async function parseCheckPython(programs: readonly string[]): Promise<ParseResult[]> {
   if (programs.length === 0) return [];
-  const dir = await Deno.makeTempDir({ prefix: "dg-parse-" });
+  const dir = await evalTempDir("dg-parse-");
   try {
-    const res = await runSandboxed([venvPython(), "-I", "-B", `${PY_DATA_DIR}/parse_batch.py`], {
+    const res = await runSandboxed([
+      SANDBOX_PYTHON,
+      "-I",
+      "-B",
+      `${SANDBOX_MOUNTS.py}/parse_batch.py`,
+    ], {
       dir,
       stdin: JSON.stringify(programs),
       roBinds: pythonRoBinds(),
@@ -38,6 +45,6 @@ export async function parseCheckPython(programs: readonly string[]): Promise<Par
     }
     return parsed;
   } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await removeEvalTempDir(dir);
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { SANDBOX_MOUNTS } from "../bwrap.ts";
 import { PROJECT_ROOT } from "../../util/paths.ts";
 
 /** Project root (the directory holding deno.json), re-exported from lib/util/paths.ts. */
@@ -38,11 +39,15 @@ export function venvTool(name: string): string | null {
 }
 
 /**
- * Host paths the sandboxed interpreter needs read-only: the venv, the base
- * Python installation it points to (from pyvenv.cfg) and data_eval/py.
+ * Host paths the sandboxed interpreter needs read-only: the venv and data_eval/py
+ * (at their neutral {@link SANDBOX_MOUNTS}) and the base Python installation the
+ * venv points to (from pyvenv.cfg, at its own place: the venv's symlinks need it).
  */
-export function pythonRoBinds(): string[] {
-  const binds = [venvDir(), PY_DATA_DIR];
+export function pythonRoBinds(): (string | [string, string])[] {
+  const binds: (string | [string, string])[] = [
+    [venvDir(), SANDBOX_MOUNTS.venv],
+    [PY_DATA_DIR, SANDBOX_MOUNTS.py],
+  ];
   try {
     const cfg = Deno.readTextFileSync(`${venvDir()}/pyvenv.cfg`);
     const home = /^home\s*=\s*(.+)$/m.exec(cfg)?.[1].trim();
@@ -53,6 +58,9 @@ export function pythonRoBinds(): string[] {
   } catch { /* no venv: the caller reports it */ }
   return binds;
 }
+
+/** The venv's interpreter as seen inside the sandbox. */
+export const SANDBOX_PYTHON = `${SANDBOX_MOUNTS.venv}/bin/python`;
 
 /** Why the Python backend cannot run (missing venv), or `null`. */
 export function pythonProblem(): string | null {

@@ -8,7 +8,9 @@
  */
 
 import type { Finding } from "../types.ts";
-import { RULES_DIR, venvTool } from "./paths.ts";
+import { SANDBOX_MOUNTS } from "../bwrap.ts";
+import { runSandboxed } from "../sandbox.ts";
+import { pythonRoBinds, RULES_DIR, SANDBOX_PYTHON, venvDir, venvTool } from "./paths.ts";
 
 /** Judge mapping of one scenario (data_eval/rules/scenarios.json). */
 export interface PyRuleMapping {
@@ -29,36 +31,44 @@ export function ruleMapping(scenarioId: string): PyRuleMapping {
 /** Result of one static judge over a batch: findings per file, or why it was skipped. */
 export type StaticRun =
   | { ok: true; findings: Finding[][] }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; inconclusive?: boolean };
 
+/**
+ * Run a venv tool (semgrep, bandit) in the sandbox over the batch directory that
+ * holds `files`: the venv and the rules are visible read-only at their neutral
+ * mount points, the batch directory is the only writable path, nothing else of
+ * the host is visible.
+ */
 async function runTool(
-  cmd: string,
+  exe: string,
   args: string[],
+  files: readonly string[],
   timeoutMs: number,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(cmd, {
-    args,
-    env: {
-      SEMGREP_ENABLE_VERSION_CHECK: "0",
-      SEMGREP_SEND_METRICS: "off",
-      PATH: `${cmd.replace(/\/[^/]+$/, "")}:/usr/bin:/bin`,
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      LANG: "C.UTF-8",
+): Promise<{ code: number | null; stdout: string; stderr: string; limit: string | null }> {
+  const dir = files[0].replace(/\/[^/]+$/, "");
+  // Semgrep's launcher re-executes `pysemgrep`, whose shebang names the venv's real
+  // path: the venv is also visible there (these tools never run sample code).
+  const venv = Deno.realPathSync(venvDir());
+  const res = await runSandboxed(
+    [SANDBOX_PYTHON, `${SANDBOX_MOUNTS.venv}/bin/${exe.replace(/^.*\//, "")}`, ...args],
+    {
+      dir,
+      env: {
+        SEMGREP_ENABLE_VERSION_CHECK: "0",
+        SEMGREP_SEND_METRICS: "off",
+        PATH: `${venv}/bin:/usr/bin:/bin`,
+      },
+      roBinds: [...pythonRoBinds(), venv, [RULES_DIR, SANDBOX_MOUNTS.rules]],
+      limits: {
+        timeoutMs,
+        cpuSeconds: Math.ceil(timeoutMs / 1000),
+        memoryBytes: 8 * 2 ** 30,
+        fileSizeBytes: 256 << 20,
+        maxProcesses: 64,
+      },
     },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, timeoutMs);
-  const out = await child.output();
-  clearTimeout(timer);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  );
+  return { code: res.exitCode, stdout: res.stdout, stderr: res.stderr, limit: res.limitHit };
 }
 
 function indexOfFile(files: readonly string[], path: string): number {
@@ -79,7 +89,7 @@ export async function runSemgrep(scenarioId: string, files: readonly string[]): 
   if (files.length === 0) return { ok: true, findings };
   const args = [
     "scan",
-    ...mapping.semgrep.flatMap((r) => ["--config", `${RULES_DIR}/semgrep/${r}`]),
+    ...mapping.semgrep.flatMap((r) => ["--config", `${SANDBOX_MOUNTS.rules}/semgrep/${r}`]),
     "--json",
     "--metrics=off",
     "--disable-version-check",
@@ -91,7 +101,7 @@ export async function runSemgrep(scenarioId: string, files: readonly string[]): 
     "1",
     ...files,
   ];
-  const res = await runTool(exe, args, 600_000);
+  const res = await runTool(exe, args, files, 600_000);
   let parsed: {
     results?: {
       check_id: string;
@@ -104,7 +114,13 @@ export async function runSemgrep(scenarioId: string, files: readonly string[]): 
   try {
     parsed = JSON.parse(res.stdout);
   } catch {
-    return { ok: false, reason: `semgrep failed (exit ${res.code}): ${res.stderr.slice(-300)}` };
+    return {
+      ok: false,
+      inconclusive: true,
+      reason: `semgrep failed (exit ${res.code}, ${res.limit ?? "no limit"}): ${
+        res.stderr.slice(-300)
+      }`,
+    };
   }
   for (const r of parsed.results ?? []) {
     const i = indexOfFile(files, r.path);
@@ -131,7 +147,12 @@ export async function runBandit(scenarioId: string, files: readonly string[]): P
   }
   const findings: Finding[][] = files.map(() => []);
   if (files.length === 0) return { ok: true, findings };
-  const res = await runTool(exe, ["-f", "json", "-q", "-t", tests.join(","), ...files], 600_000);
+  const res = await runTool(
+    exe,
+    ["-f", "json", "-q", "-t", tests.join(","), ...files],
+    files,
+    600_000,
+  );
   let parsed: {
     results?: {
       filename: string;
@@ -145,7 +166,13 @@ export async function runBandit(scenarioId: string, files: readonly string[]): P
   try {
     parsed = JSON.parse(res.stdout);
   } catch {
-    return { ok: false, reason: `bandit failed (exit ${res.code}): ${res.stderr.slice(-300)}` };
+    return {
+      ok: false,
+      inconclusive: true,
+      reason: `bandit failed (exit ${res.code}, ${res.limit ?? "no limit"}): ${
+        res.stderr.slice(-300)
+      }`,
+    };
   }
   for (const r of parsed.results ?? []) {
     if (!tests.includes(r.test_id)) continue;
