@@ -19,8 +19,7 @@ import { loadScenarios } from "../lib/eval/scenarios.ts";
 import { type SampleResult, scoreCompletions } from "../lib/eval/score.ts";
 import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
-const USAGE =
-  `usage: deno task judge-quality [--corpus all|labelled|variants] [--scenario ID[,ID]]
+const USAGE = `usage: deno task judge-quality [--corpus all|labelled|variants] [--scenario ID[,ID]]
                                 [--jobs 2] [--judges all] [--out FILE]
 
   --corpus C       which labelled samples: both (all, default), the labelled test
@@ -54,8 +53,14 @@ export class CorpusError extends Error {
   override name = "CorpusError";
 }
 
-function field<T>(o: Record<string, unknown>, key: string, type: string, where: string): T {
-  if (typeof o[key] !== type) throw new CorpusError(`${where}: field "${key}" must be a ${type}`);
+function field<T>(
+  o: Record<string, unknown>,
+  key: string,
+  type: "string" | "boolean",
+  where: string,
+): T {
+  const ok = type === "string" ? typeof o[key] === "string" : typeof o[key] === "boolean";
+  if (!ok) throw new CorpusError(`${where}: field "${key}" must be a ${type}`);
   return o[key] as T;
 }
 
