@@ -1,6 +1,6 @@
 /**
- * `deno task judge-quality [--corpus all|labelled|variants] [--scenario ID[,ID]] [--jobs 2]
- * [--judges all] [--out FILE]`
+ * `deno task judge-quality [--corpus all|labelled|variants] [--scenario ID[,ID]] [--match REGEX]
+ * [--jobs 2] [--judges all] [--out FILE]`
  *
  * How good are our judges? Scores every labelled corpus through the real
  * harness (`scoreCompletions`, post-processing included): the labelled test
@@ -20,11 +20,12 @@ import { type SampleResult, scoreCompletions } from "../lib/eval/score.ts";
 import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
 const USAGE = `usage: deno task judge-quality [--corpus all|labelled|variants] [--scenario ID[,ID]]
-                                [--jobs 2] [--judges all] [--out FILE]
+                                [--match REGEX] [--jobs 2] [--judges all] [--out FILE]
 
   --corpus C       which labelled samples: both (all, default), the labelled test
                    completions, or the variant corpus (data_eval/variants)
   --scenario IDS   only these scenarios (comma-separated, e.g. cwe-078/0-py,cwe-125/0-c)
+  --match REGEX    only samples whose name matches REGEX (e.g. "^held-out")
   --jobs N         concurrent batches (default 2)
   --judges LIST    judges to enable (default all)
   --out FILE       JSON report (default bench/results/judge_quality.json)`;
@@ -44,6 +45,11 @@ export interface LabelledSample {
   secure: boolean;
   /** Why the label holds (variants: required). */
   reason?: string;
+  /**
+   * Set on a sample the judges are known to get wrong, with why (kept so the
+   * numbers stay honest; the test checks that exactly these disagree).
+   */
+  knownMiss?: string;
   /** Where it was read from (file, line). */
   source: string;
 }
@@ -93,6 +99,7 @@ export function parseRecord(
     functional: field(expect, "functional", "boolean", `${where} expect`),
     secure: field(expect, "secure", "boolean", `${where} expect`),
     reason: typeof reason === "string" ? reason : undefined,
+    knownMiss: typeof o.knownMiss === "string" ? o.knownMiss : undefined,
     source: where,
   };
 }
@@ -215,6 +222,8 @@ export interface Disagreement {
   findings: string[];
   detail?: string;
   error?: string | null;
+  /** The sample's `knownMiss` note, when the miss is known. */
+  knownMiss?: string;
 }
 
 /** Judge quality over a set of labelled samples. */
@@ -260,6 +269,7 @@ export function judgeQuality(samples: LabelledSample[], results: SampleResult[])
       findings: r.findings.map((f) => `${f.judge}:${f.rule}`),
       detail: r.detail,
       error: r.error,
+      knownMiss: s.knownMiss,
     });
   });
   return {
@@ -321,7 +331,9 @@ export function formatReport(r: QualityReport): string {
     lines.push(
       `  ${d.scenario} [${d.corpus}] "${d.name}" (${d.source}): expected functional=${d.expected.functional} secure=${d.expected.secure}; judged parsed=${d.judged.parsed} functional=${d.judged.functional} secure=${d.judged.secure} findings=[${
         d.findings.join(", ")
-      }]${d.error ? ` error=${d.error}` : ""} detail=${d.detail ?? ""}`,
+      }]${d.error ? ` error=${d.error}` : ""} detail=${d.detail ?? ""}${
+        d.knownMiss ? ` (known miss: ${d.knownMiss})` : ""
+      }`,
     );
   }
   return lines.join("\n");
@@ -332,13 +344,19 @@ if (import.meta.main) {
     const flags = parseFlags(Deno.args, {
       corpus: { type: "string", default: "all" },
       scenario: { type: "string" },
+      match: { type: "string" },
       jobs: { type: "string" },
       judges: { type: "string", default: "all" },
       out: { type: "string", default: `${PROJECT_ROOT}/bench/results/judge_quality.json` },
     });
     const corpus = choiceFlag(flags, "corpus", ["all", "labelled", "variants"] as const, "all");
     const jobs = numberFlag(flags, "jobs", 2, { integer: true, min: 1 });
-    const values = flags.values as { judges: string; out: string; scenario?: string };
+    const values = flags.values as {
+      judges: string;
+      out: string;
+      scenario?: string;
+      match?: string;
+    };
     const known = new Set((await loadScenarios()).map((s) => s.id));
     let samples = [
       ...(corpus === "variants" ? [] : await loadLabelled()),
@@ -350,6 +368,15 @@ if (import.meta.main) {
         if (!known.has(w)) throw new UsageError(`--scenario: unknown scenario "${w}"`);
       }
       samples = samples.filter((s) => want.includes(s.scenario));
+    }
+    if (values.match !== undefined) {
+      let re: RegExp;
+      try {
+        re = new RegExp(values.match);
+      } catch (e) {
+        throw new UsageError(`--match: not a regular expression: ${(e as Error).message}`);
+      }
+      samples = samples.filter((s) => re.test(s.name));
     }
     if (samples.length === 0) throw new UsageError("no labelled samples selected");
     const t0 = performance.now();
