@@ -20,6 +20,7 @@ import {
   writeDirAtomic,
 } from "./checkpoint.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
+import { DEFAULT_LOSS, UPSTREAM_LOSS } from "./loss.ts";
 import { loadSplit, tokenizePairs } from "./data.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { epochOrder, mixSeed } from "./rng.ts";
@@ -94,10 +95,14 @@ export interface TrainResult {
   trainPairs: number;
   /** Training pairs skipped for length. */
   skippedTrain: number;
+  /** Training pairs with a side truncated to --max-length. */
+  truncatedTrain: number;
   /** Validation pairs used. */
   valPairs: number;
   /** Validation pairs skipped for length. */
   skippedVal: number;
+  /** Validation pairs with a side truncated to --max-length. */
+  truncatedVal: number;
   /** Optimizer steps per second (training only, validation and checkpoints excluded). */
   stepsPerSecond: number;
 }
@@ -142,6 +147,9 @@ export async function train(
     if (!resumeFrom) throw new TrainError(`--resume: no checkpoint found in ${ckDir}`);
   }
   manualSeed(cfg.seed);
+  const upstream = cfg.recipe === "upstream";
+  // upstream pads every side to max_length (deepguard/train.py:474-481); clean pads per batch
+  const padTo = upstream ? cfg.maxLength : undefined;
   const modelOpts: SecurityModelOptions = {
     aggregation: cfg.aggregation,
     layers: cfg.layers,
@@ -154,7 +162,9 @@ export async function train(
     dtype: cfg.dtype,
     device: cfg.device,
     analyzerDropout: cfg.analyzerDropout,
+    aggregatorInit: upstream ? "torch" : "xavier",
     loss: {
+      ...(upstream ? UPSTREAM_LOSS : DEFAULT_LOSS),
       margin: cfg.margin,
       secWeight: cfg.secWeight,
       klWeight: cfg.klWeight,
@@ -168,8 +178,14 @@ export async function train(
   let optimizer: AdamW | null = null;
   try {
     const tok = model.tokenizer;
-    const trainSet = tokenizePairs(trainRaw, tok, cfg.maxLength);
-    const valSet = tokenizePairs(valRaw, tok, cfg.maxLength);
+    model.training = {
+      recipe: cfg.recipe,
+      max_length: cfg.maxLength,
+      over_length: cfg.overLength,
+      padding: upstream ? "max_length" : "longest",
+    };
+    const trainSet = tokenizePairs(trainRaw, tok, cfg.maxLength, cfg.overLength);
+    const valSet = tokenizePairs(valRaw, tok, cfg.maxLength, cfg.overLength);
     for (const [name, s] of [["training", trainSet], ["validation", valSet]] as const) {
       if (!s.examples.length) {
         throw new TrainError(
@@ -186,10 +202,14 @@ export async function train(
     const warmup = Math.ceil(cfg.warmupRatio * totalSteps);
     const progress = new ProgressBar("train", totalSteps, { quiet: hooks.quiet });
     progress.message(
-      `data: ${trainSet.examples.length} training pairs (${trainSet.skipped} skipped > ` +
-        `${cfg.maxLength} tokens), ${valSet.examples.length} validation pairs (${valSet.skipped} skipped)`,
+      `recipe ${cfg.recipe}; data: ${trainSet.examples.length} training pairs ` +
+        `(${trainSet.skipped} skipped, ${trainSet.truncated} truncated to ${cfg.maxLength} ` +
+        `tokens), ${valSet.examples.length} validation pairs (${valSet.skipped} skipped, ` +
+        `${valSet.truncated} truncated)`,
     );
     const fingerprint = JSON.stringify({
+      recipe: cfg.recipe,
+      overLength: cfg.overLength,
       model: cfg.model,
       train: examples.length,
       val: valSet.examples.length,
@@ -252,7 +272,7 @@ export async function train(
       let sum = 0;
       try {
         for (const exs of use) {
-          const host = makeBatch(exs, tok.padTokenId);
+          const host = makeBatch(exs, tok.padTokenId, padTo);
           sum += tidy(() => model.evalLoss(toTensors(host, cfg.device))).total;
         }
       } finally {
@@ -307,7 +327,7 @@ export async function train(
             sVul: 0,
           };
           for (let k = 0; k < group.length; k++) {
-            const host = makeBatch(group[k].map((i) => examples[i]), tok.padTokenId);
+            const host = makeBatch(group[k].map((i) => examples[i]), tok.padTokenId, padTo);
             model.components.stats.update(
               host.vulnerable.ids,
               host.vulnerable.mask,
@@ -407,8 +427,10 @@ export async function train(
       bestDir,
       trainPairs: examples.length,
       skippedTrain: trainSet.skipped,
+      truncatedTrain: trainSet.truncated,
       valPairs: valSet.examples.length,
       skippedVal: valSet.skipped,
+      truncatedVal: valSet.truncated,
       stepsPerSecond: trainMs ? stepsThisRun / (trainMs / 1000) : 0,
     };
   } finally {
