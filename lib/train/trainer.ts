@@ -199,7 +199,15 @@ export async function train(
     const stepsPerEpoch = Math.ceil(nBatches / cfg.gradAcc);
     let totalSteps = cfg.epochs * stepsPerEpoch;
     if (cfg.maxSteps) totalSteps = Math.min(totalSteps, cfg.maxSteps);
-    const warmup = Math.ceil(cfg.warmupRatio * totalSteps);
+    // The LR schedule's length: the steps taken, or upstream's count, which floors the steps
+    // per epoch and the warm-up (deepguard/train.py:601-607) though an epoch's last partial
+    // accumulation group still steps; at least 1 step, where upstream would keep lr 0.
+    let scheduleSteps = totalSteps, warmup = Math.ceil(cfg.warmupRatio * totalSteps);
+    if (upstream) {
+      scheduleSteps = Math.max(1, cfg.epochs * Math.floor(nBatches / cfg.gradAcc));
+      if (cfg.maxSteps) scheduleSteps = Math.min(scheduleSteps, cfg.maxSteps);
+      warmup = Math.floor(cfg.warmupRatio * scheduleSteps);
+    }
     const progress = new ProgressBar("train", totalSteps, { quiet: hooks.quiet });
     progress.message(
       `recipe ${cfg.recipe}; data: ${trainSet.examples.length} training pairs ` +
@@ -338,7 +346,8 @@ export async function train(
             const v = tidy(() =>
               model.lossAndBackward(
                 toTensors(host, cfg.device),
-                1 / group.length,
+                // upstream divides by grad_acc even in a short last group (train.py:673-674)
+                1 / (upstream ? cfg.gradAcc : group.length),
                 cfg.gradCheckpointing,
               )
             );
@@ -360,7 +369,7 @@ export async function train(
               `gradient norm is ${gradNorm}`,
             );
           }
-          const lr = cfg.lr * linearWarmupDecay(state.step, warmup, totalSteps);
+          const lr = cfg.lr * linearWarmupDecay(state.step, warmup, scheduleSteps);
           opt.step(lr);
           opt.zeroGrad();
           b += group.length;
