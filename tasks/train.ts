@@ -116,7 +116,8 @@ function configOf(v: FlagValues<typeof spec>): TrainConfig {
   }
 }
 
-function flagConfig(v: FlagValues<typeof spec>): TrainConfig {
+/** The flags as a partial configuration: unset `--max-length` / `--over-length` take the recipe's. */
+function flagConfig(v: FlagValues<typeof spec>): Parameters<typeof resolveConfig>[0] {
   return {
     model: v.model,
     data: v.data,
@@ -136,8 +137,8 @@ function flagConfig(v: FlagValues<typeof spec>): TrainConfig {
     epochs: v.epochs,
     patience: v.patience,
     recipe: v.recipe as TrainConfig["recipe"],
-    maxLength: v["max-length"] as number,
-    overLength: v["over-length"] as TrainConfig["overLength"],
+    maxLength: v["max-length"],
+    overLength: v["over-length"],
     maxSteps: v["max-steps"],
     kl: !v["no-kl"],
     secWeight: v["sec-weight"],
