@@ -11,7 +11,14 @@ import assert from "node:assert/strict";
 import { manualSeed, noGrad, PROJECT_ROOT, randn, tidy } from "../ffi/mod.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
 import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
-import { batchJson, makeBatch, type PairBatchHost, sideTensors } from "../lib/train/batch.ts";
+import {
+  batchJson,
+  makeBatch,
+  maskTensor,
+  notPadMask,
+  type PairBatchHost,
+  sideTensors,
+} from "../lib/train/batch.ts";
 import { DEFAULT_LOSS, type LossWeights, UPSTREAM_LOSS } from "../lib/train/loss.ts";
 import { type LossValues, SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
 
@@ -55,6 +62,7 @@ const VULNERABLE = [
 ];
 
 async function setup(loss: LossWeights, init: "torch" | "xavier", padTo?: number) {
+  const upstream = padTo !== undefined;
   const dir = await Deno.makeTempDir({ prefix: "dg_recipe_" });
   await makeTiny("qwen2", `${dir}/model`, { layers: 4, seed: 3 });
   manualSeed(11);
@@ -76,10 +84,13 @@ async function setup(loss: LossWeights, init: "torch" | "xavier", padTo?: number
   );
   await m.save(`${dir}/adapter`);
   const tk = m.tokenizer;
+  const secure = SECURE.map((s) => tk.encode(s));
+  // upstream masks labels and the KL by the pad id: a real token equal to it must be dropped too
+  if (upstream) secure[0][5] = tk.padTokenId;
   const host = makeBatch(
-    SECURE.map((s, i) => ({
+    SECURE.map((_, i) => ({
       index: i,
-      secure: tk.encode(s),
+      secure: secure[i],
       vulnerable: tk.encode(VULNERABLE[i]),
       cwe: "x",
     })),
@@ -90,11 +101,22 @@ async function setup(loss: LossWeights, init: "torch" | "xavier", padTo?: number
   return { dir, m, host };
 }
 
-function tsLoss(m: SecurityAwareLoRAModel, host: PairBatchHost, ck: boolean): LossValues {
+function tsLoss(
+  m: SecurityAwareLoRAModel,
+  host: PairBatchHost,
+  ck: boolean,
+  padId?: number,
+): LossValues {
   for (const [, t] of m.trainableParameters()) t.zeroGrad();
   return tidy(() =>
     m.lossAndBackward(
-      { secure: sideTensors(host.secure), vulnerable: sideTensors(host.vulnerable) },
+      {
+        secure: sideTensors(host.secure),
+        vulnerable: sideTensors(host.vulnerable),
+        ...(padId === undefined
+          ? {}
+          : { lossMask: maskTensor(notPadMask(host.secure.ids, padId)) }),
+      },
       1,
       ck,
     )
@@ -167,6 +189,9 @@ Deno.test({
     const { dir, m, host } = await setup(UPSTREAM_LOSS, "torch", PAD_TO);
     try {
       assert.ok(host.secure.mask.flat().includes(0), "the batch has padding");
+      const pad = m.tokenizer.padTokenId;
+      assert.equal(host.secure.ids[0][5], pad);
+      assert.equal(host.secure.mask[0][5], 1, "a real token equal to the pad id");
       const ref = await oracle("loss_ref_upstream.py", dir);
       assert.equal(
         ref.values.pad_token_id,
@@ -174,9 +199,13 @@ Deno.test({
         "pad token as transformers' tokenizer",
       );
       for (const ck of [false, true]) {
-        const line = compare(m, tsLoss(m, host, ck), ref.values, ref.grads, `ck=${ck}`);
+        const line = compare(m, tsLoss(m, host, ck, pad), ref.values, ref.grads, `ck=${ck}`);
         console.log(`upstream recipe, checkpointing=${ck}: ${line}`);
       }
+      // the pad-id loss mask matters: with the attention mask the generation loss differs
+      const byMask = tsLoss(m, host, false);
+      const dGen = Math.abs(byMask.gen - ref.values.gen) / ref.values.gen;
+      assert.ok(dGen > 1e-4, `attention-mask targets should differ from upstream's (rel ${dGen})`);
       // the oracle tells the recipes apart: the clean loss on the same batch does not match it
       m.loss = { ...DEFAULT_LOSS };
       const clean = tsLoss(m, host, false);

@@ -2,7 +2,7 @@
  * Right-padded batches of (vulnerable, secure) token sequences, as host arrays and tensors.
  * @module
  */
-import { type Device, tensor } from "../../ffi/mod.ts";
+import { type Device, type Tensor, tensor } from "../../ffi/mod.ts";
 import type { TokenBatch } from "../deepguard/mod.ts";
 
 /** One tokenised training pair. */
@@ -86,6 +86,20 @@ export function batchJson(host: PairBatchHost): string {
     vulnerable_input_ids: host.vulnerable.ids,
     vulnerable_attention_mask: host.vulnerable.mask,
   });
+}
+
+/**
+ * 1 where an id is not `padId`, else 0: upstream's label / KL / token-statistics mask
+ * (deepguard/train.py:198, :264, :329), which also drops a real token equal to the pad token.
+ */
+export function notPadMask(ids: readonly (readonly number[])[], padId: number): number[][] {
+  return ids.map((row) => row.map((id) => (id === padId ? 0 : 1)));
+}
+
+/** A [B][T] 0/1 host matrix as an i64 tensor on `device`. */
+export function maskTensor(mask: readonly (readonly number[])[], device: Device = "cpu"): Tensor {
+  const B = mask.length, T = mask[0].length;
+  return tensor(BigInt64Array.from(mask.flat(), (v) => BigInt(v)), [B, T], { device });
 }
 
 /** Copies one padded side to tensors on `device`. */

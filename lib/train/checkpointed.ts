@@ -66,14 +66,15 @@ export function checkpointedBackward(
   const sVul = poolScores(dg.scores(vul, b.vulnerable.ids), b.vulnerable.mask, w.pooling);
   const sec = securityLoss(sSec, sVul, w.margin);
   // gen and KL over the vocabulary, chunked; the KL gradient is dropped if the clamp is active
-  const nGen = noGrad(() => tidy(() => b.secure.mask.narrow(1, 1, S - 1).sum().item()));
-  const nKl = noGrad(() => tidy(() => b.secure.mask.sum().item()));
+  const lossMask = b.lossMask ?? b.secure.mask;
+  const nGen = noGrad(() => tidy(() => lossMask.narrow(1, 1, S - 1).sum().item()));
+  const nKl = noGrad(() => tidy(() => lossMask.sum().item()));
   const vocab = (klWeight: number) =>
     vocabTerms({
       hidden: finalH.detach(),
       refHidden: refH,
       ids: b.secure.ids,
-      mask: b.secure.mask,
+      mask: lossMask,
       head: (h) => lm.lmHead(h),
       headWeight: lm.lmHeadWeight(),
       genWeight: scale / nGen,

@@ -78,6 +78,12 @@ export interface PairBatchTensors {
   secure: SideTensors;
   /** Vulnerable side (func_src_before). */
   vulnerable: SideTensors;
+  /**
+   * Secure positions [B,T] (i64 1/0) that count as generation targets and in the KL; default the
+   * attention mask. The upstream recipe passes ids ≠ pad id, as upstream masks labels and the KL
+   * by the pad token (deepguard/train.py:198, :264).
+   */
+  lossMask?: Tensor;
 }
 
 function values(t: LossTerms): LossValues {
@@ -227,7 +233,8 @@ export class SecurityAwareLoRAModel {
   ): LossTerms {
     const w = this.loss;
     const logp = logProbs(logits);
-    const gen = generationLoss(logp, b.secure.ids, b.secure.mask);
+    const lossMask = b.lossMask ?? b.secure.mask;
+    const gen = generationLoss(logp, b.secure.ids, lossMask);
     const sSec = poolScores(this.scores(secHidden, b.secure.ids), b.secure.mask, w.pooling);
     const sVul = poolScores(
       this.scores(vulHidden, b.vulnerable.ids),
@@ -238,8 +245,8 @@ export class SecurityAwareLoRAModel {
     const klUnclamped = !refLogits
       ? gen.mul(0).detach()
       : w.klEps > 0
-      ? klDivergenceEps(refLogits, logits, b.secure.mask, w.klEps)
-      : klDivergence(refLogits, logp, b.secure.mask);
+      ? klDivergenceEps(refLogits, logits, lossMask, w.klEps)
+      : klDivergence(refLogits, logp, lossMask);
     const kl = klUnclamped.clamp(undefined, w.klClamp);
     const total = gen.add(sec.mul(w.secWeight)).add(kl.mul(w.klWeight));
     return { total, gen, sec, kl, klUnclamped, sSec, sVul };

@@ -10,7 +10,7 @@
  */
 import { manualSeed, setNumThreads, tidy } from "../../ffi/mod.ts";
 import { AdamW, linearWarmupDecay } from "../nn/mod.ts";
-import { makeBatch, type PairBatchHost, sideTensors } from "./batch.ts";
+import { makeBatch, maskTensor, notPadMask, type PairBatchHost, sideTensors } from "./batch.ts";
 import {
   findComplete,
   loadOptimizer,
@@ -119,8 +119,19 @@ function chunk<T>(xs: readonly T[], n: number): T[][] {
   return out;
 }
 
-function toTensors(h: PairBatchHost, device: TrainConfig["device"]): PairBatchTensors {
-  return { secure: sideTensors(h.secure, device), vulnerable: sideTensors(h.vulnerable, device) };
+/** The batch as tensors; `padId` given (upstream recipe): loss positions are the non-pad ids. */
+function toTensors(
+  h: PairBatchHost,
+  device: TrainConfig["device"],
+  padId?: number,
+): PairBatchTensors {
+  return {
+    secure: sideTensors(h.secure, device),
+    vulnerable: sideTensors(h.vulnerable, device),
+    ...(padId === undefined
+      ? {}
+      : { lossMask: maskTensor(notPadMask(h.secure.ids, padId), device) }),
+  };
 }
 
 /**
@@ -150,6 +161,7 @@ export async function train(
   const upstream = cfg.recipe === "upstream";
   // upstream pads every side to max_length (deepguard/train.py:474-481); clean pads per batch
   const padTo = upstream ? cfg.maxLength : undefined;
+  let lossPad: number | undefined; // upstream: targets and KL positions are the non-pad ids
   const modelOpts: SecurityModelOptions = {
     aggregation: cfg.aggregation,
     layers: cfg.layers,
@@ -178,6 +190,7 @@ export async function train(
   let optimizer: AdamW | null = null;
   try {
     const tok = model.tokenizer;
+    if (upstream) lossPad = tok.padTokenId;
     model.training = {
       recipe: cfg.recipe,
       max_length: cfg.maxLength,
@@ -281,7 +294,7 @@ export async function train(
       try {
         for (const exs of use) {
           const host = makeBatch(exs, tok.padTokenId, padTo);
-          sum += tidy(() => model.evalLoss(toTensors(host, cfg.device))).total;
+          sum += tidy(() => model.evalLoss(toTensors(host, cfg.device, lossPad))).total;
         }
       } finally {
         model.train(true);
@@ -338,14 +351,14 @@ export async function train(
             const host = makeBatch(group[k].map((i) => examples[i]), tok.padTokenId, padTo);
             model.components.stats.update(
               host.vulnerable.ids,
-              host.vulnerable.mask,
+              upstream ? notPadMask(host.vulnerable.ids, tok.padTokenId) : host.vulnerable.mask,
               host.secure.ids,
-              host.secure.mask,
+              upstream ? notPadMask(host.secure.ids, tok.padTokenId) : host.secure.mask,
             );
             manualSeed(mixSeed(cfg.seed, epoch, b + k));
             const v = tidy(() =>
               model.lossAndBackward(
-                toTensors(host, cfg.device),
+                toTensors(host, cfg.device, lossPad),
                 // upstream divides by grad_acc even in a short last group (train.py:673-674)
                 1 / (upstream ? cfg.gradAcc : group.length),
                 cfg.gradCheckpointing,
