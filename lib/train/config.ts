@@ -3,11 +3,12 @@
  * overridable (the CLI maps one flag to each field).
  *
  * The recipe ({@link Recipe}) fixes the numerics that upstream DeepGuard and this toolkit's
- * `clean` variant disagree on (docs/fidelity.md): `upstream` pads and truncates every side to
- * 1024 tokens, pools the security score over every position and initialises the aggregator as
- * PyTorch does; `clean` pads each batch to its longest pair, pools over real tokens, initialises
- * the aggregator Xavier and skips (or, with `--over-length truncate`, truncates) pairs longer
- * than 512 tokens.
+ * `clean` variant disagree on (the full list in docs/fidelity.md): `upstream` pads and truncates
+ * every side to 1024 tokens, pools the security score over every position, uses upstream's
+ * softmax + 1e-8 KL, masks targets by the pad id, sizes the LR schedule as upstream and
+ * initialises the aggregator as PyTorch does; `clean` pads each batch to its longest pair, pools
+ * over real tokens, uses the exact KL, initialises the aggregator Xavier and skips (or, with
+ * `--over-length truncate`, truncates) pairs longer than 512 tokens.
  * @module
  */
 import type { Device } from "../../ffi/mod.ts";
