@@ -3,7 +3,7 @@
  * padding, the aggregator init, and the recipe recorded in the saved adapter's config.
  */
 import assert from "node:assert/strict";
-import { manualSeed, tidy } from "../ffi/mod.ts";
+import { manualSeed, PROJECT_ROOT, tidy } from "../ffi/mod.ts";
 import { MultiLayerAggregator } from "../lib/aggregator/mod.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
 import { makeBatch } from "../lib/train/batch.ts";
@@ -135,5 +135,34 @@ Deno.test("train: the recipe, its length policy and its loss numerics are saved 
     assert.deepEqual([cfgClean.loss.pooling, cfgClean.loss.klEps], ["real", 0]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task train: a bad --recipe or --over-length is a usage error naming the choices", async () => {
+  for (
+    const [flag, value, pattern] of [
+      ["--recipe", "paper", /--recipe must be one of upstream, clean/],
+      ["--over-length", "drop", /--over-length must be one of skip, truncate/],
+    ] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${PROJECT_ROOT}/tasks/train.ts`,
+        "--model",
+        "/nonexistent",
+        "--data",
+        "/nonexistent",
+        "--out",
+        "/tmp/dg-recipe-unused",
+        flag,
+        value,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2, `${flag} ${value}`);
+    assert.match(new TextDecoder().decode(out.stderr), pattern);
   }
 });
