@@ -1,6 +1,7 @@
 /**
- * `deno task eval`: sample completions for the security scenarios with the base model (`lm`) or
- * DeepGuard (adapter + security-guided decoding), score them, and write the report.
+ * `deno task eval`: sample completions for the security scenarios with the base model (`lm`),
+ * DeepGuard (adapter + security-guided decoding) or the text baseline (`text`: the base model with
+ * a "secure" comment in the prompt), score them, and write the report.
  * Defaults are the paper's sampling settings. Re-running with the same flags resumes.
  * @module
  */
@@ -20,9 +21,10 @@ const cli = defineFlags({
   },
   method: {
     type: "choice",
-    choices: ["lm", "deepguard"],
+    choices: ["lm", "deepguard", "text"],
     required: true,
-    help: "lm: plain sampling (LoRA if --adapter); deepguard: adapter + guided decoding",
+    help: "lm: plain sampling (LoRA if --adapter); deepguard: adapter + guided decoding;\n" +
+      'text: base model prompted with "# The following code is secure" (SVEN baseline)',
   },
   "eval-type": {
     type: "choice",
@@ -68,6 +70,11 @@ const cli = defineFlags({
     if (v.method === "deepguard" && !v.adapter) {
       throw new UsageError(
         "--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)",
+      );
+    }
+    if (v.method === "text" && v.adapter) {
+      throw new UsageError(
+        "--method text runs the untrained base model (upstream's text baseline); drop --adapter",
       );
     }
   },

@@ -9,6 +9,7 @@
 import {
   DataError,
   DEFAULT_TRAIN_CONFIG as D,
+  RECIPE_DEFAULTS,
   resolveConfig,
   train,
   type TrainConfig,
@@ -31,6 +32,13 @@ const spec = {
     help: "SVEN layout: train/*.jsonl + val/*.jsonl, or train.jsonl + val.jsonl",
   },
   out: { type: "outDir", required: true, help: "output: checkpoint/, best/, train_log.jsonl" },
+  recipe: {
+    type: "choice",
+    choices: ["upstream", "clean"],
+    default: D.recipe,
+    help: "upstream: DeepGuard's numerics (1024 tokens padded, all-position score mean, " +
+      "PyTorch init); clean: per-batch padding, real-token mean, Xavier, 512 (docs/fidelity.md)",
+  },
   aggregation: {
     type: "string",
     arg: AGGREGATIONS.join("|"),
@@ -59,8 +67,13 @@ const spec = {
   patience: { type: "int", default: D.patience, help: "early-stopping patience (epochs)" },
   "max-length": {
     type: "int",
-    default: D.maxLength,
-    help: "skip pairs with a side longer than N tokens",
+    help: `longest side in tokens (default ${RECIPE_DEFAULTS.upstream.maxLength} upstream, ` +
+      `${RECIPE_DEFAULTS.clean.maxLength} clean; upstream also pads to it)`,
+  },
+  "over-length": {
+    type: "choice",
+    choices: ["skip", "truncate"],
+    help: "a longer side: skip the pair or truncate it (default truncate upstream, skip clean)",
   },
   "max-steps": {
     type: "int",
@@ -103,7 +116,8 @@ function configOf(v: FlagValues<typeof spec>): TrainConfig {
   }
 }
 
-function flagConfig(v: FlagValues<typeof spec>): TrainConfig {
+/** The flags as a partial configuration: unset `--max-length` / `--over-length` take the recipe's. */
+function flagConfig(v: FlagValues<typeof spec>): Parameters<typeof resolveConfig>[0] {
   return {
     model: v.model,
     data: v.data,
@@ -122,7 +136,9 @@ function flagConfig(v: FlagValues<typeof spec>): TrainConfig {
     gradAcc: v["grad-acc"],
     epochs: v.epochs,
     patience: v.patience,
+    recipe: v.recipe as TrainConfig["recipe"],
     maxLength: v["max-length"],
+    overLength: v["over-length"],
     maxSteps: v["max-steps"],
     kl: !v["no-kl"],
     secWeight: v["sec-weight"],
@@ -164,8 +180,10 @@ await runMain(cli.usage, async () => {
     best_dir: r.bestDir,
     train_pairs: r.trainPairs,
     skipped_train: r.skippedTrain,
+    truncated_train: r.truncatedTrain,
     val_pairs: r.valPairs,
     skipped_val: r.skippedVal,
+    truncated_val: r.truncatedVal,
     steps_per_second: r.stepsPerSecond,
   };
   console.log(JSON.stringify(summary));

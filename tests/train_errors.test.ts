@@ -84,7 +84,7 @@ Deno.test("train errors: data dir without jsonl, missing dir, malformed JSONL li
   );
   const long = await dataset("long", [PAIR(0)]);
   await assert.rejects(
-    train({ ...base, data: long, maxLength: 3 }),
+    train({ ...base, data: long, maxLength: 3, overLength: "skip" }),
     (e: unknown) => e instanceof TrainError && /longer than --max-length 3/.test(e.message),
   );
 });

@@ -60,7 +60,11 @@ Deno.test({
     try {
       await makeTiny("qwen2", `${dir}/model`, { layers: 4 });
       const t0 = performance.now();
+      // the clean recipe: long pairs are skipped (the upstream recipe truncates them instead,
+      // tests/train_recipe.test.ts)
       const r = await trainCmd(`${dir}/model`, `${dir}/out`, [
+        "--recipe",
+        "clean",
         "--max-steps",
         "30",
         "--max-length",

@@ -11,6 +11,10 @@
  * - `last_layer`: h_{L−1}.
  *
  * Parameter names are those of `security_components.safetensors` without the `aggregator.` prefix.
+ *
+ * Initialisation ({@link AggregatorInit}): `xavier` (Xavier-uniform weights, zero biases; the
+ * `clean` training recipe) or `torch` (PyTorch's `nn.Linear` default, Kaiming-uniform a = √5 and
+ * bias U(±1/√fan_in): upstream DeepGuard never re-initialises its aggregator, deepguard/train.py:26-29).
  * @module
  */
 import { cat, stack, type Tensor, type TensorOptions, tidy, zeros } from "../../ffi/mod.ts";
@@ -34,6 +38,15 @@ export function parseAggregation(name: string): Aggregation {
   throw new AggregationError(
     `unknown aggregation "${name}": expected one of ${AGGREGATIONS.join(", ")}`,
   );
+}
+
+/** How the aggregator's Linear layers are initialised (see the module doc). */
+export type AggregatorInit = "xavier" | "torch";
+
+/** Options of {@link MultiLayerAggregator}: tensor placement and the Linear initialisation. */
+export interface AggregatorOptions extends TensorOptions {
+  /** Linear initialisation (default `xavier`). */
+  init?: AggregatorInit;
 }
 
 /** A Linear layer with Xavier-uniform weight and zero bias (the security components' init). */
@@ -64,13 +77,13 @@ export class MultiLayerAggregator extends Module {
    * @param kind aggregation method
    * @param numLayers L ≥ 1
    * @param hiddenSize H ≥ 1
-   * @param options dtype/device of the parameters (default f32 on the CPU)
+   * @param options dtype/device of the parameters (default f32 on the CPU) and the Linear init
    */
   constructor(
     kind: Aggregation,
     numLayers: number,
     hiddenSize: number,
-    options: TensorOptions = {},
+    options: AggregatorOptions = {},
   ) {
     super();
     this.kind = parseAggregation(kind);
@@ -79,14 +92,20 @@ export class MultiLayerAggregator extends Module {
     }
     this.numLayers = numLayers;
     this.hiddenSize = hiddenSize;
+    const { init = "xavier", ...o } = options;
+    if (init !== "xavier" && init !== "torch") {
+      throw new AggregationError(`aggregator init must be xavier or torch, got ${init}`);
+    }
+    const linear = (i: number, out: number) =>
+      init === "torch" ? new Linear(i, out, true, o) : xavierLinear(i, out, o);
     if (kind === "attention") {
       for (const n of ["q_proj", "k_proj", "v_proj", "o_proj"]) {
-        this.registerModule(n, xavierLinear(hiddenSize, hiddenSize, options));
+        this.registerModule(n, linear(hiddenSize, hiddenSize));
       }
     } else if (kind === "weighted") {
-      this.registerParameter("layer_logits", zeros([numLayers], options));
+      this.registerParameter("layer_logits", zeros([numLayers], o));
     } else if (kind === "concat") {
-      this.registerModule("proj", xavierLinear(numLayers * hiddenSize, hiddenSize, options));
+      this.registerModule("proj", linear(numLayers * hiddenSize, hiddenSize));
     }
     this.unfreeze();
   }

@@ -6,6 +6,8 @@ export {
   type Aggregation,
   AggregationError,
   AGGREGATIONS,
+  type AggregatorInit,
+  type AggregatorOptions,
   MultiLayerAggregator,
   parseAggregation,
   xavierLinear,

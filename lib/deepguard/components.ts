@@ -5,7 +5,12 @@
  */
 import { fromBytes, noGrad, type Tensor, tensor, type TensorOptions, tidy } from "../../ffi/mod.ts";
 import { Module } from "../nn/mod.ts";
-import { type Aggregation, MultiLayerAggregator, parseAggregation } from "../aggregator/mod.ts";
+import {
+  type Aggregation,
+  type AggregatorInit,
+  MultiLayerAggregator,
+  parseAggregation,
+} from "../aggregator/mod.ts";
 import {
   readHeader,
   readTensorBytes,
@@ -67,6 +72,8 @@ export interface BaseModelSizes {
 export interface ComponentsOptions extends TensorOptions {
   /** Analyzer dropout (default 0.1). */
   dropout?: number;
+  /** Aggregator Linear initialisation (default `xavier`; irrelevant when weights are loaded). */
+  aggregatorInit?: AggregatorInit;
 }
 
 /** Aggregator (`aggregator.*`) + analyzer (`analyzer.*`) + token statistics. */
@@ -87,7 +94,10 @@ export class SecurityComponents extends Module {
     const o: TensorOptions = { dtype: options.dtype, device: options.device };
     this.aggregator = this.registerModule(
       "aggregator",
-      new MultiLayerAggregator(shape.aggregation, shape.numLayers, shape.hiddenSize, o),
+      new MultiLayerAggregator(shape.aggregation, shape.numLayers, shape.hiddenSize, {
+        ...o,
+        init: options.aggregatorInit,
+      }),
     );
     this.analyzer = this.registerModule(
       "analyzer",

@@ -7,7 +7,7 @@
  * @module
  */
 import { type Device, noGrad, type Tensor, tensor, tidy } from "../../ffi/mod.ts";
-import type { Aggregation } from "../aggregator/mod.ts";
+import type { Aggregation, AggregatorInit } from "../aggregator/mod.ts";
 import {
   applyLora,
   defaultLoraConfig,
@@ -47,6 +47,8 @@ export interface DeepGuardOptions {
   device?: Device;
   /** Analyzer dropout (default 0.1). */
   analyzerDropout?: number;
+  /** Aggregator Linear initialisation (default `xavier`; `torch` = upstream DeepGuard's). */
+  aggregatorInit?: AggregatorInit;
 }
 
 /** Options for {@link DeepGuardModel.load}: what a saved adapter does not fix. */
@@ -170,7 +172,7 @@ export class DeepGuardModel {
           hiddenSize: cfg.hiddenSize,
           vocabSize: cfg.vocabSize,
         },
-        { device: lm.device, dropout: opts.analyzerDropout },
+        { device: lm.device, dropout: opts.analyzerDropout, aggregatorInit: opts.aggregatorInit },
       );
       return new DeepGuardModel(modelDir, lm, tokenizer, adapter, components, null);
     } catch (e) {

@@ -16,13 +16,16 @@ import { adapterMeta, modelMeta } from "../eval/run_meta.ts";
 import type { Scenario } from "../eval/types.ts";
 import { formatSeconds, ProgressBar } from "../util/progress.ts";
 import { loadGenerator } from "./generator.ts";
-import { sampleScenarios, type SampleSettings } from "./samples.ts";
+import { sampleScenarios, type SampleSettings, scenarioPrompt, textPrompt } from "./samples.ts";
 
 /** Which scenarios an evaluation covers. */
 export type EvalType = "base" | "untrain" | "all";
 
-/** Evaluation methods: plain sampling, or DeepGuard (adapter + security-guided decoding). */
-export type Method = "lm" | "deepguard";
+/**
+ * Evaluation methods: plain sampling, DeepGuard (adapter + security-guided decoding), or SVEN's
+ * text baseline (the untrained base model with a "secure" comment before the function context).
+ */
+export type Method = "lm" | "deepguard" | "text";
 
 /** Options of {@link runEvaluation}. */
 export interface EvalOptions {
@@ -30,7 +33,7 @@ export interface EvalOptions {
   model: string;
   /** Adapter directory; required for `deepguard`, optional for `lm` (LoRA only, no guidance). */
   adapter?: string;
-  /** `lm` (plain sampling) or `deepguard` (adapter + guided decoding). */
+  /** `lm` (plain sampling), `deepguard` (adapter + guided decoding) or `text` (comment prompt). */
   method: Method;
   /** Which scenario group to run. */
   evalType: EvalType;
@@ -80,6 +83,11 @@ export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
   if (opts.method === "deepguard" && !opts.adapter) {
     throw new RangeError(
       "--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)",
+    );
+  }
+  if (opts.method === "text" && opts.adapter) {
+    throw new RangeError(
+      "--method text runs the untrained base model (upstream's text baseline); drop --adapter",
     );
   }
   const judges = parseJudges(opts.judges, Object.values(await defaultBackends()));
@@ -178,10 +186,11 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
     if (opts.progress !== false) console.error(`eval: ${gen.description}`);
     const calls = scenarios.length * Math.ceil(opts.sampling.samples / opts.sampling.perCall);
     const bar = opts.progress === false ? null : new ProgressBar("sampling", calls, { initial: 0 });
+    const promptOf = opts.method === "text" ? textPrompt : scenarioPrompt;
     sampleScenarios(gen, scenarios, opts.sampling, cache, gen.guidance, (p) => {
       if (p.cached) bar?.skip(1);
       else bar?.update(p.done, p.scenario);
-    });
+    }, promptOf);
   } finally {
     gen.dispose();
   }

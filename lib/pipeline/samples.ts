@@ -1,7 +1,8 @@
 /**
  * Sampling completions for evaluation scenarios, cached on disk as they are produced.
  *
- * Upstream protocol: per scenario the prompt is `file_context + func_context`; N samples are drawn
+ * Upstream protocol: per scenario the prompt is `file_context + func_context` (the text baseline
+ * inserts a comment between the two, {@link textPrompt}); N samples are drawn
  * in calls of `perCall` sequences, call i seeded with `seed + i`; nucleus sampling with the given
  * temperature and top-p. Each finished call is appended to a JSONL file in one write, so an
  * interrupted run resumes at the first missing call (a torn last line is dropped).
@@ -62,6 +63,25 @@ export function scenarioPrompt(s: Scenario): string {
   return s.fileContext + s.funcContext;
 }
 
+/** The secure control text of SVEN's text-prompt baseline (upstream sven/constant.py:90-91). */
+export const SECURE_PROMPT_TEXT = "The following code is secure\n";
+
+/**
+ * The text baseline's prompt, as upstream's `TextPromptEvaler.sample_text` (sven/evaler.py:381-388):
+ * file_context + `# ` (Python) or `// ` (C) + "The following code is secure\n" + func_context.
+ * The completion is judged in file_context + func_context + completion, without the comment.
+ */
+export function textPrompt(s: Scenario): string {
+  const comment = s.language === "py" ? "# " : s.language === "c" ? "// " : null;
+  if (comment === null) {
+    throw new RangeError(`${s.id}: the text baseline has no comment syntax for ${s.language}`);
+  }
+  return s.fileContext + comment + SECURE_PROMPT_TEXT + s.funcContext;
+}
+
+/** Builds the prompt of a scenario ({@link scenarioPrompt} or {@link textPrompt}). */
+export type PromptBuilder = (s: Scenario) => string;
+
 /** Reads a completions cache, truncating a torn trailing line. Missing file → []. */
 export function readCompletionCache(path: string): CompletionRecord[] {
   return readResumableJsonl(
@@ -87,8 +107,8 @@ export type SampleProgress = (event: SampleProgressEvent) => void;
 
 /**
  * Samples `settings.samples` completions per scenario into `cachePath` (JSONL of
- * {@link CompletionRecord}), skipping calls already cached. Returns all records, in scenario
- * order then call order.
+ * {@link CompletionRecord}), skipping calls already cached; `promptOf` builds each prompt
+ * (default {@link scenarioPrompt}). Returns all records, in scenario order then call order.
  */
 export function sampleScenarios(
   pre: { model: DecoderLM; tokenizer: Tokenizer },
@@ -97,6 +117,7 @@ export function sampleScenarios(
   cachePath: string,
   guidance: GuidanceFactory | null = null,
   onProgress: SampleProgress = () => {},
+  promptOf: PromptBuilder = scenarioPrompt,
 ): CompletionRecord[] {
   const cached = readCompletionCache(cachePath);
   const done = new Set(cached.map((r) => `${r.scenario}\u0000${r.call}`));
@@ -104,7 +125,7 @@ export function sampleScenarios(
   let finished = 0;
   const totalCalls = scenarios.length * calls;
   for (const s of scenarios) {
-    const prompt = scenarioPrompt(s);
+    const prompt = promptOf(s);
     const promptIds = pre.tokenizer.encode(prompt);
     const processor = [...Array(calls).keys()].every((c) => done.has(`${s.id}\u0000${c}`))
       ? null

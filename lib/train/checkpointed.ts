@@ -16,7 +16,7 @@ import {
   tidy,
 } from "../../ffi/mod.ts";
 import type { DeepGuardModel } from "../deepguard/mod.ts";
-import { type LossWeights, maskedMean, securityLoss } from "./loss.ts";
+import { type LossWeights, poolScores, securityLoss } from "./loss.ts";
 import type { LossValues, PairBatchTensors } from "./security_model.ts";
 import { vocabTerms } from "./vocab_loss.ts";
 
@@ -62,22 +62,24 @@ export function checkpointedBackward(
   const top = inputs[N].detach().requiresGrad_(true);
   const finalH = lm.finalNorm(top);
   const hidden = [...[...leaves.keys()].sort((a, c) => a - c).map((j) => leaves.get(j)!), finalH];
-  const sSec = maskedMean(dg.scores(hidden, b.secure.ids), b.secure.mask);
-  const sVul = maskedMean(dg.scores(vul, b.vulnerable.ids), b.vulnerable.mask);
+  const sSec = poolScores(dg.scores(hidden, b.secure.ids), b.secure.mask, w.pooling);
+  const sVul = poolScores(dg.scores(vul, b.vulnerable.ids), b.vulnerable.mask, w.pooling);
   const sec = securityLoss(sSec, sVul, w.margin);
   // gen and KL over the vocabulary, chunked; the KL gradient is dropped if the clamp is active
-  const nGen = noGrad(() => tidy(() => b.secure.mask.narrow(1, 1, S - 1).sum().item()));
-  const nKl = noGrad(() => tidy(() => b.secure.mask.sum().item()));
+  const lossMask = b.lossMask ?? b.secure.mask;
+  const nGen = noGrad(() => tidy(() => lossMask.narrow(1, 1, S - 1).sum().item()));
+  const nKl = noGrad(() => tidy(() => lossMask.sum().item()));
   const vocab = (klWeight: number) =>
     vocabTerms({
       hidden: finalH.detach(),
       refHidden: refH,
       ids: b.secure.ids,
-      mask: b.secure.mask,
+      mask: lossMask,
       head: (h) => lm.lmHead(h),
       headWeight: lm.lmHeadWeight(),
       genWeight: scale / nGen,
       klWeight,
+      klEps: w.klEps,
     });
   let v = vocab(refH ? (scale * w.klWeight) / nKl : 0);
   const gen = v.genSum / nGen;

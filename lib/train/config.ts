@@ -1,14 +1,39 @@
 /**
  * Training configuration: DeepGuard's defaults (the paper's hyper-parameters) in one object, each
  * overridable (the CLI maps one flag to each field).
+ *
+ * The recipe ({@link Recipe}) fixes the numerics that upstream DeepGuard and this toolkit's
+ * `clean` variant disagree on (the full list in docs/fidelity.md): `upstream` pads and truncates
+ * every side to 1024 tokens, pools the security score over every position, uses upstream's
+ * softmax + 1e-8 KL, masks targets by the pad id, sizes the LR schedule as upstream and
+ * initialises the aggregator as PyTorch does; `clean` pads each batch to its longest pair, pools
+ * over real tokens, uses the exact KL, initialises the aggregator Xavier and skips (or, with
+ * `--over-length truncate`, truncates) pairs longer than 512 tokens.
  * @module
  */
 import type { Device } from "../../ffi/mod.ts";
 import { type Aggregation, parseAggregation } from "../aggregator/mod.ts";
 import { parseDevice } from "../util/device.ts";
 
+/** Training recipe: upstream DeepGuard's numerics, or the toolkit's clean variant. */
+export type Recipe = "upstream" | "clean";
+
+/** What happens to a pair with a side longer than `maxLength` tokens. */
+export type OverLength = "skip" | "truncate";
+
+/** The settings each recipe fixes by default. */
+export const RECIPE_DEFAULTS: Readonly<
+  Record<Recipe, Readonly<{ maxLength: number; overLength: OverLength }>>
+> = {
+  // deepguard/train.py:912 (max_length 1024), :474-481 (truncation=True, padding="max_length")
+  upstream: { maxLength: 1024, overLength: "truncate" },
+  clean: { maxLength: 512, overLength: "skip" },
+};
+
 /** Everything `train()` needs. */
 export interface TrainConfig {
+  /** Recipe (upstream DeepGuard's numerics, or `clean`; see the module doc). */
+  recipe: Recipe;
   /** Base model directory (HF layout). */
   model: string;
   /** Data directory (SVEN layout: train/ and val/ with *.jsonl, or train.jsonl / val.jsonl). */
@@ -49,8 +74,10 @@ export interface TrainConfig {
   epochs: number;
   /** Early-stopping patience in epochs without validation improvement. */
   patience: number;
-  /** Pairs with a side longer than this many tokens are skipped. */
+  /** Longest side in tokens (`upstream` also pads every side to it). */
   maxLength: number;
+  /** Longer sides: skip the pair or truncate the side. */
+  overLength: OverLength;
   /** Stop after this many optimizer steps (0 = no limit). */
   maxSteps: number;
   /** Use the KL term. */
@@ -83,6 +110,7 @@ export interface TrainConfig {
 
 /** DeepGuard's defaults (model/data/out must be given). */
 export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "model" | "data" | "out">> = {
+  recipe: "upstream",
   aggregation: "attention",
   layers: 4,
   loraRank: 16,
@@ -100,7 +128,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<Omit<TrainConfig, "model" | "data" |
   batchSize: 8,
   epochs: 5,
   patience: 3,
-  maxLength: 512,
+  ...RECIPE_DEFAULTS.upstream,
   maxSteps: 0,
   kl: true,
   margin: 0.5,
@@ -123,14 +151,32 @@ export class TrainConfigError extends Error {
   override name = "TrainConfigError";
 }
 
-/** Fills defaults and validates; throws {@link TrainConfigError} naming the offending flag. */
+/**
+ * Fills defaults (the recipe's `maxLength` / `overLength` unless given) and validates; throws
+ * {@link TrainConfigError} naming the offending flag.
+ */
 export function resolveConfig(
   partial: Partial<TrainConfig> & Pick<TrainConfig, "model" | "data" | "out">,
 ): TrainConfig {
-  const c: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...partial };
   const bad = (flag: string, msg: string): never => {
     throw new TrainConfigError(`--${flag}: ${msg}`);
   };
+  const recipe = partial.recipe ?? DEFAULT_TRAIN_CONFIG.recipe;
+  if (recipe !== "upstream" && recipe !== "clean") {
+    bad("recipe", `must be upstream or clean, got ${recipe}`);
+  }
+  const defined = Object.fromEntries(
+    Object.entries(partial).filter(([, v]) => v !== undefined),
+  ) as Partial<TrainConfig>;
+  const c: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...RECIPE_DEFAULTS[recipe],
+    ...defined,
+  } as TrainConfig;
+  if (c.overLength !== "skip" && c.overLength !== "truncate") {
+    bad("over-length", `must be skip or truncate, got ${c.overLength}`);
+  }
+
   try {
     parseAggregation(c.aggregation);
   } catch (e) {

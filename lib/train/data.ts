@@ -123,33 +123,46 @@ export async function loadSplit(dataDir: string, split: "train" | "val"): Promis
   return out;
 }
 
-/** Tokenised pairs of a split and how many were skipped for length. */
+/** Tokenised pairs of a split and how many were skipped or truncated for length. */
 export interface TokenizedSplit {
   examples: PairExample[];
-  /** Pairs with a side longer than maxLength (or shorter than 2 tokens). */
+  /** Pairs skipped: a side longer than maxLength (`skip`), or shorter than 2 tokens. */
   skipped: number;
+  /** Pairs kept with a side cut to maxLength tokens (`truncate`). */
+  truncated: number;
   /** Pairs read. */
   total: number;
 }
 
 /**
- * Tokenises pairs (tokenizer's special-token rules); pairs with either side longer than
- * `maxLength` tokens, or shorter than 2, are skipped and counted. `index` is the pair's position
- * in `pairs`.
+ * Tokenises pairs (tokenizer's special-token rules). A side longer than `maxLength` tokens is
+ * cut to its first `maxLength` tokens (`truncate`, as upstream's `truncation=True`) or skips the
+ * pair (`skip`); pairs with a side shorter than 2 tokens are skipped. Both are counted. `index`
+ * is the pair's position in `pairs`.
  */
 export function tokenizePairs(
   pairs: readonly RawPair[],
   tokenizer: Tokenizer,
   maxLength: number,
+  overLength: "skip" | "truncate" = "skip",
 ): TokenizedSplit {
   const examples: PairExample[] = [];
-  let skipped = 0;
+  let skipped = 0, truncated = 0;
   pairs.forEach((p, index) => {
-    const secure = tokenizer.encode(p.secure);
-    const vulnerable = tokenizer.encode(p.vulnerable);
+    let secure = tokenizer.encode(p.secure);
+    let vulnerable = tokenizer.encode(p.vulnerable);
+    const long = secure.length > maxLength || vulnerable.length > maxLength;
+    if (long && overLength === "truncate") {
+      secure = secure.slice(0, maxLength);
+      vulnerable = vulnerable.slice(0, maxLength);
+      truncated++;
+    }
     const ok = (s: number[]) => s.length >= 2 && s.length <= maxLength;
     if (ok(secure) && ok(vulnerable)) examples.push({ index, secure, vulnerable, cwe: p.cwe });
-    else skipped++;
+    else {
+      skipped++;
+      if (long && overLength === "truncate") truncated--;
+    }
   });
-  return { examples, skipped, total: pairs.length };
+  return { examples, skipped, truncated, total: pairs.length };
 }

@@ -12,7 +12,7 @@ export {
 } from "./security_model.ts";
 export { SecurityModelError } from "../deepguard/mod.ts";
 export { checkpointedBackward, type CheckpointedInputs } from "./checkpointed.ts";
-export { DEFAULT_LOSS, type LossWeights } from "./loss.ts";
+export { DEFAULT_LOSS, type LossWeights, type ScorePooling, UPSTREAM_LOSS } from "./loss.ts";
 export {
   makeBatch,
   padRight,
@@ -31,6 +31,9 @@ export {
 } from "./data.ts";
 export {
   DEFAULT_TRAIN_CONFIG,
+  type OverLength,
+  type Recipe,
+  RECIPE_DEFAULTS,
   resolveConfig,
   type TrainConfig,
   TrainConfigError,

@@ -23,9 +23,10 @@ import {
   DEFAULT_LOSS,
   generationLoss,
   klDivergence,
+  klDivergenceEps,
   logProbs,
   type LossWeights,
-  maskedMean,
+  poolScores,
   securityLoss,
 } from "./loss.ts";
 
@@ -47,9 +48,9 @@ export interface LossTerms {
   kl: Tensor;
   /** KL before clamping. */
   klUnclamped: Tensor;
-  /** Mean analyzer score over real secure tokens. */
+  /** Mean analyzer score over the secure side (real tokens, or all positions: `pooling`). */
   sSec: Tensor;
-  /** Mean analyzer score over real vulnerable tokens. */
+  /** Mean analyzer score over the vulnerable side. */
   sVul: Tensor;
 }
 
@@ -65,9 +66,9 @@ export interface LossValues {
   kl: number;
   /** KL before clamping. */
   klUnclamped: number;
-  /** Mean analyzer score over real secure tokens. */
+  /** Mean analyzer score over the secure side (real tokens, or all positions: `pooling`). */
   sSec: number;
-  /** Mean analyzer score over real vulnerable tokens. */
+  /** Mean analyzer score over the vulnerable side. */
   sVul: number;
 }
 
@@ -77,6 +78,12 @@ export interface PairBatchTensors {
   secure: SideTensors;
   /** Vulnerable side (func_src_before). */
   vulnerable: SideTensors;
+  /**
+   * Secure positions [B,T] (i64 1/0) that count as generation targets and in the KL; default the
+   * attention mask. The upstream recipe passes ids ≠ pad id, as upstream masks labels and the KL
+   * by the pad token (deepguard/train.py:198, :264).
+   */
+  lossMask?: Tensor;
 }
 
 function values(t: LossTerms): LossValues {
@@ -97,6 +104,8 @@ export class SecurityAwareLoRAModel {
   readonly model: DeepGuardModel;
   /** Loss constants. */
   loss: LossWeights;
+  /** How the data were prepared (recipe, length, padding), saved as `training` in the config. */
+  training: Record<string, unknown> = {};
 
   private constructor(model: DeepGuardModel, loss: LossWeights) {
     this.model = model;
@@ -157,7 +166,7 @@ export class SecurityAwareLoRAModel {
 
   /** Writes the adapter directory ({@link DeepGuardModel.save}) with the loss constants. */
   save(dir: string): Promise<void> {
-    return this.model.save(dir, { loss: { ...this.loss } });
+    return this.model.save(dir, { loss: { ...this.loss }, training: { ...this.training } });
   }
 
   /** Trainable tensors: LoRA (PEFT names, no prefix) then components (`aggregator.*`, `analyzer.*`). */
@@ -224,13 +233,20 @@ export class SecurityAwareLoRAModel {
   ): LossTerms {
     const w = this.loss;
     const logp = logProbs(logits);
-    const gen = generationLoss(logp, b.secure.ids, b.secure.mask);
-    const sSec = maskedMean(this.scores(secHidden, b.secure.ids), b.secure.mask);
-    const sVul = maskedMean(this.scores(vulHidden, b.vulnerable.ids), b.vulnerable.mask);
+    const lossMask = b.lossMask ?? b.secure.mask;
+    const gen = generationLoss(logp, b.secure.ids, lossMask);
+    const sSec = poolScores(this.scores(secHidden, b.secure.ids), b.secure.mask, w.pooling);
+    const sVul = poolScores(
+      this.scores(vulHidden, b.vulnerable.ids),
+      b.vulnerable.mask,
+      w.pooling,
+    );
     const sec = securityLoss(sSec, sVul, w.margin);
-    const klUnclamped = refLogits
-      ? klDivergence(refLogits, logp, b.secure.mask)
-      : gen.mul(0).detach();
+    const klUnclamped = !refLogits
+      ? gen.mul(0).detach()
+      : w.klEps > 0
+      ? klDivergenceEps(refLogits, logits, lossMask, w.klEps)
+      : klDivergence(refLogits, logp, lossMask);
     const kl = klUnclamped.clamp(undefined, w.klClamp);
     const total = gen.add(sec.mul(w.secWeight)).add(kl.mul(w.klWeight));
     return { total, gen, sec, kl, klUnclamped, sSec, sVul };
@@ -293,5 +309,9 @@ function lossFromConfig(cfg: SecurityConfig): Partial<LossWeights> {
   }
   const u = (l as Record<string, unknown>).useKl;
   if (typeof u === "boolean") out.useKl = u;
+  const p = (l as Record<string, unknown>).pooling;
+  if (p === "real" || p === "all") out.pooling = p;
+  const e = (l as Record<string, unknown>).klEps;
+  if (typeof e === "number") out.klEps = e;
   return out;
 }

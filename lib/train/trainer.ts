@@ -10,7 +10,7 @@
  */
 import { manualSeed, setNumThreads, tidy } from "../../ffi/mod.ts";
 import { AdamW, linearWarmupDecay } from "../nn/mod.ts";
-import { makeBatch, type PairBatchHost, sideTensors } from "./batch.ts";
+import { makeBatch, maskTensor, notPadMask, type PairBatchHost, sideTensors } from "./batch.ts";
 import {
   findComplete,
   loadOptimizer,
@@ -20,6 +20,7 @@ import {
   writeDirAtomic,
 } from "./checkpoint.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
+import { DEFAULT_LOSS, UPSTREAM_LOSS } from "./loss.ts";
 import { loadSplit, tokenizePairs } from "./data.ts";
 import { ProgressBar } from "../util/progress.ts";
 import { epochOrder, mixSeed } from "./rng.ts";
@@ -94,10 +95,14 @@ export interface TrainResult {
   trainPairs: number;
   /** Training pairs skipped for length. */
   skippedTrain: number;
+  /** Training pairs with a side truncated to --max-length. */
+  truncatedTrain: number;
   /** Validation pairs used. */
   valPairs: number;
   /** Validation pairs skipped for length. */
   skippedVal: number;
+  /** Validation pairs with a side truncated to --max-length. */
+  truncatedVal: number;
   /** Optimizer steps per second (training only, validation and checkpoints excluded). */
   stepsPerSecond: number;
 }
@@ -114,8 +119,19 @@ function chunk<T>(xs: readonly T[], n: number): T[][] {
   return out;
 }
 
-function toTensors(h: PairBatchHost, device: TrainConfig["device"]): PairBatchTensors {
-  return { secure: sideTensors(h.secure, device), vulnerable: sideTensors(h.vulnerable, device) };
+/** The batch as tensors; `padId` given (upstream recipe): loss positions are the non-pad ids. */
+function toTensors(
+  h: PairBatchHost,
+  device: TrainConfig["device"],
+  padId?: number,
+): PairBatchTensors {
+  return {
+    secure: sideTensors(h.secure, device),
+    vulnerable: sideTensors(h.vulnerable, device),
+    ...(padId === undefined
+      ? {}
+      : { lossMask: maskTensor(notPadMask(h.secure.ids, padId), device) }),
+  };
 }
 
 /**
@@ -142,6 +158,10 @@ export async function train(
     if (!resumeFrom) throw new TrainError(`--resume: no checkpoint found in ${ckDir}`);
   }
   manualSeed(cfg.seed);
+  const upstream = cfg.recipe === "upstream";
+  // upstream pads every side to max_length (deepguard/train.py:474-481); clean pads per batch
+  const padTo = upstream ? cfg.maxLength : undefined;
+  let lossPad: number | undefined; // upstream: targets and KL positions are the non-pad ids
   const modelOpts: SecurityModelOptions = {
     aggregation: cfg.aggregation,
     layers: cfg.layers,
@@ -154,7 +174,9 @@ export async function train(
     dtype: cfg.dtype,
     device: cfg.device,
     analyzerDropout: cfg.analyzerDropout,
+    aggregatorInit: upstream ? "torch" : "xavier",
     loss: {
+      ...(upstream ? UPSTREAM_LOSS : DEFAULT_LOSS),
       margin: cfg.margin,
       secWeight: cfg.secWeight,
       klWeight: cfg.klWeight,
@@ -168,8 +190,15 @@ export async function train(
   let optimizer: AdamW | null = null;
   try {
     const tok = model.tokenizer;
-    const trainSet = tokenizePairs(trainRaw, tok, cfg.maxLength);
-    const valSet = tokenizePairs(valRaw, tok, cfg.maxLength);
+    if (upstream) lossPad = tok.padTokenId;
+    model.training = {
+      recipe: cfg.recipe,
+      max_length: cfg.maxLength,
+      over_length: cfg.overLength,
+      padding: upstream ? "max_length" : "longest",
+    };
+    const trainSet = tokenizePairs(trainRaw, tok, cfg.maxLength, cfg.overLength);
+    const valSet = tokenizePairs(valRaw, tok, cfg.maxLength, cfg.overLength);
     for (const [name, s] of [["training", trainSet], ["validation", valSet]] as const) {
       if (!s.examples.length) {
         throw new TrainError(
@@ -183,13 +212,25 @@ export async function train(
     const stepsPerEpoch = Math.ceil(nBatches / cfg.gradAcc);
     let totalSteps = cfg.epochs * stepsPerEpoch;
     if (cfg.maxSteps) totalSteps = Math.min(totalSteps, cfg.maxSteps);
-    const warmup = Math.ceil(cfg.warmupRatio * totalSteps);
+    // The LR schedule's length: the steps taken, or upstream's count, which floors the steps
+    // per epoch and the warm-up (deepguard/train.py:601-607) though an epoch's last partial
+    // accumulation group still steps; at least 1 step, where upstream would keep lr 0.
+    let scheduleSteps = totalSteps, warmup = Math.ceil(cfg.warmupRatio * totalSteps);
+    if (upstream) {
+      scheduleSteps = Math.max(1, cfg.epochs * Math.floor(nBatches / cfg.gradAcc));
+      if (cfg.maxSteps) scheduleSteps = Math.min(scheduleSteps, cfg.maxSteps);
+      warmup = Math.floor(cfg.warmupRatio * scheduleSteps);
+    }
     const progress = new ProgressBar("train", totalSteps, { quiet: hooks.quiet });
     progress.message(
-      `data: ${trainSet.examples.length} training pairs (${trainSet.skipped} skipped > ` +
-        `${cfg.maxLength} tokens), ${valSet.examples.length} validation pairs (${valSet.skipped} skipped)`,
+      `recipe ${cfg.recipe}; data: ${trainSet.examples.length} training pairs ` +
+        `(${trainSet.skipped} skipped, ${trainSet.truncated} truncated to ${cfg.maxLength} ` +
+        `tokens), ${valSet.examples.length} validation pairs (${valSet.skipped} skipped, ` +
+        `${valSet.truncated} truncated)`,
     );
     const fingerprint = JSON.stringify({
+      recipe: cfg.recipe,
+      overLength: cfg.overLength,
       model: cfg.model,
       train: examples.length,
       val: valSet.examples.length,
@@ -252,8 +293,8 @@ export async function train(
       let sum = 0;
       try {
         for (const exs of use) {
-          const host = makeBatch(exs, tok.padTokenId);
-          sum += tidy(() => model.evalLoss(toTensors(host, cfg.device))).total;
+          const host = makeBatch(exs, tok.padTokenId, padTo);
+          sum += tidy(() => model.evalLoss(toTensors(host, cfg.device, lossPad))).total;
         }
       } finally {
         model.train(true);
@@ -307,18 +348,19 @@ export async function train(
             sVul: 0,
           };
           for (let k = 0; k < group.length; k++) {
-            const host = makeBatch(group[k].map((i) => examples[i]), tok.padTokenId);
+            const host = makeBatch(group[k].map((i) => examples[i]), tok.padTokenId, padTo);
             model.components.stats.update(
               host.vulnerable.ids,
-              host.vulnerable.mask,
+              upstream ? notPadMask(host.vulnerable.ids, tok.padTokenId) : host.vulnerable.mask,
               host.secure.ids,
-              host.secure.mask,
+              upstream ? notPadMask(host.secure.ids, tok.padTokenId) : host.secure.mask,
             );
             manualSeed(mixSeed(cfg.seed, epoch, b + k));
             const v = tidy(() =>
               model.lossAndBackward(
-                toTensors(host, cfg.device),
-                1 / group.length,
+                toTensors(host, cfg.device, lossPad),
+                // upstream divides by grad_acc even in a short last group (train.py:673-674)
+                1 / (upstream ? cfg.gradAcc : group.length),
                 cfg.gradCheckpointing,
               )
             );
@@ -340,7 +382,7 @@ export async function train(
               `gradient norm is ${gradNorm}`,
             );
           }
-          const lr = cfg.lr * linearWarmupDecay(state.step, warmup, totalSteps);
+          const lr = cfg.lr * linearWarmupDecay(state.step, warmup, scheduleSteps);
           opt.step(lr);
           opt.zeroGrad();
           b += group.length;
@@ -407,8 +449,10 @@ export async function train(
       bestDir,
       trainPairs: examples.length,
       skippedTrain: trainSet.skipped,
+      truncatedTrain: trainSet.truncated,
       valPairs: valSet.examples.length,
       skippedVal: valSet.skipped,
+      truncatedVal: valSet.truncated,
       stepsPerSecond: trainMs ? stepsThisRun / (trainMs / 1000) : 0,
     };
   } finally {

@@ -6,7 +6,9 @@
  *
  * For logits z = h·Wᵀ (W the output head [V,D]), p = softmax(z), a row's terms and their gradients:
  * - gen: −log p[y], ∂/∂z = p − onehot(y);
- * - kl: Σ p_ref (log p_ref − log p), ∂/∂z = p − p_ref (Σ p_ref = 1).
+ * - kl: Σ p_ref (log p_ref − log p), ∂/∂z = p − p_ref (Σ p_ref = 1);
+ * - kl with upstream's ε (`klEps` > 0): Σ p_ref (log(p_ref + ε) − log(p + ε)), ∂/∂z = p·Σu − u with
+ *   u = p_ref·p / (p + ε) (u = p_ref when ε = 0).
  *
  * With per-row weights a (gen) and b (kl), ∂/∂h = ((a + b)·p − b·p_ref)·W − a·W[y]: one GEMM with
  * W per chunk plus a row gather. The values match {@link generationLoss} / {@link klDivergence}
@@ -36,6 +38,8 @@ export interface VocabTermsInput {
   genWeight: number;
   /** Gradient weight of the summed KL terms (0 for no KL gradient). */
   klWeight: number;
+  /** ε of upstream's KL form (0 = exact log-softmax KL; see the module doc). */
+  klEps?: number;
   /** Rows (B × positions) per chunk (default 256). */
   chunkRows?: number;
 }
@@ -81,9 +85,15 @@ export function vocabTerms(x: VocabTermsInput): VocabTerms {
             const r = logProbs(x.head(x.refHidden.narrow(1, s, n).contiguous()));
             const pr = r.exp();
             const m = real.narrow(1, s, n);
-            kl = pr.mul(r.sub(logp)).sum(-1).mul(m).sum();
+            const eps = x.klEps ?? 0;
+            if (eps > 0) {
+              kl = pr.mul(pr.add(eps).log().sub(p.add(eps).log())).sum(-1).mul(m).sum();
+            } else kl = pr.mul(r.sub(logp)).sum(-1).mul(m).sum();
             if (x.klWeight !== 0) {
-              coef = coef.add(p.sub(pr).mul(m.mul(x.klWeight).unsqueeze(2))); // + b·(p − p_ref)
+              // + b·(p·Σu − u), u = p_ref·p/(p + ε); for ε = 0 that is b·(p − p_ref)
+              const u = eps > 0 ? pr.mul(p).div(p.add(eps)) : pr;
+              const d = eps > 0 ? p.mul(u.sum(-1).unsqueeze(2)).sub(u) : p.sub(pr);
+              coef = coef.add(d.mul(m.mul(x.klWeight).unsqueeze(2)));
             }
           }
           const rowsY = w.indexSelect(0, y.reshape([-1])).to("f32").reshape([B, n, -1]);
