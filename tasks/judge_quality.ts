@@ -17,18 +17,31 @@
 import { PROJECT_ROOT, PY_DATA_DIR } from "../lib/eval/py/paths.ts";
 import { loadScenarios } from "../lib/eval/scenarios.ts";
 import { type SampleResult, scoreCompletions } from "../lib/eval/score.ts";
-import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "../lib/util/cli.ts";
+import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
+import { selectScenarios } from "../lib/eval/scenarios.ts";
+import { asUsageError, SCOPE_FLAGS } from "./scope.ts";
 
-const USAGE = `usage: deno task judge-quality [--corpus all|labelled|variants] [--scenario ID[,ID]]
-                                [--match REGEX] [--jobs 2] [--judges all] [--out FILE]
-
-  --corpus C       which labelled samples: both (all, default), the labelled test
-                   completions, or the variant corpus (data_eval/variants)
-  --scenario IDS   only these scenarios (comma-separated, e.g. cwe-078/0-py,cwe-125/0-c)
-  --match REGEX    only samples whose name matches REGEX (e.g. "^held-out")
-  --jobs N         concurrent batches (default 2)
-  --judges LIST    judges to enable (default all)
-  --out FILE       JSON report (default bench/results/judge_quality.json)`;
+const cli = defineFlags({
+  corpus: {
+    type: "choice",
+    choices: ["all", "labelled", "variants"],
+    default: "all",
+    help: "labelled test completions, the variant corpus (data_eval/variants), or both",
+  },
+  ...SCOPE_FLAGS,
+  match: {
+    type: "string",
+    arg: "REGEX",
+    help: 'only samples whose name matches (e.g. "^held-out")',
+  },
+  jobs: { type: "int", min: 1, default: 2, help: "concurrent batches" },
+  judges: { type: "string", default: "all", arg: "LIST", help: "judges to enable" },
+  out: {
+    type: "outFile",
+    default: `${PROJECT_ROOT}/bench/results/judge_quality.json`,
+    help: "JSON report",
+  },
+}, { name: "judge-quality" });
 
 /** Directory of the variant corpus. */
 export const VARIANTS_DIR = `${PROJECT_ROOT}/data_eval/variants`;
@@ -340,35 +353,23 @@ export function formatReport(r: QualityReport): string {
 }
 
 if (import.meta.main) {
-  await runMain(USAGE, async () => {
-    const flags = parseFlags(Deno.args, {
-      corpus: { type: "string", default: "all" },
-      scenario: { type: "string" },
-      match: { type: "string" },
-      jobs: { type: "string" },
-      judges: { type: "string", default: "all" },
-      out: { type: "string", default: `${PROJECT_ROOT}/bench/results/judge_quality.json` },
-    });
-    const corpus = choiceFlag(flags, "corpus", ["all", "labelled", "variants"] as const, "all");
-    const jobs = numberFlag(flags, "jobs", 2, { integer: true, min: 1 });
-    const values = flags.values as {
-      judges: string;
-      out: string;
-      scenario?: string;
-      match?: string;
-    };
-    const known = new Set((await loadScenarios()).map((s) => s.id));
+  await runMain(cli.usage, async () => {
+    const { values } = cli.parse(Deno.args);
+    const { corpus, jobs } = values;
+    const selected = await asUsageError(async () =>
+      selectScenarios(await loadScenarios(values.scenarios), {
+        evalType: "all",
+        includeValidation: true,
+        cwes: values.cwe,
+        languages: values.language,
+        ids: values["scenario-ids"],
+      })
+    );
+    const known = new Set(selected.map((s) => s.id));
     let samples = [
       ...(corpus === "variants" ? [] : await loadLabelled()),
       ...(corpus === "labelled" ? [] : await loadVariants()),
     ].filter((s) => known.has(s.scenario));
-    if (values.scenario) {
-      const want = values.scenario.split(",").map((x) => x.trim()).filter(Boolean);
-      for (const w of want) {
-        if (!known.has(w)) throw new UsageError(`--scenario: unknown scenario "${w}"`);
-      }
-      samples = samples.filter((s) => want.includes(s.scenario));
-    }
     if (values.match !== undefined) {
       let re: RegExp;
       try {
