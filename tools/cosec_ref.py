@@ -1,0 +1,105 @@
+"""Python oracle for CoSec co-decoding: a transcription of upstream unknownhl/DeepGuard
+`cosec/CustomizedGeneration.py` `sample_with_experts` (L1147-1337) with the warpers
+`generate_with_experts` builds for the expert (L919-927: top_k 0, top_p, min_p 0.0,
+temperature exp_temp), run with transformers (+ PEFT for an adapter expert).
+
+Usage: cosec_ref.py SPEC.json  ->  prints one JSON line {"tokens": [[...]], "accepted": [[...]]}
+
+SPEC: base, expert (HF dir or PEFT adapter dir), expert_base (for an adapter), prompt_ids,
+rows, max_new_tokens, eos_id, pad_id, threshold, exp_temp, exp_top_p, and either
+"uniforms" [step][row][2] (draw = inverse CDF: index of the first cumulative probability
+above u; [.., 0] for the expert, [.., 1] for the base) or "seed" (torch.manual_seed, then
+torch.multinomial as upstream).
+"""
+import json
+import sys
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    MinPLogitsWarper,
+    TemperatureLogitsWarper,
+    TopPLogitsWarper,
+)
+
+
+def load(spec):
+    base = AutoModelForCausalLM.from_pretrained(spec["base"], dtype=torch.float32)
+    # sven/evaler.py L298, L310-312: the expert base is resized to its tokenizer's length, then
+    # PEFT. The shrink is emulated by masking the logits past that length (same distribution)
+    # so that a base token in those rows can still be fed to the expert; upstream would fail
+    # on one (trained checkpoints give those rows ~0 probability, random tiny ones do not).
+    expert_dir = spec.get("expert_base") or spec["expert"]
+    expert = AutoModelForCausalLM.from_pretrained(expert_dir, dtype=torch.float32)
+    n_tok = len(AutoTokenizer.from_pretrained(expert_dir))
+    if spec.get("expert_base"):
+        from peft import PeftModel
+
+        expert = PeftModel.from_pretrained(expert, spec["expert"])
+    return base.eval(), expert.eval(), n_tok
+
+
+def main():
+    spec = json.load(open(sys.argv[1]))
+    base, expert, n_tok = load(spec)
+    rows = spec["rows"]
+    uniforms = spec.get("uniforms")
+    if uniforms is None:
+        torch.manual_seed(spec["seed"])
+
+    def draw(probs, step, which):
+        if uniforms is None:
+            return torch.multinomial(probs, num_samples=1)
+        u = torch.tensor([[uniforms[step][r][which]] for r in range(rows)], dtype=torch.float32)
+        idx = (probs.cumsum(-1) < u).sum(-1, keepdim=True)
+        return idx.clamp(max=(n_tok if which == 0 else probs.shape[-1]) - 1)
+
+    # L919-927 + L979-986: temperature, (top_k 0: none), top_p, min_p 0.0
+    warper = LogitsProcessorList([
+        TemperatureLogitsWarper(spec["exp_temp"]),
+        TopPLogitsWarper(top_p=spec["exp_top_p"], min_tokens_to_keep=1),
+        MinPLogitsWarper(min_p=0.0, min_tokens_to_keep=1),
+    ])
+    input_ids = torch.tensor([spec["prompt_ids"]] * rows)
+    pad = spec["pad_id"]
+    eos = spec["eos_id"]
+    unfinished = torch.ones(rows, dtype=torch.long)
+    past_b = past_e = None
+    step_input = input_ids
+    out_tokens, out_acc = [], []
+    with torch.no_grad():
+        for step in range(spec["max_new_tokens"]):
+            ob = base(step_input, past_key_values=past_b, use_cache=True)
+            oe = expert(step_input, past_key_values=past_e, use_cache=True)
+            past_b, past_e = ob.past_key_values, oe.past_key_values
+            next_token_logits = ob.logits[:, -1, :].float()
+            next_token_logits_expert = oe.logits[:, -1, :].float()
+            next_token_logits_expert[:, n_tok:] = -float("inf")
+            next_token_logits_expert = warper(input_ids, next_token_logits_expert)  # L1236
+            exp_probs = F.softmax(next_token_logits_expert, dim=-1)  # L1238
+            temp_token = draw(exp_probs, step, 0)  # L1239
+            lm_probs = F.softmax(next_token_logits, dim=-1)  # L1276
+            choose_token = torch.full_like(temp_token, -1)
+            r = torch.ones(rows) * spec["threshold"]  # L1280
+            ratio = torch.gather(lm_probs, 1, temp_token) / (
+                torch.gather(exp_probs, 1, temp_token) + 1e-10)  # L1283-1287
+            mask_ac = (r < torch.min(torch.tensor([1.0]), ratio.squeeze(1))).unsqueeze(1)
+            choose_token[mask_ac] = temp_token[mask_ac]
+            temp_lm_token = draw(lm_probs, step, 1)  # L1292
+            choose_token[~mask_ac] = temp_lm_token[~mask_ac]
+            next_tokens = choose_token.squeeze(1)
+            next_tokens = next_tokens * unfinished + pad * (1 - unfinished)  # L1306
+            input_ids = torch.cat([input_ids, next_tokens[:, None]], dim=-1)
+            out_tokens.append(next_tokens.tolist())
+            out_acc.append(mask_ac.squeeze(1).tolist())
+            unfinished = unfinished & (next_tokens != eos).long()
+            if unfinished.max() == 0:
+                break
+            step_input = next_tokens[:, None]
+    print(json.dumps({"tokens": out_tokens, "accepted": out_acc}))
+
+
+if __name__ == "__main__":
+    main()
