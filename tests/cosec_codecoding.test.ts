@@ -84,6 +84,7 @@ async function compare(threshold: number): Promise<{ accepted: number; rejected:
     );
     const ref = await venvPythonJson<Ref>("cosec_ref.py", [
       `${PROJECT_ROOT}/tools/cosec_ref.py`,
+      "decode",
       spec,
     ]);
     assert.deepEqual(accepted, ref.accepted);

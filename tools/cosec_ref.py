@@ -3,7 +3,8 @@
 `generate_with_experts` builds for the expert (L919-927: top_k 0, top_p, min_p 0.0,
 temperature exp_temp), run with transformers (+ PEFT for an adapter expert).
 
-Usage: cosec_ref.py SPEC.json  ->  prints one JSON line {"tokens": [[...]], "accepted": [[...]]}
+Usage: cosec_ref.py decode SPEC.json  ->  one JSON line {"tokens": [[...]], "accepted": [[...]]}
+       cosec_ref.py loss SPEC.json    ->  one JSON line {"loss", "lm", "kl", "grads": {name: [...]}}
 
 SPEC: base, expert (HF dir or PEFT adapter dir), expert_base (for an adapter), prompt_ids,
 rows, max_new_tokens, eos_id, pad_id, threshold, exp_temp, exp_top_p, and either
@@ -41,8 +42,7 @@ def load(spec):
     return base.eval(), expert.eval(), n_tok
 
 
-def main():
-    spec = json.load(open(sys.argv[1]))
+def decode(spec):
     base, expert, n_tok = load(spec)
     rows = spec["rows"]
     uniforms = spec.get("uniforms")
@@ -101,5 +101,59 @@ def main():
     print(json.dumps({"tokens": out_tokens, "accepted": out_acc}))
 
 
+def loss(spec):
+    """cosec/train_lora_sec.py: main L245-274 (model, ref_model, resize, PEFT LoRA) and one
+    step of train L158-202 (batch 1, gradient accumulation `grad_acc`). SPEC: model, adapter
+    (PEFT dir with the starting LoRA weights), ids [T], weights [T], grad_acc."""
+    from peft import PeftModel
+
+    tokenizer = AutoTokenizer.from_pretrained(spec["model"])
+    model = AutoModelForCausalLM.from_pretrained(spec["model"], dtype=torch.float32)
+    ref_model = AutoModelForCausalLM.from_pretrained(spec["model"], dtype=torch.float32)
+    model.resize_token_embeddings(len(tokenizer))  # L254
+    ref_model.resize_token_embeddings(len(tokenizer))  # L255
+    model = PeftModel.from_pretrained(model, spec["adapter"], is_trainable=True)
+    model.train()
+    ref_model.eval()
+    inputs = torch.tensor([spec["ids"]])
+    weights = torch.tensor([spec["weights"]])
+    # --- L162-198, verbatim in substance ---
+    shift_inputs = inputs[..., 1:].squeeze(0)
+    shift_weights = weights[..., 1:].squeeze(0)
+    outputs = model(inputs)
+    shift_logits = outputs.logits[..., :-1, :]
+    correct_logits = shift_logits.squeeze(0)
+    loss_fct = torch.nn.CrossEntropyLoss(reduction="none")
+    lm_loss = loss_fct(correct_logits, shift_inputs)
+    lm_loss = lm_loss[shift_weights != 0]
+    lm_loss = lm_loss.mean()
+    kl_loss = 0
+    shift_weights_ = 1 - shift_weights
+    correct_log_probs = F.log_softmax(correct_logits, dim=-1)
+    with torch.no_grad():
+        ref_outputs = ref_model(inputs)
+        ref_shift_logits = ref_outputs.logits[..., :-1, :]
+        ref_logits = ref_shift_logits.squeeze(0)
+    ref_log_probs = F.log_softmax(ref_logits, dim=-1)
+    loss_fct = torch.nn.KLDivLoss(log_target=True, reduction="none")
+    kl_loss_ = loss_fct(correct_log_probs, ref_log_probs)
+    kl_loss_ = kl_loss_.sum(dim=1)
+    kl_loss_ = kl_loss_[shift_weights_ != 0]
+    kl_loss_ = kl_loss_.mean()
+    kl_loss += kl_loss_
+    loss_ = lm_loss + kl_loss
+    out = {"loss": loss_.item(), "lm": lm_loss.item(), "kl": kl_loss.item()}
+    if spec["grad_acc"] > 1:
+        loss_ = loss_ / spec["grad_acc"]
+    loss_.backward()
+    grads = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            key = name.removeprefix("base_model.model.").replace(".default.", ".")
+            grads[key] = p.grad.flatten().tolist()
+    out["grads"] = grads
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
-    main()
+    {"decode": decode, "loss": loss}[sys.argv[1]](json.load(open(sys.argv[2])))
