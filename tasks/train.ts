@@ -16,8 +16,15 @@ import {
 } from "../lib/train/mod.ts";
 import { AGGREGATIONS } from "../lib/aggregator/mod.ts";
 import { defineFlags, type FlagValues, runMain, UsageError } from "../lib/util/cli.ts";
+import { runCoSecTrain } from "./train_cosec.ts";
 
 const spec = {
+  method: {
+    type: "choice",
+    choices: ["deepguard", "cosec"],
+    default: "deepguard",
+    help: "deepguard: this adapter; cosec: the CoSec expert (own flags: --method cosec --help)",
+  },
   model: {
     type: "path",
     kind: "dir",
@@ -146,27 +153,32 @@ function flagConfig(v: FlagValues<typeof spec>): TrainConfig {
 // Ranges are checked by resolveConfig (TrainConfigError names the flag) before the file system.
 const cli = defineFlags(spec, { name: "train", check: (v) => void configOf(v) });
 
-await runMain(cli.usage, async () => {
-  const { values } = cli.parse(Deno.args);
-  // A failure mid-run may leave the progress bar's line open: start the error on a fresh line.
-  // Malformed training data is the user's to fix: a usage error naming file:line and field.
-  const r = await train(configOf(values), { quiet: values.quiet }).catch((e) => {
-    console.error();
-    throw e instanceof DataError ? new UsageError(e.message) : e;
-  });
-  const summary = {
-    steps: r.steps,
-    steps_this_run: r.stepsThisRun,
-    stopped_by: r.stoppedBy,
-    first_loss: r.firstLoss,
-    last_loss: r.lastLoss,
-    best_val_loss: r.bestVal,
-    best_dir: r.bestDir,
-    train_pairs: r.trainPairs,
-    skipped_train: r.skippedTrain,
-    val_pairs: r.valPairs,
-    skipped_val: r.skippedVal,
-    steps_per_second: r.stepsPerSecond,
-  };
-  console.log(JSON.stringify(summary));
-});
+/** `--method cosec` has its own flags and defaults (tasks/train_cosec.ts). */
+const methodArg = Deno.args.find((_, i) => Deno.args[i - 1] === "--method") ??
+  Deno.args.find((a) => a.startsWith("--method="))?.slice("--method=".length);
+
+if (methodArg === "cosec") await runCoSecTrain(Deno.args);
+else {await runMain(cli.usage, async () => {
+    const { values } = cli.parse(Deno.args);
+    // A failure mid-run may leave the progress bar's line open: start the error on a fresh line.
+    // Malformed training data is the user's to fix: a usage error naming file:line and field.
+    const r = await train(configOf(values), { quiet: values.quiet }).catch((e) => {
+      console.error();
+      throw e instanceof DataError ? new UsageError(e.message) : e;
+    });
+    const summary = {
+      steps: r.steps,
+      steps_this_run: r.stepsThisRun,
+      stopped_by: r.stoppedBy,
+      first_loss: r.firstLoss,
+      last_loss: r.lastLoss,
+      best_val_loss: r.bestVal,
+      best_dir: r.bestDir,
+      train_pairs: r.trainPairs,
+      skipped_train: r.skippedTrain,
+      val_pairs: r.valPairs,
+      skipped_val: r.skippedVal,
+      steps_per_second: r.stepsPerSecond,
+    };
+    console.log(JSON.stringify(summary));
+  });}

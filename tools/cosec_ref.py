@@ -5,6 +5,7 @@ temperature exp_temp), run with transformers (+ PEFT for an adapter expert).
 
 Usage: cosec_ref.py decode SPEC.json  ->  one JSON line {"tokens": [[...]], "accepted": [[...]]}
        cosec_ref.py loss SPEC.json    ->  one JSON line {"loss", "lm", "kl", "grads": {name: [...]}}
+       cosec_ref.py data SPEC.json    ->  one JSON line {"examples": [ids, weights] or null per line}
 
 SPEC: base, expert (HF dir or PEFT adapter dir), expert_base (for an adapter), prompt_ids,
 rows, max_new_tokens, eos_id, pad_id, threshold, exp_temp, exp_top_p, and either
@@ -155,5 +156,55 @@ def loss(spec):
     print(json.dumps(out))
 
 
+def data(spec):
+    """cosec/data_proceess.py `add_data` (L62-109) with the fast tokenizer's char_to_token,
+    over every line of SPEC["files"] in order; SPEC: model, files, max_num_tokens."""
+    tokenizer = AutoTokenizer.from_pretrained(spec["model"])
+    out = []
+    for path in spec["files"]:
+        for line in open(path):
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            src, changes = item["func_src_after"], item["char_changes"]["added"]
+            encoded = tokenizer(src)  # encode_plus (L63), removed in transformers 5
+            if len(encoded["input_ids"]) > spec["max_num_tokens"]:
+                out.append(None)
+                continue
+            min_changed_tokens = 1  # L67: vul_type is a list, never 'cwe-invalid'/'cwe-valid'
+            if len(changes) == 0:
+                weights = [1] * len(encoded["input_ids"])
+            else:
+                weights = [0] * len(encoded["input_ids"])
+            for change in changes:
+                char_start = change["char_start"]
+                char_start_idx = encoded.char_to_token(char_start)
+                char_end = change["char_end"]
+                char_end_idx = encoded.char_to_token(char_end - 1)
+                if char_start_idx is None:
+                    for i in range(char_start, min(char_end, len(src))):
+                        char_start_idx = encoded.char_to_token(i)
+                        if char_start_idx is not None:
+                            break
+                if char_end_idx is None:
+                    for i in range(char_end - 1, max(char_start - 1, -1), -1):
+                        char_end_idx = encoded.char_to_token(i)
+                        if char_end_idx is not None:
+                            break
+                if char_start_idx is None or char_end_idx is None:
+                    continue
+                for char_idx in range(char_start_idx, char_end_idx + 1):
+                    if char_idx < len(weights):
+                        weights[char_idx] = 1
+            if sum(weights) < min_changed_tokens:
+                out.append(None)
+                continue
+            if len(encoded["input_ids"]) - sum(weights) < min_changed_tokens:
+                out.append(None)
+                continue
+            out.append([encoded["input_ids"], weights])
+    print(json.dumps({"examples": out}))
+
+
 if __name__ == "__main__":
-    {"decode": decode, "loss": loss}[sys.argv[1]](json.load(open(sys.argv[2])))
+    {"decode": decode, "loss": loss, "data": data}[sys.argv[1]](json.load(open(sys.argv[2])))
