@@ -35,6 +35,12 @@ const cli = defineFlags({
   seed: { type: "int", min: 0, default: U.seed, help: "seed (LoRA init, dropout)" },
   "max-steps": { type: "int", min: 0, default: 0, help: "stop after N steps (0 = no limit)" },
   dtype: { type: "choice", choices: ["f32", "bf16"], default: "f32", help: "base weights dtype" },
+  device: { type: "device", help: "where training runs" },
+  "resume-from": {
+    type: "path",
+    kind: "dir",
+    help: "start from this adapter's LoRA weights (upstream --resume_from_checkpoint)",
+  },
 }, { name: "train --method cosec" });
 
 /** Parses `args` and trains; prints a JSON summary. */
@@ -58,6 +64,8 @@ export async function runCoSecTrain(args: string[]): Promise<void> {
       seed: v.seed,
       maxSteps: v["max-steps"],
       dtype: v.dtype,
+      device: v.device,
+      resumeFrom: v["resume-from"],
       onStep: (l) =>
         console.error(
           `step ${l.step}/${l.total} loss ${l.loss.toFixed(4)} (lm ${l.lm.toFixed(4)}, ` +

@@ -6,7 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { PROJECT_ROOT } from "../ffi/mod.ts";
+import { noGrad, randn } from "../ffi/mod.ts";
 import { loadCoSecSplit } from "../lib/cosec/data.ts";
+import { trainCoSec } from "../lib/cosec/train.ts";
+import { applyLora } from "../lib/lora/mod.ts";
+import { loadPretrained } from "../lib/model/load.ts";
+import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
 import { Tokenizer } from "../lib/model/tokenizer.ts";
 import { haveVenvPython, venvPythonJson } from "../lib/util/python.ts";
@@ -80,6 +85,85 @@ Deno.test({
     const files = [...Deno.readDirSync(`${SVEN}/train`)].map((e) => e.name)
       .filter((n) => n.endsWith(".jsonl")).sort().map((n) => `${SVEN}/train/${n}`);
     assert.ok(await compareData(SVEN, files) > 100);
+  },
+});
+
+Deno.test({
+  name: "training trajectory equals upstream's loop (AdamW, schedule, per-micro-batch clip)",
+  ignore: !haveVenvPython(),
+  fn: async () => {
+    // 3 examples, accumulation 2: one step per epoch and one micro-batch carried over, as upstream
+    await Deno.mkdir(`${dir}/data3/train`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/data3/train.jsonl`, lines.slice(0, 3).join("\n") + "\n");
+    const { model } = await loadPretrained(`${dir}/model`);
+    try {
+      const a = applyLora(model, {
+        r: 8,
+        alpha: 16,
+        dropout: 0,
+        targetModules: ["q_proj", "v_proj"],
+      });
+      noGrad(() => {
+        for (const [n, t] of a.namedParameters()) {
+          if (n.includes("lora_B")) t.copy_(randn(t.shape).mul(0.05));
+        }
+      });
+      await a.save(`${dir}/init`, `${dir}/model`);
+    } finally {
+      model.dispose();
+    }
+    const knobs = { epochs: 4, lr: 1e-2, warmupSteps: 1, gradAcc: 2, maxGradNorm: 0.05 };
+    const r = await trainCoSec({
+      model: `${dir}/model`,
+      data: `${dir}/data3`,
+      out: `${dir}/traj`,
+      loraDropout: 0,
+      resumeFrom: `${dir}/init`,
+      weightDecay: 0.01,
+      ...knobs,
+    });
+    assert.equal(r.steps, 4);
+    const tok = await Tokenizer.load(`${dir}/model`);
+    const ex = (await loadCoSecSplit(`${dir}/data3`, "train", tok, 1024)).examples;
+    assert.equal(ex.length, 3);
+    const spec = `${dir}/train_spec.json`;
+    await Deno.writeTextFile(
+      spec,
+      JSON.stringify({
+        model: `${dir}/model`,
+        adapter: `${dir}/init`,
+        examples: ex.map((e) => [e.ids, e.weights]),
+        epochs: knobs.epochs,
+        lr: knobs.lr,
+        warmup_steps: knobs.warmupSteps,
+        grad_acc: knobs.gradAcc,
+        max_grad_norm: knobs.maxGradNorm,
+        weight_decay: 0.01,
+      }),
+    );
+    const py = await venvPythonJson<{ weights: Record<string, number[]> }>("cosec_ref.py train", [
+      `${PROJECT_ROOT}/tools/cosec_ref.py`,
+      "train",
+      spec,
+    ]);
+    const read = async (file: string, name: string) => {
+      const info = (await readHeader(file)).tensors.get(`base_model.model.${name}`);
+      assert.ok(info, `no ${name} in ${file}`);
+      const b = await readTensorBytes(info);
+      return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+    };
+    const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+      Array.from(a).reduce((d, x, i) => Math.max(d, Math.abs(x - b[i])), 0);
+    assert.equal(Object.keys(py.weights).length, 8);
+    for (const [name, want] of Object.entries(py.weights)) {
+      const got = await read(`${dir}/traj/checkpoint-last/adapter_model.safetensors`, name);
+      const init = await read(`${dir}/init/adapter_model.safetensors`, name);
+      const scale = want.reduce((m, w) => Math.max(m, Math.abs(w)), 0);
+      const moved = maxDiff(init, want);
+      assert.ok(moved > 1e-3 * scale, `${name} did not move (${moved})`);
+      const d = maxDiff(got, want);
+      assert.ok(d <= 1e-5 * scale, `${name}: max difference ${d} (scale ${scale})`);
+    }
   },
 });
 

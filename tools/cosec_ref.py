@@ -5,6 +5,7 @@ temperature exp_temp), run with transformers (+ PEFT for an adapter expert).
 
 Usage: cosec_ref.py decode SPEC.json  ->  one JSON line {"tokens": [[...]], "accepted": [[...]]}
        cosec_ref.py loss SPEC.json    ->  one JSON line {"loss", "lm", "kl", "grads": {name: [...]}}
+       cosec_ref.py train SPEC.json   ->  one JSON line {"losses": [...], "weights": {name: [...]}}
        cosec_ref.py data SPEC.json    ->  one JSON line {"examples": [ids, weights] or null per line}
 
 SPEC: base, expert (HF dir or PEFT adapter dir), expert_base (for an adapter), prompt_ids,
@@ -156,6 +157,67 @@ def loss(spec):
     print(json.dumps(out))
 
 
+def train(spec):
+    """cosec/train_lora_sec.py `train` (L123-217) from a saved adapter (`--resume_from_checkpoint`
+    loads weights only, L276-289): AdamW (L137), HF linear warm-up schedule (L138-139), batch 1 in
+    order, loss / grad_acc, clip after every backward (L204), step every grad_acc-th example of
+    an epoch (L207-211). SPEC: model, adapter, examples [[ids, weights]], epochs, lr,
+    warmup_steps, grad_acc, max_grad_norm, weight_decay. Prints the final LoRA weights."""
+    from peft import PeftModel
+    from torch.optim import AdamW
+    from transformers import get_linear_schedule_with_warmup
+
+    tokenizer = AutoTokenizer.from_pretrained(spec["model"])
+    model = AutoModelForCausalLM.from_pretrained(spec["model"], dtype=torch.float32)
+    ref_model = AutoModelForCausalLM.from_pretrained(spec["model"], dtype=torch.float32)
+    model.resize_token_embeddings(len(tokenizer))
+    ref_model.resize_token_embeddings(len(tokenizer))
+    model = PeftModel.from_pretrained(model, spec["adapter"], is_trainable=True)
+    examples = spec["examples"]
+    grad_acc = spec["grad_acc"]
+    total_steps = len(examples) // grad_acc * spec["epochs"]
+    optimizer = AdamW(model.parameters(), lr=spec["lr"], eps=1e-8,
+                      weight_decay=spec["weight_decay"])
+    scheduler = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=spec["warmup_steps"],
+                                                num_training_steps=total_steps)
+    losses = []
+    for _epoch in range(spec["epochs"]):
+        model.train()
+        ref_model.eval()
+        for step, (ids, w) in enumerate(examples):
+            inputs = torch.tensor([ids])
+            weights = torch.tensor([w])
+            shift_inputs = inputs[..., 1:].squeeze(0)
+            shift_weights = weights[..., 1:].squeeze(0)
+            outputs = model(inputs)
+            correct_logits = outputs.logits[..., :-1, :].squeeze(0)
+            lm_loss = torch.nn.CrossEntropyLoss(reduction="none")(correct_logits, shift_inputs)
+            lm_loss = lm_loss[shift_weights != 0].mean()
+            correct_log_probs = F.log_softmax(correct_logits, dim=-1)
+            with torch.no_grad():
+                ref_logits = ref_model(inputs).logits[..., :-1, :].squeeze(0)
+            ref_log_probs = F.log_softmax(ref_logits, dim=-1)
+            kl = torch.nn.KLDivLoss(log_target=True, reduction="none")(
+                correct_log_probs, ref_log_probs).sum(dim=1)
+            kl_loss = kl[(1 - shift_weights) != 0].mean()
+            loss_ = lm_loss + kl_loss
+            losses.append(loss_.item())
+            if grad_acc > 1:
+                loss_ = loss_ / grad_acc
+            loss_.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec["max_grad_norm"])
+            if (step + 1) % grad_acc == 0:
+                optimizer.step()
+                optimizer.zero_grad()
+                scheduler.step()
+    weights = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            key = name.removeprefix("base_model.model.").replace(".default.", ".")
+            weights[key] = p.detach().flatten().tolist()
+    print(json.dumps({"losses": losses, "weights": weights}))
+
+
 def data(spec):
     """cosec/data_proceess.py `add_data` (L62-109) with the fast tokenizer's char_to_token,
     over every line of SPEC["files"] in order; SPEC: model, files, max_num_tokens."""
@@ -207,4 +269,4 @@ def data(spec):
 
 
 if __name__ == "__main__":
-    {"decode": decode, "loss": loss, "data": data}[sys.argv[1]](json.load(open(sys.argv[2])))
+    {"decode": decode, "loss": loss, "data": data, "train": train}[sys.argv[1]](json.load(open(sys.argv[2])))

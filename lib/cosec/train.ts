@@ -19,7 +19,7 @@
  * Upstream's per-epoch validation loss (`do_eval`, L76-121, logged only) is not computed.
  * @module
  */
-import { manualSeed, noGrad, tensor, tidy } from "../../ffi/mod.ts";
+import { type Device, manualSeed, noGrad, tensor, tidy } from "../../ffi/mod.ts";
 import { applyLora } from "../lora/mod.ts";
 import { loadPretrained } from "../model/load.ts";
 import { AdamW, linearWarmupDecay } from "../nn/optim.ts";
@@ -49,6 +49,13 @@ export interface CoSecTrainOptions {
   /** Stop after this many optimizer steps (0 = none; for smoke runs). */
   maxSteps?: number;
   dtype?: "f32" | "bf16";
+  /** Device (default cpu). */
+  device?: Device;
+  /**
+   * Start from this PEFT adapter's LoRA weights instead of a fresh init (upstream's
+   * `--resume_from_checkpoint`, L276-289, which loads the weights only).
+   */
+  resumeFrom?: string;
   /** Called after each optimizer step. */
   onStep?: (log: { step: number; total: number; loss: number; lm: number; kl: number }) => void;
 }
@@ -90,7 +97,10 @@ export async function trainCoSec(o: CoSecTrainOptions): Promise<CoSecTrainResult
     & typeof UPSTREAM_COSEC_TRAIN
     & CoSecTrainOptions;
   manualSeed(c.seed);
-  const { model, tokenizer } = await loadPretrained(c.model, { dtype: c.dtype ?? "f32" });
+  const { model, tokenizer } = await loadPretrained(c.model, {
+    dtype: c.dtype ?? "f32",
+    device: c.device ?? "cpu",
+  });
   try {
     const data = await loadCoSecSplit(c.data, "train", tokenizer, c.maxTokens);
     if (!data.examples.length) {
@@ -105,6 +115,7 @@ export async function trainCoSec(o: CoSecTrainOptions): Promise<CoSecTrainResult
       dropout: c.loraDropout,
       targetModules: ["q_proj", "v_proj"],
     });
+    if (c.resumeFrom) await adapter.loadWeights(c.resumeFrom);
     adapter.train(true);
     const opt = new AdamW(adapter.namedParameters(), {
       lr: c.lr,
