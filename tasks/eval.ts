@@ -99,6 +99,12 @@ const cli = defineFlags({
     if (v.method === "cosec" && !v.expert) {
       throw new UsageError("--method cosec needs --expert DIR (from `train --method cosec`)");
     }
+    if (v.method === "cosec" && v.adapter) {
+      throw new UsageError("--adapter does not apply to --method cosec (the expert is --expert)");
+    }
+    if (v.method !== "cosec" && (v.expert || v["expert-base"])) {
+      throw new UsageError("--expert/--expert-base apply to --method cosec only");
+    }
   },
 });
 

@@ -41,7 +41,7 @@ const cli = defineFlags({
     kind: "dir",
     help: "start from this adapter's LoRA weights (upstream --resume_from_checkpoint)",
   },
-}, { name: "train --method cosec" });
+}, { name: "train" });
 
 /** Parses `args` and trains; prints a JSON summary. */
 export async function runCoSecTrain(args: string[]): Promise<void> {
