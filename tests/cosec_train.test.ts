@@ -231,3 +231,47 @@ Deno.test({
     assert.equal(comps.length, 1);
   },
 });
+
+Deno.test("bad CoSec flag combinations are usage errors, before anything loads", async () => {
+  const fails = async (args: string[], msg: RegExp) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", ...args],
+      cwd: PROJECT_ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, text);
+    assert.match(text, msg);
+    assert.doesNotMatch(text, /\bat .*\.ts:\d+/);
+  };
+  const m = `${dir}/model`;
+  await fails(
+    ["tasks/eval.ts", "--model", m, "--method", "cosec", "--out", `${dir}/bad`],
+    /--method cosec needs --expert DIR/,
+  );
+  await fails(
+    [
+      "tasks/eval.ts",
+      "--model",
+      m,
+      "--method",
+      "cosec",
+      "--expert",
+      m,
+      "--adapter",
+      m,
+      "--out",
+      `${dir}/bad`,
+    ],
+    /--adapter does not apply to --method cosec/,
+  );
+  await fails(
+    ["tasks/eval.ts", "--model", m, "--method", "lm", "--expert", m, "--out", `${dir}/bad`],
+    /apply to --method cosec only/,
+  );
+  await fails(
+    ["tasks/train.ts", "--method", "cosec", "--model", m, "--data", dir, "--out", `${dir}/bad`],
+    /no train data in/,
+  );
+});
