@@ -108,6 +108,59 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "with the default draws, a seed gives torch.multinomial's samples (same generator)",
+  ignore: !haveVenvPython(),
+  sanitizeResources: false,
+  fn: async () => {
+    const gen = await loadCoSec({ model: `${dir}/base`, expert: `${dir}/expert` });
+    try {
+      const promptIds = gen.tokenizer.encode("def get_user(user_id):\n    conn = ");
+      const tokens: number[][] = [];
+      const accepted: boolean[][] = [];
+      const knobs = { ...UPSTREAM_COSEC, threshold: 0.004 };
+      noGrad(() =>
+        coGenerate(gen.model, gen.expert, gen.tokenizer.vocabSize, gen.tokenizer, promptIds, {
+          numReturnSequences: ROWS,
+          maxNewTokens: STEPS,
+          seed: 7,
+          knobs,
+          onStep: (_s, t, a) => {
+            tokens.push(t);
+            accepted.push(a);
+          },
+        })
+      );
+      const spec = `${dir}/spec_seed.json`;
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({
+          base: `${dir}/base`,
+          expert: `${dir}/expert`,
+          prompt_ids: promptIds,
+          rows: ROWS,
+          max_new_tokens: STEPS,
+          eos_id: gen.tokenizer.eosTokenId,
+          pad_id: gen.tokenizer.eosTokenId,
+          threshold: knobs.threshold,
+          exp_temp: knobs.expertTemperature,
+          exp_top_p: knobs.expertTopP,
+          seed: 7,
+        }),
+      );
+      const ref = await venvPythonJson<Ref>("cosec_ref.py", [
+        `${PROJECT_ROOT}/tools/cosec_ref.py`,
+        "decode",
+        spec,
+      ]);
+      assert.deepEqual(accepted, ref.accepted);
+      assert.deepEqual(tokens, ref.tokens);
+    } finally {
+      gen.dispose();
+    }
+  },
+});
+
 Deno.test("a tokenizer mismatch between base and expert is a clear error", async () => {
   const a = await loadPretrained(`${dir}/base`);
   const b = await loadPretrained(`${dir}/other`);

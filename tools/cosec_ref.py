@@ -31,9 +31,9 @@ from transformers.generation.logits_process import (
 def load(spec):
     base = AutoModelForCausalLM.from_pretrained(spec["base"], dtype=torch.float32)
     # sven/evaler.py L298, L310-312: the expert base is resized to its tokenizer's length, then
-    # PEFT. The shrink is emulated by masking the logits past that length (same distribution)
-    # so that a base token in those rows can still be fed to the expert; upstream would fail
-    # on one (trained checkpoints give those rows ~0 probability, random tiny ones do not).
+    # PEFT. The shrink is emulated by dropping the logits past that length, keeping the rows
+    # so that a base token in them can still be fed to the expert; upstream would fail on one
+    # (trained checkpoints give those ids ~0 probability, random tiny ones do not).
     expert_dir = spec.get("expert_base") or spec["expert"]
     expert = AutoModelForCausalLM.from_pretrained(expert_dir, dtype=torch.float32)
     n_tok = len(AutoTokenizer.from_pretrained(expert_dir))
@@ -56,7 +56,7 @@ def decode(spec):
             return torch.multinomial(probs, num_samples=1)
         u = torch.tensor([[uniforms[step][r][which]] for r in range(rows)], dtype=torch.float32)
         idx = (probs.cumsum(-1) < u).sum(-1, keepdim=True)
-        return idx.clamp(max=(n_tok if which == 0 else probs.shape[-1]) - 1)
+        return idx.clamp(max=probs.shape[-1] - 1)
 
     # L919-927 + L979-986: temperature, (top_k 0: none), top_p, min_p 0.0
     warper = LogitsProcessorList([
@@ -77,8 +77,7 @@ def decode(spec):
             oe = expert(step_input, past_key_values=past_e, use_cache=True)
             past_b, past_e = ob.past_key_values, oe.past_key_values
             next_token_logits = ob.logits[:, -1, :].float()
-            next_token_logits_expert = oe.logits[:, -1, :].float()
-            next_token_logits_expert[:, n_tok:] = -float("inf")
+            next_token_logits_expert = oe.logits[:, -1, :n_tok].float()
             next_token_logits_expert = warper(input_ids, next_token_logits_expert)  # L1236
             exp_probs = F.softmax(next_token_logits_expert, dim=-1)  # L1238
             temp_token = draw(exp_probs, step, 0)  # L1239
