@@ -157,18 +157,17 @@ export function coGenerate(
   const generated: number[][] = Array.from({ length: B }, () => []);
   const finished = new Array<boolean>(B).fill(false);
   const caches: KVCache[] = [];
+  let logits: Tensor[] = [];
   try {
     noGrad(() => {
-      let logits: [Tensor, Tensor] | null = null;
+      for (const m of [base, expert]) {
+        const p = tidy(() => prefill(m, promptIds, B, T + maxNew));
+        caches.push(p.cache);
+        logits.push(p.logits);
+      }
       for (let step = 0; step < maxNew; step++) {
         const out = tidy(() => {
-          let [lb, le] = logits ?? (() => {
-            const b = prefill(base, promptIds, B, T + maxNew);
-            caches.push(b.cache);
-            const e = prefill(expert, promptIds, B, T + maxNew);
-            caches.push(e.cache);
-            return [b.logits, e.logits];
-          })();
+          let [lb, le] = logits;
           if (lb.dtype !== "f32") lb = lb.to("f32");
           if (le.dtype !== "f32") le = le.to("f32");
           if (le.shape[1] > expertVocab) le = le.narrow(1, 0, expertVocab);
@@ -178,8 +177,8 @@ export function coGenerate(
         const chosen = out[0].toNumbers();
         const accepted = out[1].toNumbers().map((x) => x !== 0);
         out.forEach((t) => t.dispose());
-        logits?.forEach((t) => t.dispose());
-        logits = null;
+        logits.forEach((t) => t.dispose());
+        logits = [];
         for (let b = 0; b < B; b++) {
           const t = finished[b] ? pad : chosen[b];
           generated[b].push(t);
@@ -188,16 +187,18 @@ export function coGenerate(
         opts.onStep?.(step, generated.map((g) => g[step]), accepted);
         if ((stop && finished.every((f) => f)) || step === maxNew - 1) break;
         const ids = generated.map((g) => [g[step]]);
-        logits = [base, expert].map((m, i) =>
-          tidy(() =>
-            m.forward(ids, { cache: caches[i], positionIds: ids.map(() => [T + step]) })
-              .logits.select(1, 0).keep()
-          )
-        ) as [Tensor, Tensor];
+        for (const [i, m] of [base, expert].entries()) {
+          logits.push(
+            tidy(() =>
+              m.forward(ids, { cache: caches[i], positionIds: ids.map(() => [T + step]) })
+                .logits.select(1, 0).keep()
+            ),
+          );
+        }
       }
-      logits?.forEach((t) => t.dispose());
     });
   } finally {
+    logits.forEach((t) => t.dispose());
     caches.forEach((c) => c.dispose());
   }
   const tokens = generated.map((g) => {
