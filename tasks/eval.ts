@@ -1,12 +1,14 @@
 /**
  * `deno task eval`: sample completions for the security scenarios with the base model (`lm`),
- * DeepGuard (adapter + security-guided decoding) or the text baseline (`text`: the base model with
- * a "secure" comment in the prompt), score them, and write the report.
+ * DeepGuard (adapter + security-guided decoding), the text baseline (`text`: the base model with
+ * a "secure" comment in the prompt) or CoSec (co-decoding with a security expert), score them, and
+ * write the report.
  * Defaults are the paper's sampling settings. Re-running with the same flags resumes.
  * @module
  */
 import { describePlan, planEvaluation, runEvaluation } from "../lib/pipeline/evaluate.ts";
 import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
+import { UPSTREAM_COSEC } from "../lib/cosec/codecoding.ts";
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 import { summaryMarkdown } from "../lib/eval/report_md.ts";
 import { asUsageError, sampleRateEstimate, SCOPE_FLAGS, scoreRateEstimate } from "./scope.ts";
@@ -21,10 +23,34 @@ const cli = defineFlags({
   },
   method: {
     type: "choice",
-    choices: ["lm", "deepguard", "text"],
+    choices: ["lm", "deepguard", "text", "cosec"],
     required: true,
     help: "lm: plain sampling (LoRA if --adapter); deepguard: adapter + guided decoding;\n" +
-      'text: base model prompted with "# The following code is secure" (SVEN baseline)',
+      'text: base model prompted with "# The following code is secure" (SVEN baseline);\n' +
+      "cosec: co-decoding with --expert (temperature/top-p then do not apply)",
+  },
+  expert: {
+    type: "path",
+    kind: "dir",
+    help: "CoSec expert: adapter from `train --method cosec`, or a full checkpoint",
+  },
+  "expert-base": {
+    type: "path",
+    kind: "dir",
+    help: "base model of the CoSec expert adapter (default: named in its adapter_config.json)",
+  },
+  "expert-temperature": {
+    type: "float",
+    above: 0,
+    default: UPSTREAM_COSEC.expertTemperature,
+    help: "CoSec: expert temperature (upstream --exp_temp)",
+  },
+  threshold: {
+    type: "float",
+    min: 0,
+    max: 1,
+    default: UPSTREAM_COSEC.threshold,
+    help: "CoSec: accept the expert's token when min(1, p_base/p_expert) exceeds this",
   },
   "eval-type": {
     type: "choice",
@@ -77,6 +103,15 @@ const cli = defineFlags({
         "--method text runs the untrained base model (upstream's text baseline); drop --adapter",
       );
     }
+    if (v.method === "cosec" && !v.expert) {
+      throw new UsageError("--method cosec needs --expert DIR (from `train --method cosec`)");
+    }
+    if (v.method === "cosec" && v.adapter) {
+      throw new UsageError("--adapter does not apply to --method cosec (the expert is --expert)");
+    }
+    if (v.method !== "cosec" && (v.expert || v["expert-base"])) {
+      throw new UsageError("--expert/--expert-base apply to --method cosec only");
+    }
   },
 });
 
@@ -86,6 +121,13 @@ await runMain(cli.usage, async () => {
     model: v.model,
     adapter: v.adapter,
     method: v.method,
+    expert: v.expert,
+    expertBase: v["expert-base"],
+    cosec: {
+      ...UPSTREAM_COSEC,
+      expertTemperature: v["expert-temperature"],
+      threshold: v.threshold,
+    },
     evalType: v["eval-type"],
     scenarios: v.scenarios,
     scenarioIds: v["scenario-ids"],

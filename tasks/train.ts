@@ -17,8 +17,15 @@ import {
 } from "../lib/train/mod.ts";
 import { AGGREGATIONS } from "../lib/aggregator/mod.ts";
 import { defineFlags, type FlagValues, runMain, UsageError } from "../lib/util/cli.ts";
+import { runCoSecTrain } from "./train_cosec.ts";
 
 const spec = {
+  method: {
+    type: "choice",
+    choices: ["deepguard", "cosec"],
+    default: "deepguard",
+    help: "deepguard: this adapter; cosec: the CoSec expert (own flags: --method cosec --help)",
+  },
   model: {
     type: "path",
     kind: "dir",
@@ -162,7 +169,14 @@ function flagConfig(v: FlagValues<typeof spec>): Parameters<typeof resolveConfig
 // Ranges are checked by resolveConfig (TrainConfigError names the flag) before the file system.
 const cli = defineFlags(spec, { name: "train", check: (v) => void configOf(v) });
 
-await runMain(cli.usage, async () => {
+/** `--method cosec` has its own flags and defaults (tasks/train_cosec.ts). */
+const methodArg = Deno.args.find((_, i) => Deno.args[i - 1] === "--method") ??
+  Deno.args.find((a) => a.startsWith("--method="))?.slice("--method=".length);
+
+if (methodArg === "cosec") await runCoSecTrain(Deno.args);
+else await runMain(cli.usage, trainDeepGuard);
+
+async function trainDeepGuard(): Promise<void> {
   const { values } = cli.parse(Deno.args);
   // A failure mid-run may leave the progress bar's line open: start the error on a fresh line.
   // Malformed training data is the user's to fix: a usage error naming file:line and field.
@@ -187,4 +201,4 @@ await runMain(cli.usage, async () => {
     steps_per_second: r.stepsPerSecond,
   };
   console.log(JSON.stringify(summary));
-});
+}

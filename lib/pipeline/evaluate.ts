@@ -15,6 +15,8 @@ import type { Summary } from "../eval/metrics.ts";
 import { adapterMeta, modelMeta } from "../eval/run_meta.ts";
 import type { Scenario } from "../eval/types.ts";
 import { formatSeconds, ProgressBar } from "../util/progress.ts";
+import type { CoDecodeKnobs } from "../cosec/codecoding.ts";
+import { loadCoSec } from "../cosec/expert.ts";
 import { loadGenerator } from "./generator.ts";
 import { sampleScenarios, type SampleSettings, scenarioPrompt, textPrompt } from "./samples.ts";
 
@@ -22,10 +24,11 @@ import { sampleScenarios, type SampleSettings, scenarioPrompt, textPrompt } from
 export type EvalType = "base" | "untrain" | "all";
 
 /**
- * Evaluation methods: plain sampling, DeepGuard (adapter + security-guided decoding), or SVEN's
- * text baseline (the untrained base model with a "secure" comment before the function context).
+ * Evaluation methods: plain sampling, DeepGuard (adapter + security-guided decoding), SVEN's
+ * text baseline (the untrained base model with a "secure" comment before the function context),
+ * or CoSec (co-decoding with a security expert).
  */
-export type Method = "lm" | "deepguard" | "text";
+export type Method = "lm" | "deepguard" | "text" | "cosec";
 
 /** Options of {@link runEvaluation}. */
 export interface EvalOptions {
@@ -33,8 +36,14 @@ export interface EvalOptions {
   model: string;
   /** Adapter directory; required for `deepguard`, optional for `lm` (LoRA only, no guidance). */
   adapter?: string;
-  /** `lm` (plain sampling), `deepguard` (adapter + guided decoding) or `text` (comment prompt). */
+  /** `lm`, `deepguard`, `text` or `cosec`; see {@link Method}. */
   method: Method;
+  /** CoSec expert: LoRA adapter from `train --method cosec`, or a full checkpoint. */
+  expert?: string;
+  /** Base model of a CoSec expert adapter (default: the one its adapter_config.json names). */
+  expertBase?: string;
+  /** CoSec co-decoding knobs (default upstream's). */
+  cosec?: CoDecodeKnobs;
   /** Which scenario group to run. */
   evalType: EvalType;
   /** Scenario file or upstream folder; default ../shared/data/sec_eval/scenarios.jsonl. */
@@ -89,6 +98,9 @@ export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
     throw new RangeError(
       "--method text runs the untrained base model (upstream's text baseline); drop --adapter",
     );
+  }
+  if (opts.method === "cosec" && !opts.expert) {
+    throw new RangeError("--method cosec needs --expert DIR (from `train --method cosec`)");
   }
   const judges = parseJudges(opts.judges, Object.values(await defaultBackends()));
   const scope: ScenarioScope = {
@@ -157,6 +169,9 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
     model: opts.model,
     adapter: opts.adapter ?? null,
     method: opts.method,
+    ...(opts.method === "cosec"
+      ? { expert: opts.expert, expertBase: opts.expertBase ?? null, cosec: opts.cosec ?? null }
+      : {}),
     evalType: opts.evalType,
     scenarios: opts.scenarios ?? null,
     scenarioIds: scenarios.map((s) => s.id),
@@ -174,13 +189,15 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
   }
   await Deno.writeTextFile(runPath, JSON.stringify(runInfo, null, 2) + "\n");
 
-  const gen = await loadGenerator({
-    model: opts.model,
-    adapter: opts.adapter,
-    guided: opts.method === "deepguard",
-    dtype: opts.dtype,
-    device: opts.device,
-  });
+  const gen = opts.method === "cosec"
+    ? { ...(await loadCoSec({ ...opts, expert: opts.expert!, knobs: opts.cosec })), guidance: null }
+    : await loadGenerator({
+      model: opts.model,
+      adapter: opts.adapter,
+      guided: opts.method === "deepguard",
+      dtype: opts.dtype,
+      device: opts.device,
+    });
   const cache = `${opts.out}/completions.jsonl`;
   try {
     if (opts.progress !== false) console.error(`eval: ${gen.description}`);

@@ -108,10 +108,11 @@ export type SampleProgress = (event: SampleProgressEvent) => void;
 /**
  * Samples `settings.samples` completions per scenario into `cachePath` (JSONL of
  * {@link CompletionRecord}), skipping calls already cached; `promptOf` builds each prompt
- * (default {@link scenarioPrompt}). Returns all records, in scenario order then call order.
+ * (default {@link scenarioPrompt}); `pre.generate` replaces {@link generate} (CoSec co-decoding).
+ * Returns all records, in scenario order then call order.
  */
 export function sampleScenarios(
-  pre: { model: DecoderLM; tokenizer: Tokenizer },
+  pre: { model: DecoderLM; tokenizer: Tokenizer; generate?: typeof generate },
   scenarios: readonly Scenario[],
   settings: SampleSettings,
   cachePath: string,
@@ -138,7 +139,7 @@ export function sampleScenarios(
           continue;
         }
         const n = Math.min(settings.perCall, settings.samples - call * settings.perCall);
-        const out = generate(pre.model, pre.tokenizer, [promptIds], {
+        const out = (pre.generate ?? generate)(pre.model, pre.tokenizer, [promptIds], {
           numReturnSequences: n,
           maxNewTokens: settings.maxNewTokens,
           doSample: true,
