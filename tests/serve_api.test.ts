@@ -428,3 +428,53 @@ Deno.test("a client that disconnects cancels its rows; no tensor leak after 200 
     assert.equal(liveTensors(), live, "live tensors grew over 200 requests");
   });
 });
+
+Deno.test("deno task serve: SIGTERM finishes the running request, then exits 0", async () => {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      new URL("../tasks/serve.ts", import.meta.url).pathname,
+      "--model",
+      MODEL,
+      "--port",
+      "0",
+      "--max-batch",
+      "2",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/serving .* at (http:\S+)\/v1/.test(out)) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    out += value;
+  }
+  const url = out.match(/at (http:\S+)\/v1/)![1];
+  const c = new OpenAI({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0 });
+  const stream = await c.completions.create({
+    model: "model",
+    prompt: "x",
+    max_tokens: 60,
+    temperature: 0,
+    stream: true,
+  });
+  const it = stream[Symbol.asyncIterator]();
+  let text = (await it.next()).value!.choices[0].text;
+  proc.kill("SIGTERM");
+  let reason: string | null = null;
+  for (let r = await it.next(); !r.done; r = await it.next()) {
+    text += r.value.choices[0].text;
+    reason = r.value.choices[0].finish_reason ?? reason;
+  }
+  assert.equal(reason, "length");
+  const status = await proc.status;
+  lines.releaseLock();
+  await proc.stdout.cancel().catch(() => {});
+  const err = await new Response(proc.stderr).text();
+  assert.equal(status.code, 0, err);
+  assert.ok(text.length > 0);
+});
