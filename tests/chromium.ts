@@ -67,9 +67,10 @@ export class HeadlessPage {
     (async () => { // keep draining stderr so the browser never blocks on it
       while (!(await reader.read()).done) { /* discard */ }
     })().catch(() => {});
-    const target = await (await fetch(`http://127.0.0.1:${port}/json/new?${encodeURIComponent(url)}`, {
-      method: "PUT",
-    })).json();
+    const target =
+      await (await fetch(`http://127.0.0.1:${port}/json/new?${encodeURIComponent(url)}`, {
+        method: "PUT",
+      })).json();
     const ws = new WebSocket(target.webSocketDebuggerUrl);
     await new Promise((r, j) => {
       ws.onopen = r;

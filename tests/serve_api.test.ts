@@ -374,6 +374,8 @@ Deno.test("a client that disconnects cancels its rows; no tensor leak after 200 
     });
     let chunks = 0;
     for await (const _ of stream) if (++chunks === 3) break; // leaving the loop aborts the fetch
+    while (s.engine.stats().running > 0) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(s.engine.stats().cancelled, 1);
     const ac2 = new AbortController();
     const plain = c.completions.create(
       { model: "model", prompt: PROMPTS[1], max_tokens: 400, temperature: 0 },

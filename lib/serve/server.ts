@@ -50,7 +50,8 @@ export interface ServerOptions {
 type Event =
   | { kind: "delta"; index: number; text: string; scores: TokenScore[] }
   | { kind: "finish"; index: number; reason: FinishReason; tokens: number }
-  | { kind: "error"; error: Error };
+  | { kind: "error"; error: Error }
+  | { kind: "cancelled" };
 
 /** What a request turned into: its prompts' ids and texts and the engine settings. */
 interface Prepared {
@@ -244,7 +245,10 @@ export class OpenAIServer {
     const s = p.settings;
     const events = new Channel<Event>();
     const handles: JobHandle[] = [];
-    const cancel = () => handles.forEach((h) => h.cancel());
+    const cancel = () => {
+      handles.forEach((h) => h.cancel());
+      events.push({ kind: "cancelled" }); // ends the consumer waiting on a job that will say no more
+    };
     try {
       p.prompts.forEach((ids, pi) => {
         const base = pi * s.n;
@@ -286,6 +290,7 @@ export class OpenAIServer {
     if (s.stream) return this.#stream(p, events, cancel, meta);
     // a client that disconnects while waiting aborts the request's signal
     req.signal.addEventListener("abort", cancel);
+    if (req.signal.aborted) cancel();
     return this.#collect(p, events, meta).finally(() =>
       req.signal.removeEventListener("abort", cancel)
     );
@@ -306,6 +311,9 @@ export class OpenAIServer {
     for await (const e of events) {
       if (e.kind === "error") {
         throw new ApiError(500, `generation failed: ${e.error.message}`, { type: "server_error" });
+      }
+      if (e.kind === "cancelled") {
+        throw new ApiError(499, "the client closed the request", { code: "client_closed_request" });
       }
       if (e.kind === "delta") {
         choices[e.index].text += e.text;
@@ -353,6 +361,7 @@ export class OpenAIServer {
             }
           }
           for await (const e of events) {
+            if (e.kind === "cancelled") return;
             if (e.kind === "error") {
               send(ctrl, {
                 error: { message: e.error.message, type: "server_error", param: null, code: null },
