@@ -98,6 +98,15 @@ async function one(
   }
 }
 
+/** 1/5/15-minute load averages (other jobs on a shared machine skew every timing). */
+function loadAvg(): number[] | null {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+  } catch {
+    return null;
+  }
+}
+
 function pct(xs: number[], p: number): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
@@ -222,6 +231,7 @@ await runMain(USAGE, async () => {
     await makeTiny("qwen2", model, { seed: 5, layers: 4 });
   }
   try {
+    const loadBefore = loadAvg();
     const s = await startServer({ model, port: 0, maxBatch, maxQueue: clients * perClient });
     let ours;
     try {
@@ -249,6 +259,8 @@ await runMain(USAGE, async () => {
         cpus: navigator.hardwareConcurrency,
         torch_threads: getNumThreads(),
         device: "cpu",
+        load_average_before: loadBefore,
+        load_average_after: loadAvg(),
       },
       settings: {
         clients,
