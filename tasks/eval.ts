@@ -6,7 +6,12 @@
  * Defaults are the paper's sampling settings. Re-running with the same flags resumes.
  * @module
  */
-import { describePlan, planEvaluation, runEvaluation } from "../lib/pipeline/evaluate.ts";
+import {
+  describePlan,
+  methodInputsError,
+  planEvaluation,
+  runEvaluation,
+} from "../lib/pipeline/evaluate.ts";
 import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
 import { UPSTREAM_COSEC } from "../lib/cosec/codecoding.ts";
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
@@ -93,25 +98,13 @@ const cli = defineFlags({
   about: "Defaults are the paper's sampling settings. Scenarios: ../shared/data/sec_eval unless " +
     "--scenarios.",
   check: (v) => {
-    if (v.method === "deepguard" && !v.adapter) {
-      throw new UsageError(
-        "--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)",
-      );
-    }
-    if (v.method === "text" && v.adapter) {
-      throw new UsageError(
-        "--method text runs the untrained base model (upstream's text baseline); drop --adapter",
-      );
-    }
-    if (v.method === "cosec" && !v.expert) {
-      throw new UsageError("--method cosec needs --expert DIR (from `train --method cosec`)");
-    }
-    if (v.method === "cosec" && v.adapter) {
-      throw new UsageError("--adapter does not apply to --method cosec (the expert is --expert)");
-    }
-    if (v.method !== "cosec" && (v.expert || v["expert-base"])) {
-      throw new UsageError("--expert/--expert-base apply to --method cosec only");
-    }
+    const bad = methodInputsError({
+      method: v.method,
+      adapter: v.adapter,
+      expert: v.expert,
+      expertBase: v["expert-base"],
+    });
+    if (bad) throw new UsageError(bad);
   },
 });
 

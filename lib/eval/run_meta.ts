@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { SampleSettings } from "../pipeline/samples.ts";
 import { PROJECT_ROOT, venvDir, venvPython, venvTool } from "./py/paths.ts";
 
 /** The model of a run: its directory, config.json hash and the shape that identifies it. */
@@ -41,25 +42,12 @@ export interface GenerationMeta {
   model: ModelMeta;
   /** The adapter, null for none. */
   adapter: AdapterMeta | null;
-  /** `lm` or `deepguard`. */
+  /** The sampling method (`--method`: `lm`, `text`, `cosec`, `deepguard`, …). */
   method: string;
   /** `base`, `untrain` or `all`. */
   evalType: string;
-  /** Sampling settings (see lib/pipeline/samples.ts `SampleSettings`). */
-  sampling: {
-    /** Samples per scenario. */
-    samples: number;
-    /** Sequences per generate call. */
-    perCall: number;
-    /** Sampling temperature. */
-    temperature: number;
-    /** Nucleus top-p. */
-    topP: number;
-    /** New-token budget. */
-    maxNewTokens: number;
-    /** Base seed. */
-    seed: number;
-  };
+  /** Sampling settings. */
+  sampling: SampleSettings;
   /** How the seeds were used, in words (e.g. "call i seeded with seed + i"). */
   seeds: string;
   /** Weight precision (`f32`, `bf16`). */

@@ -45,16 +45,7 @@ export type {
 } from "./tokenizer.ts";
 export { applyRope, ropeInvFreq, type RopeTables, ropeTables } from "./rope.ts";
 export { KVCache } from "./kv_cache.ts";
-export {
-  allocMatrix,
-  emptyLinear,
-  FusableModule,
-  FusedLinears,
-  type Projection,
-  type Storage,
-  storage,
-  type WeightOptions,
-} from "./linears.ts";
+export * from "./linears.ts";
 export { Attention, DecoderBody, DecoderLayer, DecoderLM, FINFO_MIN, MLP } from "./qwen_llama.ts";
 export type { ForwardOptions, ForwardOutput, LayerContext } from "./qwen_llama.ts";
 export {

@@ -85,23 +85,37 @@ export interface EvalPlan {
 }
 
 /**
+ * What is wrong with the inputs a method takes (`--adapter`, `--expert`, `--expert-base`), or
+ * null: the one check behind {@link planEvaluation} and the eval task's flag check.
+ */
+export function methodInputsError(
+  o: Pick<EvalOptions, "method" | "adapter" | "expert" | "expertBase">,
+): string | null {
+  if (o.method === "deepguard" && !o.adapter) {
+    return "--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)";
+  }
+  if (o.method === "text" && o.adapter) {
+    return "--method text runs the untrained base model (upstream's text baseline); drop --adapter";
+  }
+  if (o.method === "cosec" && !o.expert) {
+    return "--method cosec needs --expert DIR (from `train --method cosec`)";
+  }
+  if (o.method === "cosec" && o.adapter) {
+    return "--adapter does not apply to --method cosec (the expert is --expert)";
+  }
+  if (o.method !== "cosec" && (o.expert || o.expertBase)) {
+    return "--expert/--expert-base apply to --method cosec only";
+  }
+  return null;
+}
+
+/**
  * Checks the options (method/adapter, judges, scenario selection) and returns the plan; throws
  * a RangeError / JudgeError / ScenarioError naming the problem.
  */
 export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
-  if (opts.method === "deepguard" && !opts.adapter) {
-    throw new RangeError(
-      "--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)",
-    );
-  }
-  if (opts.method === "text" && opts.adapter) {
-    throw new RangeError(
-      "--method text runs the untrained base model (upstream's text baseline); drop --adapter",
-    );
-  }
-  if (opts.method === "cosec" && !opts.expert) {
-    throw new RangeError("--method cosec needs --expert DIR (from `train --method cosec`)");
-  }
+  const bad = methodInputsError(opts);
+  if (bad) throw new RangeError(bad);
   const judges = parseJudges(opts.judges, Object.values(await defaultBackends()));
   const scope: ScenarioScope = {
     evalType: opts.evalType,

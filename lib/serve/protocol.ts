@@ -260,8 +260,13 @@ export function requestId(prefix: "cmpl" | "chatcmpl"): string {
   return `${prefix}-${crypto.randomUUID().replaceAll("-", "")}`;
 }
 
-/** The non-streaming `text_completion` object. */
-export function completionBody(
+/**
+ * A non-streaming response object: both kinds share every field but `object` and how a choice
+ * carries its text (`text`, or an assistant `message`).
+ */
+function responseBody(
+  object: "text_completion" | "chat.completion",
+  content: (text: string) => Obj,
   id: string,
   model: string,
   created: number,
@@ -270,18 +275,29 @@ export function completionBody(
 ): Obj {
   return {
     id,
-    object: "text_completion",
+    object,
     created,
     model,
     choices: choices.map((c) => ({
       index: c.index,
-      text: c.text,
+      ...content(c.text),
       logprobs: null,
       finish_reason: c.finishReason,
       ...(c.scores ? { token_scores: c.scores } : {}),
     })),
     usage,
   };
+}
+
+/** The non-streaming `text_completion` object. */
+export function completionBody(
+  id: string,
+  model: string,
+  created: number,
+  choices: ChoiceResult[],
+  usage: Usage,
+): Obj {
+  return responseBody("text_completion", (text) => ({ text }), id, model, created, choices, usage);
 }
 
 /** The non-streaming `chat.completion` object. */
@@ -292,20 +308,8 @@ export function chatBody(
   choices: ChoiceResult[],
   usage: Usage,
 ): Obj {
-  return {
-    id,
-    object: "chat.completion",
-    created,
-    model,
-    choices: choices.map((c) => ({
-      index: c.index,
-      message: { role: "assistant", content: c.text },
-      logprobs: null,
-      finish_reason: c.finishReason,
-      ...(c.scores ? { token_scores: c.scores } : {}),
-    })),
-    usage,
-  };
+  const message = (content: string) => ({ message: { role: "assistant", content } });
+  return responseBody("chat.completion", message, id, model, created, choices, usage);
 }
 
 /** What a stream chunk carries for one choice. */

@@ -71,6 +71,33 @@ async function runTool(
   return { code: res.exitCode, stdout: res.stdout, stderr: res.stderr, limit: res.limitHit };
 }
 
+/** A tool run whose JSON report did not parse (a crash or a limit hit): inconclusive. */
+type ToolFailure = { ok: false; reason: string; inconclusive: true };
+
+/**
+ * {@link runTool}, then its stdout parsed as the tool's JSON report; output that is not JSON is
+ * a {@link ToolFailure} naming the tool, its exit code, the limit hit and the tail of stderr.
+ */
+async function runToolJson<T>(
+  tool: string,
+  exe: string,
+  args: string[],
+  files: readonly string[],
+): Promise<{ ok: true; report: T } | ToolFailure> {
+  const res = await runTool(exe, args, files, 600_000);
+  try {
+    return { ok: true, report: JSON.parse(res.stdout) };
+  } catch {
+    return {
+      ok: false,
+      inconclusive: true,
+      reason: `${tool} failed (exit ${res.code}, ${res.limit ?? "no limit"}): ${
+        res.stderr.slice(-300)
+      }`,
+    };
+  }
+}
+
 function indexOfFile(files: readonly string[], path: string): number {
   const i = files.indexOf(path);
   if (i >= 0) return i;
@@ -101,8 +128,7 @@ export async function runSemgrep(scenarioId: string, files: readonly string[]): 
     "1",
     ...files,
   ];
-  const res = await runTool(exe, args, files, 600_000);
-  let parsed: {
+  const run = await runToolJson<{
     results?: {
       check_id: string;
       path: string;
@@ -110,19 +136,9 @@ export async function runSemgrep(scenarioId: string, files: readonly string[]): 
       extra: { message: string };
     }[];
     errors?: { message?: string; level?: string }[];
-  };
-  try {
-    parsed = JSON.parse(res.stdout);
-  } catch {
-    return {
-      ok: false,
-      inconclusive: true,
-      reason: `semgrep failed (exit ${res.code}, ${res.limit ?? "no limit"}): ${
-        res.stderr.slice(-300)
-      }`,
-    };
-  }
-  for (const r of parsed.results ?? []) {
+  }>("semgrep", exe, args, files);
+  if (!run.ok) return run;
+  for (const r of run.report.results ?? []) {
     const i = indexOfFile(files, r.path);
     if (i < 0) continue;
     findings[i].push({
@@ -147,13 +163,7 @@ export async function runBandit(scenarioId: string, files: readonly string[]): P
   }
   const findings: Finding[][] = files.map(() => []);
   if (files.length === 0) return { ok: true, findings };
-  const res = await runTool(
-    exe,
-    ["-f", "json", "-q", "-t", tests.join(","), ...files],
-    files,
-    600_000,
-  );
-  let parsed: {
+  const run = await runToolJson<{
     results?: {
       filename: string;
       test_id: string;
@@ -162,19 +172,9 @@ export async function runBandit(scenarioId: string, files: readonly string[]): P
       issue_text: string;
       line_number: number;
     }[];
-  };
-  try {
-    parsed = JSON.parse(res.stdout);
-  } catch {
-    return {
-      ok: false,
-      inconclusive: true,
-      reason: `bandit failed (exit ${res.code}, ${res.limit ?? "no limit"}): ${
-        res.stderr.slice(-300)
-      }`,
-    };
-  }
-  for (const r of parsed.results ?? []) {
+  }>("bandit", exe, ["-f", "json", "-q", "-t", tests.join(","), ...files], files);
+  if (!run.ok) return run;
+  for (const r of run.report.results ?? []) {
     if (!tests.includes(r.test_id)) continue;
     if ((SEVERITY_RANK[r.issue_severity] ?? 0) < SEVERITY_RANK[minSeverity]) continue;
     const i = indexOfFile(files, r.filename);
