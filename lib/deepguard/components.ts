@@ -5,6 +5,7 @@
  */
 import { fromBytes, noGrad, type Tensor, tensor, type TensorOptions, tidy } from "../../ffi/mod.ts";
 import { Module } from "../nn/mod.ts";
+import { readOrThrow } from "../util/fs.ts";
 import {
   type Aggregation,
   type AggregatorInit,
@@ -157,12 +158,7 @@ export class SecurityComponents extends Module {
     };
     if (expect) checkShape(`${dir}/${SECURITY_CONFIG_FILE}`, shape, expect);
     const file = `${dir}/${COMPONENTS_FILE}`;
-    let header;
-    try {
-      header = await readHeader(file);
-    } catch (e) {
-      throw new ComponentsError(`cannot read ${file}: ${(e as Error).message}`);
-    }
+    const header = await readOrThrow(file, readHeader, (m) => new ComponentsError(m));
     const comps = new SecurityComponents(shape, options);
     try {
       const want = new Set([...comps.stateDict().keys(), "token_security_stats"]);

@@ -6,6 +6,7 @@
  */
 import { fromBytes, noGrad, type Tensor, tidy } from "../../ffi/mod.ts";
 import { Linear, type Module } from "../nn/mod.ts";
+import { readOrThrow } from "../util/fs.ts";
 import {
   readHeader,
   readTensorBytes,
@@ -120,12 +121,7 @@ export class LoraAdapter {
    */
   async loadWeights(dir: string): Promise<void> {
     const file = `${dir}/${ADAPTER_WEIGHTS_FILE}`;
-    let header;
-    try {
-      header = await readHeader(file);
-    } catch (e) {
-      throw new AdapterError(`cannot read ${file}: ${(e as Error).message}`);
-    }
+    const header = await readOrThrow(file, readHeader, (m) => new AdapterError(m));
     const own = new Map(this.namedParameters().map(([n, t]) => [PEFT_PREFIX + n, t]));
     const unexpected = [...header.tensors.keys()].filter((k) => !own.has(k));
     if (unexpected.length) {
@@ -211,12 +207,11 @@ export async function readAdapterConfig(
   dir: string,
 ): Promise<LoraConfig & { baseModel: string | null }> {
   const file = `${dir}/${ADAPTER_CONFIG_FILE}`;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await Deno.readTextFile(file));
-  } catch (e) {
-    throw new AdapterError(`cannot read ${file}: ${(e as Error).message}`);
-  }
+  const raw: unknown = await readOrThrow(
+    file,
+    async (f) => JSON.parse(await Deno.readTextFile(f)),
+    (m) => new AdapterError(m),
+  );
   return parsePeftAdapterConfig(raw, file);
 }
 

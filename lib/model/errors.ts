@@ -85,39 +85,31 @@ export class CheckpointError extends ModelError {
   }
 }
 
-/** An unusable config.json. */
-export class ConfigError extends ModelError {
-  /** Path of the config file (or `"<object>"`). */
+/**
+ * An error about one file of a model directory ({@link ConfigError}, {@link TokenizerError}): the
+ * message starts with the file's path.
+ */
+export class ModelFileError extends ModelError {
+  /** The file (or directory) the error is about; `"<object>"` for a config given as an object. */
   readonly file: string;
   /**
-   * Create the error.
+   * Create the error; `name` is the subclass's.
    * @param code reason
    * @param file path
    * @param detail what is wrong
    */
   constructor(code: string, file: string, detail: string) {
     super(code, `${file}: ${detail}`);
-    this.name = "ConfigError";
+    this.name = new.target.name;
     this.file = file;
   }
 }
 
-/** A missing or unusable tokenizer. */
-export class TokenizerError extends ModelError {
-  /** The tokenizer directory or file. */
-  readonly file: string;
-  /**
-   * Create the error.
-   * @param code reason
-   * @param file path
-   * @param detail what is wrong
-   */
-  constructor(code: string, file: string, detail: string) {
-    super(code, `${file}: ${detail}`);
-    this.name = "TokenizerError";
-    this.file = file;
-  }
-}
+/** An unusable config.json (`file`: its path, or `"<object>"`). */
+export class ConfigError extends ModelFileError {}
+
+/** A missing or unusable tokenizer (`file`: the tokenizer directory or file). */
+export class TokenizerError extends ModelFileError {}
 
 /** A model directory that does not exist or is not a directory. */
 export class ModelDirError extends ModelError {

@@ -267,11 +267,7 @@ export function requestId(prefix: "cmpl" | "chatcmpl"): string {
 function responseBody(
   object: "text_completion" | "chat.completion",
   content: (text: string) => Obj,
-  id: string,
-  model: string,
-  created: number,
-  choices: ChoiceResult[],
-  usage: Usage,
+  ...[id, model, created, choices, usage]: BodyArgs
 ): Obj {
   return {
     id,
@@ -289,27 +285,21 @@ function responseBody(
   };
 }
 
+/** The arguments of both body builders: request id, model name, creation time, choices, usage. */
+type BodyArgs = [id: string, model: string, created: number, choices: ChoiceResult[], usage: Usage];
+
 /** The non-streaming `text_completion` object. */
-export function completionBody(
-  id: string,
-  model: string,
-  created: number,
-  choices: ChoiceResult[],
-  usage: Usage,
-): Obj {
-  return responseBody("text_completion", (text) => ({ text }), id, model, created, choices, usage);
+export function completionBody(...args: BodyArgs): Obj {
+  return responseBody("text_completion", (text) => ({ text }), ...args);
 }
 
 /** The non-streaming `chat.completion` object. */
-export function chatBody(
-  id: string,
-  model: string,
-  created: number,
-  choices: ChoiceResult[],
-  usage: Usage,
-): Obj {
-  const message = (content: string) => ({ message: { role: "assistant", content } });
-  return responseBody("chat.completion", message, id, model, created, choices, usage);
+export function chatBody(...args: BodyArgs): Obj {
+  return responseBody(
+    "chat.completion",
+    (content) => ({ message: { role: "assistant", content } }),
+    ...args,
+  );
 }
 
 /** What a stream chunk carries for one choice. */

@@ -102,6 +102,16 @@ function values(t: LossTerms): LossValues {
 export class SecurityAwareLoRAModel {
   /** The model being trained. */
   readonly model: DeepGuardModel;
+  /** The base decoder (frozen; LoRA layers inside it). */
+  readonly lm: DecoderLM;
+  /** Its tokenizer. */
+  readonly tokenizer: Tokenizer;
+  /** The LoRA layers. */
+  readonly adapter: LoraAdapter;
+  /** Aggregator, analyzer, token statistics. */
+  readonly components: SecurityComponents;
+  /** The base model directory. */
+  readonly modelDir: string;
   /** Loss constants. */
   loss: LossWeights;
   /** How the data were prepared (recipe, length, padding), saved as `training` in the config. */
@@ -109,6 +119,13 @@ export class SecurityAwareLoRAModel {
 
   private constructor(model: DeepGuardModel, loss: LossWeights) {
     this.model = model;
+    ({
+      lm: this.lm,
+      tokenizer: this.tokenizer,
+      adapter: this.adapter,
+      components: this.components,
+      modelDir: this.modelDir,
+    } = model);
     this.loss = loss;
   }
 
@@ -135,26 +152,6 @@ export class SecurityAwareLoRAModel {
     return new SecurityAwareLoRAModel(model, { ...DEFAULT_LOSS, ...saved, ...opts.loss });
   }
 
-  /** The base decoder (frozen; LoRA layers inside it). */
-  get lm(): DecoderLM {
-    return this.model.lm;
-  }
-  /** Its tokenizer. */
-  get tokenizer(): Tokenizer {
-    return this.model.tokenizer;
-  }
-  /** The LoRA layers. */
-  get adapter(): LoraAdapter {
-    return this.model.adapter;
-  }
-  /** Aggregator, analyzer, token statistics. */
-  get components(): SecurityComponents {
-    return this.model.components;
-  }
-  /** The base model directory. */
-  get modelDir(): string {
-    return this.model.modelDir;
-  }
   /** Number L of aggregated hidden states. */
   get numLayers(): number {
     return this.model.numLayers;

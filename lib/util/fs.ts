@@ -1,5 +1,6 @@
 /**
- * Small file-system predicates that treat "cannot stat" as "no".
+ * Small file-system helpers: predicates that treat "cannot stat" as "no", and a read whose failure
+ * becomes the caller's typed error.
  * @module
  */
 
@@ -28,5 +29,21 @@ export async function isDir(p: string): Promise<boolean> {
     return (await Deno.stat(p)).isDirectory;
   } catch {
     return false;
+  }
+}
+
+/**
+ * `read(file)`, with any failure rethrown as the caller's typed error `wrap("cannot read FILE:
+ * why")`, so a missing or corrupt file is named the same way everywhere.
+ */
+export async function readOrThrow<T>(
+  file: string,
+  read: (file: string) => Promise<T>,
+  wrap: (message: string) => Error,
+): Promise<T> {
+  try {
+    return await read(file);
+  } catch (e) {
+    throw wrap(`cannot read ${file}: ${(e as Error).message}`);
   }
 }
