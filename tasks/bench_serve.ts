@@ -59,6 +59,23 @@ interface Sample {
   error?: string;
 }
 
+/**
+ * The JSON payloads of a server-sent-event stream's `data:` lines, up to `data: [DONE]` (each
+ * event of an OpenAI stream is one such line).
+ */
+// deno-lint-ignore no-explicit-any
+async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<any> {
+  let rest = "";
+  for await (const piece of body.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + piece).split("\n");
+    rest = lines.pop()!;
+    for (const raw of lines) {
+      const line = raw.trim();
+      if (line.startsWith("data: ") && line !== "data: [DONE]") yield JSON.parse(line.slice(6));
+    }
+  }
+}
+
 /** One streamed greedy completion, timed. */
 async function one(
   base: string,
@@ -82,23 +99,11 @@ async function one(
       }),
     });
     if (!r.ok) throw new Error(`HTTP ${r.status}: ${(await r.text()).slice(0, 300)}`);
-    const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += value;
-      let i;
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const line = buf.slice(0, i).trim();
-        buf = buf.slice(i + 2);
-        if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
-        const chunk = JSON.parse(line.slice(6));
-        const piece = chunk.choices?.[0]?.text ?? "";
-        if (piece && ttft === null) ttft = performance.now() - t0;
-        text += piece;
-        if (chunk.usage) tokens = chunk.usage.completion_tokens;
-      }
+    for await (const chunk of sseData(r.body!)) {
+      const piece = chunk.choices?.[0]?.text ?? "";
+      if (piece && ttft === null) ttft = performance.now() - t0;
+      text += piece;
+      if (chunk.usage) tokens = chunk.usage.completion_tokens;
     }
     return { ok: true, latencyMs: performance.now() - t0, ttftMs: ttft, tokens, text };
   } catch (e) {

@@ -34,39 +34,27 @@ export interface PaperResult {
 export const PAPER_SOURCE =
   "unknownhl/DeepGuard README.md @ 40bc0e18, “Experimental Results” (sec-pass@1 (Imp.), pass@1)";
 
-/** The README's table, row by row. */
-export const PAPER_RESULTS: readonly PaperResult[] = [
-  {
-    model: "Qwen2.5-Coder-3B",
-    deepguardPass1: 86.65,
-    secPass1Improvement: 16.05,
-    shape: { modelType: "qwen2", hiddenSize: 2048, layers: 36, vocabSize: 151936 },
-  },
-  {
-    model: "Qwen2.5-Coder-7B",
-    deepguardPass1: 83.18,
-    secPass1Improvement: 18.54,
-    shape: { modelType: "qwen2", hiddenSize: 3584, layers: 28, vocabSize: 152064 },
-  },
-  {
-    model: "DeepSeek-Coder-1.3B",
-    deepguardPass1: 81.06,
-    secPass1Improvement: 20.74,
-    shape: { modelType: "llama", hiddenSize: 2048, layers: 24, vocabSize: 32256 },
-  },
-  {
-    model: "DeepSeek-Coder-6.7B",
-    deepguardPass1: 88.47,
-    secPass1Improvement: 2.31,
-    shape: { modelType: "llama", hiddenSize: 4096, layers: 32, vocabSize: 32256 },
-  },
-  {
-    model: "SeedCoder-8B",
-    deepguardPass1: 86.59,
-    secPass1Improvement: 30.68,
-    shape: { modelType: "llama", hiddenSize: 4096, layers: 32, vocabSize: 155136 },
-  },
+/**
+ * The README's table, one row a model: name, DeepGuard's pass@1, sec-pass@1 improvement, then the
+ * config.json shape (model_type, hidden size, layers, vocabulary).
+ */
+const TABLE: readonly [string, number, number, string, number, number, number][] = [
+  ["Qwen2.5-Coder-3B", 86.65, 16.05, "qwen2", 2048, 36, 151936],
+  ["Qwen2.5-Coder-7B", 83.18, 18.54, "qwen2", 3584, 28, 152064],
+  ["DeepSeek-Coder-1.3B", 81.06, 20.74, "llama", 2048, 24, 32256],
+  ["DeepSeek-Coder-6.7B", 88.47, 2.31, "llama", 4096, 32, 32256],
+  ["SeedCoder-8B", 86.59, 30.68, "llama", 4096, 32, 155136],
 ];
+
+/** The README's table, row by row. */
+export const PAPER_RESULTS: readonly PaperResult[] = TABLE.map((
+  [model, deepguardPass1, secPass1Improvement, modelType, hiddenSize, layers, vocabSize],
+) => ({
+  model,
+  deepguardPass1,
+  secPass1Improvement,
+  shape: { modelType, hiddenSize, layers, vocabSize },
+}));
 
 /** The paper's row for a model, or null when the model is none of the paper's. */
 export function paperResultFor(m: ModelMeta | null | undefined): PaperResult | null {
