@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from _common import add_paths, make_parser, require_files
 
 
 def generate(model: PreTrainedModel, input_ids: torch.Tensor, new_tokens: int) -> float:
@@ -44,8 +45,8 @@ def generate(model: PreTrainedModel, input_ids: torch.Tensor, new_tokens: int) -
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, type=Path, help="checkpoint directory")
+    parser = make_parser(__doc__)
+    add_paths(parser, model="checkpoint directory")
     parser.add_argument("--batch", required=True, type=int, help="rows generated together")
     parser.add_argument("--new-tokens", required=True, type=int, help="tokens generated per row")
     parser.add_argument("--prompt-len", type=int, default=32)
@@ -57,8 +58,7 @@ def main() -> int:
     args = parser.parse_args()
     if min(args.batch, args.new_tokens, args.prompt_len, args.runs, args.warmup_tokens) < 1:
         sys.exit("error: --batch, --new-tokens, --prompt-len, --runs and --warmup-tokens must be >= 1")
-    if not (args.model / "config.json").exists():
-        sys.exit(f"error: {args.model}/config.json not found")
+    require_files(args.model / "config.json")
 
     tok = AutoTokenizer.from_pretrained(args.model)
     device = torch.device(args.device)

@@ -36,13 +36,12 @@ from peft import PeftConfig, PeftModel
 from transformers import AutoModelForCausalLM
 
 from loss_ref import deepguard_loss, load_components, read_batch, trainable_parameters
+from _common import LOSS_INPUTS, add_paths, make_parser, require_loss_inputs
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, type=Path, help="base checkpoint directory")
-    parser.add_argument("--adapter", required=True, type=Path, help="PEFT adapter + security components dir")
-    parser.add_argument("--batch", required=True, type=Path, help="batch JSON (right padded)")
+    parser = make_parser(__doc__)
+    add_paths(parser, **LOSS_INPUTS)
     parser.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing")
@@ -51,9 +50,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.steps < 1:
         sys.exit("error: --steps must be >= 1")
-    for path in (args.model / "config.json", args.adapter / "adapter_config.json", args.batch):
-        if not path.exists():
-            sys.exit(f"error: {path} not found")
+    require_loss_inputs(args)
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():

@@ -41,6 +41,7 @@ from peft import PeftConfig, PeftModel
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM
+from _common import LOSS_INPUTS, add_paths, make_parser, require_loss_inputs
 
 AGGREGATIONS = ("attention", "weighted", "concat", "average", "last_layer")
 SECURITY_EMBED_DIM = 128
@@ -61,10 +62,8 @@ class Aggregator(nn.Module):
         self.kind = kind
         self.hidden = hidden
         if kind == "attention":
-            self.q_proj = nn.Linear(hidden, hidden)
-            self.k_proj = nn.Linear(hidden, hidden)
-            self.v_proj = nn.Linear(hidden, hidden)
-            self.o_proj = nn.Linear(hidden, hidden)
+            # created and registered in this order: q, k, v, o
+            self.q_proj, self.k_proj, self.v_proj, self.o_proj = (nn.Linear(hidden, hidden) for _ in range(4))
         elif kind == "weighted":
             self.layer_logits = nn.Parameter(torch.zeros(num_layers))
         elif kind == "concat":
@@ -261,18 +260,13 @@ def finite_difference_check(model: PeftModel, comps: SecurityComponents, batch: 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, type=Path, help="base checkpoint directory")
-    parser.add_argument("--adapter", required=True, type=Path, help="PEFT adapter + security components dir")
-    parser.add_argument("--batch", required=True, type=Path, help="batch JSON (right padded)")
-    parser.add_argument("--out", required=True, type=Path, help="gradients .safetensors (float32)")
+    parser = make_parser(__doc__)
+    add_paths(parser, **LOSS_INPUTS, out="gradients .safetensors (float32)")
     parser.add_argument("--json", type=Path, help="write the loss values here")
     parser.add_argument("--fd-check", type=int, default=0, metavar="K",
                         help="also check K gradient entries with float64 finite differences")
     args = parser.parse_args()
-    for path in (args.model / "config.json", args.adapter / "adapter_config.json", args.batch):
-        if not path.exists():
-            sys.exit(f"error: {path} not found")
+    require_loss_inputs(args)
 
     torch.manual_seed(0)
     model = load_peft_model(args.model, args.adapter)

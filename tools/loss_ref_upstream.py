@@ -45,6 +45,7 @@ from peft import PeftConfig, PeftModel
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from _common import LOSS_INPUTS, add_paths, make_parser, require_loss_inputs
 
 BATCH_KEYS = ("secure_input_ids", "secure_attention_mask", "vulnerable_input_ids", "vulnerable_attention_mask")
 
@@ -178,16 +179,11 @@ def compute_loss(model: PeftModel, analyzer: SecurityAnalyzer, num_layers: int, 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, type=Path)
-    parser.add_argument("--adapter", required=True, type=Path)
-    parser.add_argument("--batch", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
+    parser = make_parser(__doc__)
+    add_paths(parser, **LOSS_INPUTS, out="gradients .safetensors (float32)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    for path in (args.model / "config.json", args.adapter / "adapter_config.json", args.batch):
-        if not path.exists():
-            sys.exit(f"error: {path} not found")
+    require_loss_inputs(args)
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(args.model)

@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import save_file
 
 from loss_ref import AGGREGATIONS, SECURITY_EMBED_DIM, SecurityComponents
+from _common import add_paths, make_parser, require_files
 
 
 def target_modules(model_type: str) -> list[str]:
@@ -80,9 +81,8 @@ def security_tensors(sec_cfg: dict, seed: int, gen: torch.Generator) -> dict[str
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, type=Path, help="checkpoint directory (config.json)")
-    parser.add_argument("--out", required=True, type=Path, help="adapter directory to create")
+    parser = make_parser(__doc__)
+    add_paths(parser, model="checkpoint directory (config.json)", out="adapter directory to create")
     parser.add_argument("--aggregation", required=True, choices=AGGREGATIONS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--r", type=int, default=16, help="LoRA rank")
@@ -92,8 +92,7 @@ def main() -> int:
     args = parser.parse_args()
 
     config_path = args.model / "config.json"
-    if not config_path.exists():
-        sys.exit(f"error: {config_path} not found")
+    require_files(config_path)
     cfg = json.loads(config_path.read_text())
     if args.num_layers > cfg["num_hidden_layers"] + 1:
         sys.exit(f"error: --num-layers {args.num_layers} exceeds the {cfg['num_hidden_layers'] + 1} hidden states")

@@ -366,61 +366,64 @@ def randomize_extra(model: PreTrainedModel, gen: torch.Generator) -> None:
                 p.copy_(1.0 + torch.randn(p.shape, generator=gen) * 0.2)
 
 
+# Shared by both tiny parity models: small, with random weights large enough to matter.
+TINY_COMMON = dict(
+    hidden_size=64,
+    num_key_value_heads=2,
+    rms_norm_eps=1e-6,
+    initializer_range=0.2,
+    attention_dropout=0.0,
+)
+
+
+def save_tiny(model_cls, config, tok_dir: Path, out: Path, seed: int, **save_kw) -> None:
+    """Random-init `model_cls(config)` from `seed`, randomize biases and norms, save with the tokenizer."""
+    torch.manual_seed(seed)
+    model = model_cls(config)
+    randomize_extra(model, torch.Generator().manual_seed(seed + 1))
+    model.save_pretrained(out, **save_kw)
+    copy_tokenizer(tok_dir, out)
+
+
 def build_qwen2_model(tok_dir: Path, out: Path, seed: int) -> None:
     tok = AutoTokenizer.from_pretrained(tok_dir)
     eos = tok.convert_tokens_to_ids("<|endoftext|>")
     config = Qwen2Config(
         vocab_size=vocab_rows(len(tok)),
-        hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=3,
         num_attention_heads=4,
-        num_key_value_heads=2,
         max_position_embeddings=32768,
         rope_theta=1e6,
-        rms_norm_eps=1e-6,
         tie_word_embeddings=True,
         use_sliding_window=False,
-        initializer_range=0.2,
         bos_token_id=eos,
         eos_token_id=eos,
-        attention_dropout=0.0,
+        **TINY_COMMON,
     )
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config)
-    randomize_extra(model, torch.Generator().manual_seed(seed + 1))
-    model.save_pretrained(out)
-    copy_tokenizer(tok_dir, out)
+    save_tiny(Qwen2ForCausalLM, config, tok_dir, out, seed)
 
 
 def build_llama_model(tok_dir: Path, out: Path, seed: int) -> None:
     tok = AutoTokenizer.from_pretrained(tok_dir)
     config = LlamaConfig(
         vocab_size=vocab_rows(len(tok)),
-        hidden_size=64,
         intermediate_size=160,
         num_hidden_layers=4,
         num_attention_heads=8,
-        num_key_value_heads=2,
         max_position_embeddings=16384,
         rope_theta=1e5,
         rope_scaling={"type": "linear", "factor": 4.0},
-        rms_norm_eps=1e-6,
         tie_word_embeddings=False,
         attention_bias=False,
         mlp_bias=False,
-        initializer_range=0.2,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
-        attention_dropout=0.0,
+        **TINY_COMMON,
     )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    randomize_extra(model, torch.Generator().manual_seed(seed + 1))
-    model.save_pretrained(out, max_shard_size="100KB")
+    save_tiny(LlamaForCausalLM, config, tok_dir, out, seed, max_shard_size="100KB")
     if not (out / "model.safetensors.index.json").exists():
         raise RuntimeError("expected a sharded llama checkpoint")
-    copy_tokenizer(tok_dir, out)
 
 
 def copy_tokenizer(tok_dir: Path, out: Path) -> None:

@@ -22,6 +22,7 @@ import torch
 from peft import PeftModel
 from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM
+from _common import add_paths, make_parser, require_files
 
 
 def read_ids(path: Path, vocab: int) -> torch.Tensor:
@@ -37,16 +38,12 @@ def read_ids(path: Path, vocab: int) -> torch.Tensor:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, type=Path, help="base checkpoint directory")
-    parser.add_argument("--adapter", required=True, type=Path, help="PEFT adapter directory")
-    parser.add_argument("--ids", required=True, type=Path, help="JSON [[id, ...], ...]")
-    parser.add_argument("--out", required=True, type=Path, help="output .safetensors")
+    parser = make_parser(__doc__)
+    add_paths(parser, model="base checkpoint directory", adapter="PEFT adapter directory")
+    add_paths(parser, ids="JSON [[id, ...], ...]", out="output .safetensors")
     parser.add_argument("--merged", action="store_true", help="merge_and_unload before the forward")
     args = parser.parse_args()
-    for path in (args.model / "config.json", args.adapter / "adapter_config.json", args.ids):
-        if not path.exists():
-            sys.exit(f"error: {path} not found")
+    require_files(args.model / "config.json", args.adapter / "adapter_config.json", args.ids)
 
     base = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32, attn_implementation="eager")
     try:

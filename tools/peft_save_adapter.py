@@ -17,19 +17,18 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
+from _common import add_paths, make_parser, require_files
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, type=Path, help="base checkpoint directory")
-    parser.add_argument("--out", required=True, type=Path, help="adapter directory to write")
+    parser = make_parser(__doc__)
+    add_paths(parser, model="base checkpoint directory", out="adapter directory to write")
     parser.add_argument("--r", type=int, default=8)
     parser.add_argument("--alpha", type=int, default=16)
     parser.add_argument("--targets", default="q_proj,v_proj", help="comma-separated module names")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    if not (args.model / "config.json").exists():
-        sys.exit(f"error: {args.model / 'config.json'} not found")
+    require_files(args.model / "config.json")
     torch.manual_seed(args.seed)
     base = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     cfg = LoraConfig(
