@@ -5,7 +5,7 @@
  * a low threshold makes both outcomes occur. A tokenizer mismatch is a clear error.
  */
 import assert from "node:assert/strict";
-import { noGrad, PROJECT_ROOT, tensor } from "../ffi/mod.ts";
+import { noGrad, tensor } from "../ffi/mod.ts";
 import {
   checkSameTokenizer,
   coGenerate,
@@ -14,14 +14,16 @@ import {
 } from "../lib/cosec/codecoding.ts";
 import { loadCoSec } from "../lib/cosec/expert.ts";
 import { loadPretrained } from "../lib/model/load.ts";
-import { makeTiny } from "../lib/model/tiny.ts";
 import { prng } from "../lib/train/rng.ts";
-import { haveVenvPython, venvPythonJson } from "../lib/util/python.ts";
+import { haveVenvPython } from "../lib/util/python.ts";
+import { cosecRef } from "./util_oracle.ts";
+import { tinyModels } from "./util_tiny.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "cosec_cd_" });
-await makeTiny("qwen2", `${dir}/base`, { layers: 2, seed: 1 });
-await makeTiny("qwen2", `${dir}/expert`, { layers: 2, seed: 2 });
-await makeTiny("llama", `${dir}/other`, { layers: 1, seed: 3 });
+const dir = await tinyModels("cosec_cd_", {
+  base: ["qwen2", { layers: 2, seed: 1 }],
+  expert: ["qwen2", { layers: 2, seed: 2 }],
+  other: ["llama", { layers: 1, seed: 3 }],
+});
 
 const ROWS = 4;
 const STEPS = 12;
@@ -29,6 +31,57 @@ const STEPS = 12;
 interface Ref {
   tokens: number[][];
   accepted: boolean[][];
+}
+
+type CoSec = Awaited<ReturnType<typeof loadCoSec>>;
+
+/**
+ * Co-decodes ROWS × STEPS tokens of the fixed prompt with `threshold` and the given draws (or
+ * seed), then runs tools/cosec_ref.py on the same inputs (`extra`: its draws or seed); asserts
+ * both accept and emit the same tokens and returns the acceptance flags.
+ */
+async function decodeBoth(
+  gen: CoSec,
+  threshold: number,
+  how: { draw: Draw } | { seed: number },
+  extra: Record<string, unknown>,
+): Promise<boolean[][]> {
+  const promptIds = gen.tokenizer.encode("def get_user(user_id):\n    conn = ");
+  const tokens: number[][] = [];
+  const accepted: boolean[][] = [];
+  const knobs = { ...UPSTREAM_COSEC, threshold };
+  noGrad(() =>
+    coGenerate(gen.model, gen.expert, gen.tokenizer.vocabSize, gen.tokenizer, promptIds, {
+      numReturnSequences: ROWS,
+      maxNewTokens: STEPS,
+      ...how,
+      knobs,
+      onStep: (_s, t, a) => {
+        tokens.push(t);
+        accepted.push(a);
+      },
+    })
+  );
+  const ref = await cosecRef<Ref>(
+    "decode",
+    `${dir}/spec_${"seed" in how ? "seed" : threshold}.json`,
+    {
+      base: `${dir}/base`,
+      expert: `${dir}/expert`,
+      prompt_ids: promptIds,
+      rows: ROWS,
+      max_new_tokens: STEPS,
+      eos_id: gen.tokenizer.eosTokenId,
+      pad_id: gen.tokenizer.eosTokenId,
+      threshold,
+      exp_temp: knobs.expertTemperature,
+      exp_top_p: knobs.expertTopP,
+      ...extra,
+    },
+  );
+  assert.deepEqual(accepted, ref.accepted);
+  assert.deepEqual(tokens, ref.tokens);
+  return accepted;
 }
 
 async function compare(threshold: number): Promise<{ accepted: number; rejected: number }> {
@@ -49,46 +102,7 @@ async function compare(threshold: number): Promise<{ accepted: number; rejected:
       );
       return p.cumsum(-1).lt(u).to("i64").sum(-1).clamp(undefined, p.shape[1] - 1).to("i64");
     };
-    const promptIds = gen.tokenizer.encode("def get_user(user_id):\n    conn = ");
-    const tokens: number[][] = [];
-    const accepted: boolean[][] = [];
-    const knobs = { ...UPSTREAM_COSEC, threshold };
-    noGrad(() =>
-      coGenerate(gen.model, gen.expert, gen.tokenizer.vocabSize, gen.tokenizer, promptIds, {
-        numReturnSequences: ROWS,
-        maxNewTokens: STEPS,
-        knobs,
-        draw,
-        onStep: (_s, t, a) => {
-          tokens.push(t);
-          accepted.push(a);
-        },
-      })
-    );
-    const spec = `${dir}/spec_${threshold}.json`;
-    await Deno.writeTextFile(
-      spec,
-      JSON.stringify({
-        base: `${dir}/base`,
-        expert: `${dir}/expert`,
-        prompt_ids: promptIds,
-        rows: ROWS,
-        max_new_tokens: STEPS,
-        eos_id: gen.tokenizer.eosTokenId,
-        pad_id: gen.tokenizer.eosTokenId,
-        threshold,
-        exp_temp: knobs.expertTemperature,
-        exp_top_p: knobs.expertTopP,
-        uniforms,
-      }),
-    );
-    const ref = await venvPythonJson<Ref>("cosec_ref.py", [
-      `${PROJECT_ROOT}/tools/cosec_ref.py`,
-      "decode",
-      spec,
-    ]);
-    assert.deepEqual(accepted, ref.accepted);
-    assert.deepEqual(tokens, ref.tokens);
+    const accepted = await decodeBoth(gen, threshold, { draw }, { uniforms });
     const flat = accepted.flat();
     return { accepted: flat.filter((x) => x).length, rejected: flat.filter((x) => !x).length };
   } finally {
@@ -115,46 +129,7 @@ Deno.test({
   fn: async () => {
     const gen = await loadCoSec({ model: `${dir}/base`, expert: `${dir}/expert` });
     try {
-      const promptIds = gen.tokenizer.encode("def get_user(user_id):\n    conn = ");
-      const tokens: number[][] = [];
-      const accepted: boolean[][] = [];
-      const knobs = { ...UPSTREAM_COSEC, threshold: 0.004 };
-      noGrad(() =>
-        coGenerate(gen.model, gen.expert, gen.tokenizer.vocabSize, gen.tokenizer, promptIds, {
-          numReturnSequences: ROWS,
-          maxNewTokens: STEPS,
-          seed: 7,
-          knobs,
-          onStep: (_s, t, a) => {
-            tokens.push(t);
-            accepted.push(a);
-          },
-        })
-      );
-      const spec = `${dir}/spec_seed.json`;
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({
-          base: `${dir}/base`,
-          expert: `${dir}/expert`,
-          prompt_ids: promptIds,
-          rows: ROWS,
-          max_new_tokens: STEPS,
-          eos_id: gen.tokenizer.eosTokenId,
-          pad_id: gen.tokenizer.eosTokenId,
-          threshold: knobs.threshold,
-          exp_temp: knobs.expertTemperature,
-          exp_top_p: knobs.expertTopP,
-          seed: 7,
-        }),
-      );
-      const ref = await venvPythonJson<Ref>("cosec_ref.py", [
-        `${PROJECT_ROOT}/tools/cosec_ref.py`,
-        "decode",
-        spec,
-      ]);
-      assert.deepEqual(accepted, ref.accepted);
-      assert.deepEqual(tokens, ref.tokens);
+      await decodeBoth(gen, 0.004, { seed: 7 }, { seed: 7 });
     } finally {
       gen.dispose();
     }

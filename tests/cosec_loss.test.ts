@@ -6,12 +6,12 @@
  * randomised so both LoRA matrices get gradients.
  */
 import assert from "node:assert/strict";
-import { noGrad, PROJECT_ROOT, randn, tensor } from "../ffi/mod.ts";
+import { noGrad, tensor } from "../ffi/mod.ts";
 import { cosecLoss } from "../lib/cosec/loss.ts";
-import { applyLora } from "../lib/lora/mod.ts";
 import { loadPretrained } from "../lib/model/load.ts";
-import { makeTiny } from "../lib/model/tiny.ts";
-import { haveVenvPython, venvPythonJson } from "../lib/util/python.ts";
+import { haveVenvPython } from "../lib/util/python.ts";
+import { cosecLora, cosecRef } from "./util_oracle.ts";
+import { tinyModels } from "./util_tiny.ts";
 
 interface Ref {
   loss: number;
@@ -34,21 +34,10 @@ Deno.test({
   name: "CoSec loss and LoRA gradients equal upstream's (transformers + PEFT)",
   ignore: !haveVenvPython(),
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "cosec_loss_" });
-    await makeTiny("qwen2", `${dir}/model`, { layers: 2, seed: 5 });
+    const dir = await tinyModels("cosec_loss_", { model: ["qwen2", { layers: 2, seed: 5 }] });
     const { model, tokenizer } = await loadPretrained(`${dir}/model`);
     try {
-      const adapter = applyLora(model, {
-        r: 8,
-        alpha: 16,
-        dropout: 0,
-        targetModules: ["q_proj", "v_proj"],
-      });
-      noGrad(() => {
-        for (const [n, t] of adapter.namedParameters()) {
-          if (n.includes("lora_B")) t.copy_(randn(t.shape).mul(0.05));
-        }
-      });
+      const adapter = cosecLora(model);
       adapter.train(true);
       await adapter.save(`${dir}/adapter`, `${dir}/model`);
       const ids = tokenizer.encode(
@@ -60,22 +49,13 @@ Deno.test({
       const ref = adapter.withDisabled(() => noGrad(() => model.forward(idsT).logits));
       const out = cosecLoss(model.forward(idsT).logits, ref, idsT, wT, tokenizer.vocabSize);
       out.loss.div(2).backward(); // gradient accumulation 2, as upstream divides (L197-198)
-      const spec = `${dir}/spec.json`;
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({
-          model: `${dir}/model`,
-          adapter: `${dir}/adapter`,
-          ids,
-          weights,
-          grad_acc: 2,
-        }),
-      );
-      const py = await venvPythonJson<Ref>("cosec_ref.py loss", [
-        `${PROJECT_ROOT}/tools/cosec_ref.py`,
-        "loss",
-        spec,
-      ]);
+      const py = await cosecRef<Ref>("loss", `${dir}/spec.json`, {
+        model: `${dir}/model`,
+        adapter: `${dir}/adapter`,
+        ids,
+        weights,
+        grad_acc: 2,
+      });
       for (const k of ["loss", "lm", "kl"] as const) {
         const ours = out[k].item();
         assert.ok(Math.abs(ours - py[k]) <= 1e-5 * Math.abs(py[k]), `${k}: ${ours} vs ${py[k]}`);

@@ -6,18 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { PROJECT_ROOT } from "../ffi/mod.ts";
-import { noGrad, randn } from "../ffi/mod.ts";
 import { loadCoSecSplit } from "../lib/cosec/data.ts";
 import { trainCoSec } from "../lib/cosec/train.ts";
-import { applyLora } from "../lib/lora/mod.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
-import { makeTiny } from "../lib/model/tiny.ts";
 import { Tokenizer } from "../lib/model/tokenizer.ts";
-import { haveVenvPython, venvPythonJson } from "../lib/util/python.ts";
+import { haveVenvPython } from "../lib/util/python.ts";
+import { cosecLora, cosecRef } from "./util_oracle.ts";
+import { flags, runDeno, tinyModels } from "./util_tiny.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "cosec_train_" });
-await makeTiny("qwen2", `${dir}/model`, { layers: 2, seed: 4 });
+const dir = await tinyModels("cosec_train_", { model: ["qwen2", { layers: 2, seed: 4 }] });
 const SVEN = `${PROJECT_ROOT}/../shared/data/sven`;
 const haveSven = await Deno.stat(`${SVEN}/train`).then(() => true, () => false);
 const haveScenarios = await Deno.stat(`${PROJECT_ROOT}/../shared/data/sec_eval`).then(
@@ -53,14 +51,10 @@ await Deno.writeTextFile(`${dir}/data/train/cwe-079.jsonl`, lines.join("\n") + "
 async function compareData(dataDir: string, files: string[]): Promise<number> {
   const tok = await Tokenizer.load(`${dir}/model`);
   const ours = await loadCoSecSplit(dataDir, "train", tok, 1024);
-  const spec = `${dir}/data_spec.json`;
-  await Deno.writeTextFile(
-    spec,
-    JSON.stringify({ model: `${dir}/model`, files, max_num_tokens: 1024 }),
-  );
-  const ref = await venvPythonJson<{ examples: ([number[], number[]] | null)[] }>(
-    "cosec_ref.py data",
-    [`${PROJECT_ROOT}/tools/cosec_ref.py`, "data", spec],
+  const ref = await cosecRef<{ examples: ([number[], number[]] | null)[] }>(
+    "data",
+    `${dir}/data_spec.json`,
+    { model: `${dir}/model`, files, max_num_tokens: 1024 },
   );
   const kept = ref.examples.filter((e) => e !== null) as [number[], number[]][];
   assert.equal(ours.total, ref.examples.length);
@@ -97,18 +91,7 @@ Deno.test({
     await Deno.writeTextFile(`${dir}/data3/train.jsonl`, lines.slice(0, 3).join("\n") + "\n");
     const { model } = await loadPretrained(`${dir}/model`);
     try {
-      const a = applyLora(model, {
-        r: 8,
-        alpha: 16,
-        dropout: 0,
-        targetModules: ["q_proj", "v_proj"],
-      });
-      noGrad(() => {
-        for (const [n, t] of a.namedParameters()) {
-          if (n.includes("lora_B")) t.copy_(randn(t.shape).mul(0.05));
-        }
-      });
-      await a.save(`${dir}/init`, `${dir}/model`);
+      await cosecLora(model).save(`${dir}/init`, `${dir}/model`);
     } finally {
       model.dispose();
     }
@@ -126,10 +109,10 @@ Deno.test({
     const tok = await Tokenizer.load(`${dir}/model`);
     const ex = (await loadCoSecSplit(`${dir}/data3`, "train", tok, 1024)).examples;
     assert.equal(ex.length, 3);
-    const spec = `${dir}/train_spec.json`;
-    await Deno.writeTextFile(
-      spec,
-      JSON.stringify({
+    const py = await cosecRef<{ weights: Record<string, number[]> }>(
+      "train",
+      `${dir}/train_spec.json`,
+      {
         model: `${dir}/model`,
         adapter: `${dir}/init`,
         examples: ex.map((e) => [e.ids, e.weights]),
@@ -139,13 +122,8 @@ Deno.test({
         grad_acc: knobs.gradAcc,
         max_grad_norm: knobs.maxGradNorm,
         weight_decay: 0.01,
-      }),
+      },
     );
-    const py = await venvPythonJson<{ weights: Record<string, number[]> }>("cosec_ref.py train", [
-      `${PROJECT_ROOT}/tools/cosec_ref.py`,
-      "train",
-      spec,
-    ]);
     const read = async (file: string, name: string) => {
       const info = (await readHeader(file)).tensors.get(`base_model.model.${name}`);
       assert.ok(info, `no ${name} in ${file}`);
@@ -168,13 +146,8 @@ Deno.test({
 });
 
 async function task(args: string[]): Promise<string> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    cwd: PROJECT_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  const out = await runDeno(args);
+  const text = out.stdout + out.stderr;
   assert.ok(out.success, text);
   return text;
 }
@@ -185,18 +158,8 @@ Deno.test({
   fn: async () => {
     const train = await task([
       "tasks/train.ts",
-      "--method",
-      "cosec",
-      "--model",
-      `${dir}/model`,
-      "--data",
-      `${dir}/data`,
-      "--out",
-      `${dir}/expert`,
-      "--max-steps",
-      "2",
-      "--warmup-steps",
-      "1",
+      ...flags({ method: "cosec", model: `${dir}/model`, data: `${dir}/data` }),
+      ...flags({ out: `${dir}/expert`, "max-steps": 2, "warmup-steps": 1 }),
     ]);
     assert.match(train, /"steps":2/);
     const ckpt = `${dir}/expert/checkpoint-last`;
@@ -205,22 +168,9 @@ Deno.test({
     }
     await task([
       "tasks/eval.ts",
-      "--model",
-      `${dir}/model`,
-      "--method",
-      "cosec",
-      "--expert",
-      ckpt,
-      "--samples",
-      "1",
-      "--max-new-tokens",
-      "8",
-      "--scenario-ids",
-      "cwe-078/0-py",
-      "--judges",
-      "none",
-      "--out",
-      `${dir}/run`,
+      ...flags({ model: `${dir}/model`, method: "cosec", expert: ckpt, samples: 1 }),
+      ...flags({ "max-new-tokens": 8, "scenario-ids": "cwe-078/0-py", judges: "none" }),
+      ...flags({ out: `${dir}/run` }),
     ]);
     const summary = JSON.parse(await Deno.readTextFile(`${dir}/run/summary.json`));
     assert.ok(summary);
@@ -234,13 +184,8 @@ Deno.test({
 
 Deno.test("bad CoSec flag combinations are usage errors, before anything loads", async () => {
   const fails = async (args: string[], msg: RegExp) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", ...args],
-      cwd: PROJECT_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stderr);
+    const out = await runDeno(args);
+    const text = out.stderr;
     assert.equal(out.code, 2, text);
     assert.match(text, msg);
     assert.doesNotMatch(text, /\bat .*\.ts:\d+/);
@@ -253,16 +198,7 @@ Deno.test("bad CoSec flag combinations are usage errors, before anything loads",
   await fails(
     [
       "tasks/eval.ts",
-      "--model",
-      m,
-      "--method",
-      "cosec",
-      "--expert",
-      m,
-      "--adapter",
-      m,
-      "--out",
-      `${dir}/bad`,
+      ...flags({ model: m, method: "cosec", expert: m, adapter: m, out: `${dir}/bad` }),
     ],
     /--adapter does not apply to --method cosec/,
   );

@@ -12,11 +12,9 @@ import {
 } from "../lib/lora/mod.ts";
 import { loadModel } from "../lib/model/load.ts";
 import { readHeader } from "../lib/model/safetensors.ts";
-import { makeTiny } from "../lib/model/tiny.ts";
+import { tinyModels } from "./util_tiny.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "dg_lora_" });
-await makeTiny("qwen2", `${dir}/qwen`, { layers: 2 });
-await makeTiny("llama", `${dir}/llama`, { layers: 2 });
+const dir = await tinyModels("dg_lora_", { qwen: "qwen2", llama: "llama" }, { layers: 2 });
 const IDS = [[5, 17, 40, 99, 3, 250, 7]];
 
 Deno.test("LoraLinear: y = xWᵀ + b + (α/r)·B·A·x; disabled = base; merge/unmerge (f64)", () => {

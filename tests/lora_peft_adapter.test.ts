@@ -5,76 +5,36 @@
  * unmerged logits, analyzer scores and greedy tokens within fp32 tolerance.
  */
 import assert from "node:assert/strict";
-import { noGrad, PROJECT_ROOT, randn, tidy } from "../ffi/mod.ts";
+import { noGrad, tidy } from "../ffi/mod.ts";
 import { ComponentsError, DeepGuardModel } from "../lib/deepguard/mod.ts";
 import { loadLora, LoraLinear } from "../lib/lora/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
-import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
-import { makeTiny } from "../lib/model/tiny.ts";
 import { Linear } from "../lib/nn/mod.ts";
 import { loadGenerator } from "../lib/pipeline/generator.ts";
+import { maxAbsDiff } from "./util_ffi.ts";
+import { oracle, peftLogits, randomizeLoraB, venvOrWarn } from "./util_oracle.ts";
+import { flags, withTinyDir } from "./util_tiny.ts";
 
-const PY = `${PROJECT_ROOT}/.venv/bin/python`;
-const hasVenv = await Deno.stat(PY).then(() => true, () => false);
-if (!hasVenv) {
-  console.warn(`skipping the PEFT adapter test: ${PY} not found (run scripts/setup.sh)`);
-}
-
-async function python(args: string[]): Promise<void> {
-  const out = await new Deno.Command(PY, {
-    args,
-    env: { OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`python ${args[0]} failed:\n${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-async function readLogits(file: string): Promise<Float32Array> {
-  const info = (await readHeader(file)).tensors.get("logits")!;
-  const b = await readTensorBytes(info);
-  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
-}
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
+const hasVenv = venvOrWarn("the PEFT adapter test");
 
 const PROMPT = "def read_file(path):\n    with open(path) as f:";
 
 Deno.test({
   name: "PEFT save_pretrained adapter: loads for lm generation, merged, with PEFT's logits",
   ignore: !hasVenv,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "dg_peft_adapter_" });
-    try {
-      await makeTiny("qwen2", `${dir}/model`, { layers: 2 });
-      await python([
-        `${PROJECT_ROOT}/tools/peft_save_adapter.py`,
-        "--model",
-        `${dir}/model`,
-        "--out",
-        `${dir}/peft`,
-        "--targets",
-        "q_proj,k_proj,v_proj,o_proj",
+  fn: () =>
+    withTinyDir("dg_peft_adapter_", { model: ["qwen2", { layers: 2 }] }, async (dir) => {
+      await oracle("peft_save_adapter.py", [
+        ...flags({ model: `${dir}/model`, out: `${dir}/peft` }),
+        ...flags({ targets: "q_proj,k_proj,v_proj,o_proj" }),
       ]);
       const gen = await loadGenerator({ model: `${dir}/model`, adapter: `${dir}/peft` });
       try {
         assert.equal(gen.guidance, null);
         const ids = [gen.tokenizer.encode(PROMPT)];
         await Deno.writeTextFile(`${dir}/ids.json`, JSON.stringify(ids));
-        await python([
-          `${PROJECT_ROOT}/tools/peft_logits.py`,
-          ...["--model", `${dir}/model`, "--adapter", `${dir}/peft`],
-          ...["--ids", `${dir}/ids.json`, "--out", `${dir}/logits.safetensors`],
-        ]);
-        const peft = await readLogits(`${dir}/logits.safetensors`);
+        const peft = await peftLogits(dir, `${dir}/peft`);
         const ts = noGrad(() => tidy(() => gen.model.forward(ids).logits.toNumbers()));
         const err = maxAbsDiff(peft, ts);
         console.log(`PEFT vs merged TS logits: max abs error ${err.toExponential(2)}`);
@@ -101,26 +61,15 @@ Deno.test({
           e instanceof ComponentsError && /security_config\.json/.test(e.message) &&
           /security_components\.safetensors/.test(e.message) && /--method lm/.test(e.message),
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
-Deno.test("mergeAndUnload: same logits, analyzer scores and greedy tokens as the unmerged adapter", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "dg_merge_" });
-  try {
-    await makeTiny("llama", `${dir}/model`, { layers: 2 });
+Deno.test("mergeAndUnload: same logits, analyzer scores and greedy tokens as the unmerged adapter", () =>
+  withTinyDir("dg_merge_", { model: ["llama", { layers: 2 }] }, async (dir) => {
     const dg = await DeepGuardModel.create(`${dir}/model`, { layers: 2 });
     try {
       // a trained-looking adapter: B ≠ 0
-      noGrad(() =>
-        tidy(() => {
-          for (const [name, t] of dg.adapter.namedParameters()) {
-            if (name.endsWith("lora_B.weight")) t.copy_(randn(t.shape).mul(0.05));
-          }
-        })
-      );
+      randomizeLoraB(dg.adapter.namedParameters());
       dg.train(false);
       const ids = [dg.tokenizer.encode(PROMPT)];
       const before = noGrad(() => tidy(() => dg.lm.forward(ids).logits.toNumbers()));
@@ -145,15 +94,10 @@ Deno.test("mergeAndUnload: same logits, analyzer scores and greedy tokens as the
     } finally {
       dg.dispose();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("a plain PEFT adapter with missing weights is a clear AdapterError", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "dg_peft_bad_" });
-  try {
-    await makeTiny("qwen2", `${dir}/model`, { layers: 2 });
+Deno.test("a plain PEFT adapter with missing weights is a clear AdapterError", () =>
+  withTinyDir("dg_peft_bad_", { model: ["qwen2", { layers: 2 }] }, async (dir) => {
     await Deno.mkdir(`${dir}/a`);
     await Deno.writeTextFile(
       `${dir}/a/adapter_config.json`,
@@ -169,7 +113,4 @@ Deno.test("a plain PEFT adapter with missing weights is a clear AdapterError", a
       loadGenerator({ model: `${dir}/model`, adapter: `${dir}/a` }),
       /adapter_model\.safetensors/,
     );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

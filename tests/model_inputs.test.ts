@@ -12,11 +12,10 @@ import {
 } from "../lib/model/errors.ts";
 import { loadModel, loadPretrained } from "../lib/model/load.ts";
 import { readHeader, readTensorBytes, writeSafetensors } from "../lib/model/safetensors.ts";
-import { makeTiny } from "../lib/model/tiny.ts";
 import { Tokenizer } from "../lib/model/tokenizer.ts";
+import { tinyModels } from "./util_tiny.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "dg_inputs_" });
-await makeTiny("qwen2", `${dir}/q`, { layers: 2 });
+const dir = await tinyModels("dg_inputs_", { q: ["qwen2", { layers: 2 }] });
 
 /** A copy of the tiny checkpoint with `edit` applied to its files. */
 async function copy(name: string): Promise<string> {

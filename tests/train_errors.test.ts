@@ -5,7 +5,6 @@ import { AdapterError } from "../lib/lora/mod.ts";
 import { parseConfig } from "../lib/model/config.ts";
 import { expectedShapes } from "../lib/model/load.ts";
 import { writeSafetensors } from "../lib/model/safetensors.ts";
-import { makeTiny } from "../lib/model/tiny.ts";
 import {
   DataError,
   SecurityAwareLoRAModel,
@@ -14,10 +13,12 @@ import {
   TrainConfigError,
   TrainError,
 } from "../lib/train/mod.ts";
+import { tinyModels } from "./util_tiny.ts";
 
-const dir = await Deno.makeTempDir({ prefix: "dg_train_err_" });
-await makeTiny("qwen2", `${dir}/model`, { layers: 4 });
-await makeTiny("qwen2", `${dir}/model2`, { layers: 2 });
+const dir = await tinyModels("dg_train_err_", {
+  model: ["qwen2", { layers: 4 }],
+  model2: ["qwen2", { layers: 2 }],
+});
 
 /** A copy of the tiny model's tokenizer with a narrower random decoder (hidden 32). */
 async function narrowModel(out: string): Promise<void> {

@@ -3,51 +3,21 @@
  * PEFT interop of the saved adapter (tools/peft_logits.py). Skips when the project venv is absent.
  */
 import assert from "node:assert/strict";
-import { manualSeed, noGrad, randn, tidy } from "../ffi/mod.ts";
-import { PROJECT_ROOT } from "../ffi/mod.ts";
+import { manualSeed, noGrad, tidy } from "../ffi/mod.ts";
 import type { Aggregation } from "../lib/aggregator/mod.ts";
 import { makeTiny, type TinyArch } from "../lib/model/tiny.ts";
-import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
 import { batchJson, makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
+import {
+  lossOracle,
+  peftLogits,
+  randomizeLoraB,
+  SECURE,
+  venvOrWarn,
+  VULNERABLE,
+} from "./util_oracle.ts";
 
-const PY = `${PROJECT_ROOT}/.venv/bin/python`;
-const hasVenv = await Deno.stat(PY).then(() => true, () => false);
-if (!hasVenv) {
-  console.warn(`skipping loss/PEFT parity tests: ${PY} not found (run scripts/setup.sh)`);
-}
-
-async function python(args: string[]): Promise<string> {
-  const out = await new Deno.Command(PY, {
-    args,
-    env: { OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`python ${args[0]} failed:\n${text}`);
-  return text;
-}
-
-async function readF32(file: string): Promise<Map<string, Float32Array>> {
-  const h = await readHeader(file);
-  const out = new Map<string, Float32Array>();
-  for (const [name, info] of h.tensors) {
-    assert.equal(info.dtype, "F32");
-    const b = await readTensorBytes(info);
-    out.set(name, new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4));
-  }
-  return out;
-}
-
-const SECURE = [
-  'def read(path):\n    full = os.path.abspath(os.path.join(base, path))\n    if not full.startswith(base):\n        raise ValueError("x")',
-  "int main() { char buf[64]; strncpy(buf, argv[1], sizeof(buf) - 1); return 0; }",
-];
-const VULNERABLE = [
-  "def read(path):\n    return open(path).read()",
-  "int main() { char buf[64]; strcpy(buf, argv[1]); }",
-];
+const hasVenv = venvOrWarn("loss/PEFT parity tests");
 
 async function setup(arch: TinyArch, layers: number, aggregation: Aggregation, L: number) {
   const dir = await Deno.makeTempDir({ prefix: `dg_parity_${arch}_` });
@@ -61,14 +31,7 @@ async function setup(arch: TinyArch, layers: number, aggregation: Aggregation, L
   });
   m.train(false);
   // nonzero LoRA B (and non-trivial weighted logits) so the adapter matters
-  noGrad(() =>
-    tidy(() => {
-      for (const [n, t] of m.trainableParameters()) {
-        if (n.includes("lora_B")) t.copy_(randn(t.shape).mul(0.05));
-        if (n === "aggregator.layer_logits") t.copy_(randn(t.shape));
-      }
-    })
-  );
+  randomizeLoraB(m.trainableParameters(), "aggregator.layer_logits");
   await m.save(`${dir}/adapter`);
   const tk = m.tokenizer;
   const host = makeBatch(
@@ -80,10 +43,7 @@ async function setup(arch: TinyArch, layers: number, aggregation: Aggregation, L
     })),
     tk.padTokenId,
   );
-  await Deno.writeTextFile(
-    `${dir}/batch.json`,
-    batchJson(host),
-  );
+  await Deno.writeTextFile(`${dir}/batch.json`, batchJson(host));
   return { dir, m, host };
 }
 
@@ -100,21 +60,7 @@ for (const [arch, layers, aggregation, L] of CASES) {
     fn: async () => {
       const { dir, m, host } = await setup(arch, layers, aggregation, L);
       try {
-        await python([
-          `${PROJECT_ROOT}/tools/loss_ref.py`,
-          "--model",
-          `${dir}/model`,
-          "--adapter",
-          `${dir}/adapter`,
-          "--batch",
-          `${dir}/batch.json`,
-          "--out",
-          `${dir}/grads.safetensors`,
-          "--json",
-          `${dir}/loss.json`,
-        ]);
-        const ref = JSON.parse(await Deno.readTextFile(`${dir}/loss.json`));
-        const refGrads = await readF32(`${dir}/grads.safetensors`);
+        const { values: ref, grads: refGrads } = await lossOracle("loss_ref.py", dir);
         for (const ck of [false, true]) {
           for (const [, t] of m.trainableParameters()) t.zeroGrad();
           const v = tidy(() => {
@@ -190,19 +136,7 @@ Deno.test({
       await Deno.writeTextFile(`${dir}/ids.json`, JSON.stringify(ids));
       const ts = noGrad(() => tidy(() => m.lm.forward(ids).logits.toNumbers()));
       for (const merged of [false, true]) {
-        await python([
-          `${PROJECT_ROOT}/tools/peft_logits.py`,
-          "--model",
-          `${dir}/model`,
-          "--adapter",
-          `${dir}/adapter`,
-          "--ids",
-          `${dir}/ids.json`,
-          "--out",
-          `${dir}/logits.safetensors`,
-          ...(merged ? ["--merged"] : []),
-        ]);
-        const ref = (await readF32(`${dir}/logits.safetensors`)).get("logits")!;
+        const ref = await peftLogits(dir, `${dir}/adapter`, merged);
         assert.equal(ref.length, ts.length);
         let maxErr = 0;
         ref.forEach((r, i) => (maxErr = Math.max(maxErr, Math.abs(r - ts[i]))));

@@ -8,9 +8,8 @@
  * Skips when the project venv is absent.
  */
 import assert from "node:assert/strict";
-import { manualSeed, noGrad, PROJECT_ROOT, randn, tidy } from "../ffi/mod.ts";
+import { manualSeed, tidy } from "../ffi/mod.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
-import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
 import {
   batchJson,
   makeBatch,
@@ -21,45 +20,13 @@ import {
 } from "../lib/train/batch.ts";
 import { DEFAULT_LOSS, type LossWeights, UPSTREAM_LOSS } from "../lib/train/loss.ts";
 import { type LossValues, SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
+import { lossOracle, randomizeLoraB, SECURE, venvOrWarn, VULNERABLE } from "./util_oracle.ts";
 
-const PY = `${PROJECT_ROOT}/.venv/bin/python`;
-const hasVenv = await Deno.stat(PY).then(() => true, () => false);
-if (!hasVenv) console.warn(`skipping recipe parity tests: ${PY} not found (run scripts/setup.sh)`);
+const hasVenv = venvOrWarn("recipe parity tests");
 
 /** Fixed padded length of the upstream batch (upstream pads to max_length 1024; shorter here). */
 const PAD_TO = 80;
 const REL = 1e-5;
-
-async function python(args: string[]): Promise<string> {
-  const out = await new Deno.Command(PY, {
-    args,
-    env: { OMP_NUM_THREADS: "1", TOKENIZERS_PARALLELISM: "false" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`python ${args[0]} failed:\n${text}`);
-  return text;
-}
-
-async function readF32(file: string): Promise<Map<string, Float32Array>> {
-  const h = await readHeader(file);
-  const out = new Map<string, Float32Array>();
-  for (const [name, info] of h.tensors) {
-    const b = await readTensorBytes(info);
-    out.set(name, new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4));
-  }
-  return out;
-}
-
-const SECURE = [
-  'def read(path):\n    full = os.path.abspath(os.path.join(base, path))\n    if not full.startswith(base):\n        raise ValueError("x")',
-  "int main() { char buf[64]; strncpy(buf, argv[1], sizeof(buf) - 1); return 0; }",
-];
-const VULNERABLE = [
-  "def read(path):\n    return open(path).read()",
-  "int main() { char buf[64]; strcpy(buf, argv[1]); }",
-];
 
 async function setup(loss: LossWeights, init: "torch" | "xavier", padTo?: number) {
   const upstream = padTo !== undefined;
@@ -75,13 +42,7 @@ async function setup(loss: LossWeights, init: "torch" | "xavier", padTo?: number
     loss,
   });
   m.train(false);
-  noGrad(() =>
-    tidy(() => {
-      for (const [n, t] of m.trainableParameters()) {
-        if (n.includes("lora_B")) t.copy_(randn(t.shape).mul(0.05));
-      }
-    })
-  );
+  randomizeLoraB(m.trainableParameters());
   await m.save(`${dir}/adapter`);
   const tk = m.tokenizer;
   const secure = SECURE.map((s) => tk.encode(s));
@@ -121,26 +82,6 @@ function tsLoss(
       ck,
     )
   );
-}
-
-async function oracle(tool: string, dir: string) {
-  await python([
-    `${PROJECT_ROOT}/tools/${tool}`,
-    "--model",
-    `${dir}/model`,
-    "--adapter",
-    `${dir}/adapter`,
-    "--batch",
-    `${dir}/batch.json`,
-    "--out",
-    `${dir}/grads.safetensors`,
-    "--json",
-    `${dir}/loss.json`,
-  ]);
-  return {
-    values: JSON.parse(await Deno.readTextFile(`${dir}/loss.json`)),
-    grads: await readF32(`${dir}/grads.safetensors`),
-  };
 }
 
 /** Asserts values and gradients within {@link REL}; returns the worst errors for the log. */
@@ -192,7 +133,7 @@ Deno.test({
       const pad = m.tokenizer.padTokenId;
       assert.equal(host.secure.ids[0][5], pad);
       assert.equal(host.secure.mask[0][5], 1, "a real token equal to the pad id");
-      const ref = await oracle("loss_ref_upstream.py", dir);
+      const ref = await lossOracle("loss_ref_upstream.py", dir);
       assert.equal(
         ref.values.pad_token_id,
         m.tokenizer.padTokenId,
@@ -224,7 +165,7 @@ Deno.test({
   fn: async () => {
     const { dir, m, host } = await setup(DEFAULT_LOSS, "xavier");
     try {
-      const ref = await oracle("loss_ref.py", dir);
+      const ref = await lossOracle("loss_ref.py", dir);
       for (const ck of [false, true]) {
         const line = compare(m, tsLoss(m, host, ck), ref.values, ref.grads, `ck=${ck}`);
         console.log(`clean recipe, checkpointing=${ck}: ${line}`);

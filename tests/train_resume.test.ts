@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { PROJECT_ROOT } from "../ffi/mod.ts";
-import { makeTiny } from "../lib/model/tiny.ts";
 import type { StepLog } from "../lib/train/mod.ts";
+import { flags, withTinyDir } from "./util_tiny.ts";
 
 const DATA = `${PROJECT_ROOT}/../shared/data/sven`;
 const hasData = await Deno.stat(`${DATA}/train`).then(() => true, () => false);
@@ -55,26 +55,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 Deno.test({
   name: "deno task train: 30 steps on CPU, loss falls, OUT/best written, log lines well-formed",
   ignore: !hasData,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "dg_train_" });
-    try {
-      await makeTiny("qwen2", `${dir}/model`, { layers: 4 });
+  fn: () =>
+    withTinyDir("dg_train_", { model: ["qwen2", { layers: 4 }] }, async (dir) => {
       const t0 = performance.now();
       // the clean recipe: long pairs are skipped (the upstream recipe truncates them instead,
       // tests/train_recipe.test.ts)
       const r = await trainCmd(`${dir}/model`, `${dir}/out`, [
-        "--recipe",
-        "clean",
-        "--max-steps",
-        "30",
-        "--max-length",
-        "256",
-        "--batch-size",
-        "4",
-        "--lr",
-        "1e-3",
-        "--max-val-batches",
-        "2",
+        ...flags({ recipe: "clean", "max-steps": 30, "max-length": 256, "batch-size": 4 }),
+        ...flags({ lr: "1e-3", "max-val-batches": 2 }),
       ]).output();
       const secs = (performance.now() - t0) / 1000;
       assert.ok(r.success, dec(r.stderr));
@@ -113,43 +101,25 @@ Deno.test({
       ]);
       assert.equal(summary.stopped_by, "max-steps");
       assert.ok(summary.skipped_train > 0, "long pairs are skipped and counted");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "deno task train: kill -9 mid-run, --resume continues with the same next batch and loss",
   ignore: !hasData,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "dg_resume_" });
-    try {
-      await makeTiny("qwen2", `${dir}/model`, { layers: 2 });
-      const flags = [
-        "--layers",
-        "2",
-        "--max-steps",
-        "10",
-        "--max-length",
-        "128",
-        "--batch-size",
-        "2",
-        "--save-every",
-        "3",
-        "--lr",
-        "1e-3",
-        "--max-val-batches",
-        "1",
-        "--quiet",
+  fn: () =>
+    withTinyDir("dg_resume_", { model: ["qwen2", { layers: 2 }] }, async (dir) => {
+      const args = [
+        ...flags({ layers: 2, "max-steps": 10, "max-length": 128, "batch-size": 2 }),
+        ...flags({ "save-every": 3, lr: "1e-3", "max-val-batches": 1, quiet: true }),
       ];
-      const full = await trainCmd(`${dir}/model`, `${dir}/a`, flags).output();
+      const full = await trainCmd(`${dir}/model`, `${dir}/a`, args).output();
       assert.ok(full.success, dec(full.stderr));
       const ref = await readLog(`${dir}/a`);
       assert.equal(ref.length, 10);
 
       // run B: kill -9 once a checkpoint exists and at least one more step has been logged
-      const child = trainCmd(`${dir}/model`, `${dir}/b`, flags).spawn();
+      const child = trainCmd(`${dir}/model`, `${dir}/b`, args).spawn();
       let killedAt = -1;
       for (let i = 0; i < 1200; i++) {
         await sleep(50);
@@ -167,7 +137,7 @@ Deno.test({
       const ck = await stateStep(`${dir}/b`);
       assert.ok(ck >= 3 && ck < 10, `checkpoint step ${ck}`);
 
-      const resumed = await trainCmd(`${dir}/model`, `${dir}/b`, [...flags, "--resume"]).output();
+      const resumed = await trainCmd(`${dir}/model`, `${dir}/b`, [...args, "--resume"]).output();
       assert.ok(resumed.success, dec(resumed.stderr));
       const summary = JSON.parse(dec(resumed.stdout).trim().split("\n").pop()!);
       assert.equal(summary.steps_this_run, 10 - ck, "continued from the checkpoint, not step 0");
@@ -182,26 +152,14 @@ Deno.test({
         `killed with checkpoint at step ${ck}; resumed step ${ck + 1}: pairs [${got[ck].pairs}] ` +
           `loss ${got[ck].loss} (uninterrupted ${ref[ck].loss})`,
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test("deno task train: usage errors exit with a message", async () => {
   const r = await new Deno.Command(DENO, {
     args: [
-      "run",
-      "-A",
-      `${PROJECT_ROOT}/tasks/train.ts`,
-      "--model",
-      "x",
-      "--data",
-      "y",
-      "--out",
-      "z",
-      "--aggregation",
-      "max",
+      ...["run", "-A", `${PROJECT_ROOT}/tasks/train.ts`],
+      ...flags({ model: "x", data: "y", out: "z", aggregation: "max" }),
     ],
     stdout: "piped",
     stderr: "piped",
