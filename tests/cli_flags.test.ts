@@ -14,6 +14,7 @@ import { PROJECT_ROOT } from "../lib/util/paths.ts";
 import { DEMO_SCENARIOS, writeDemoTrainingData } from "../lib/pipeline/demo_data.ts";
 import { announceSkip, SANDBOX_PROBLEM } from "./eval_helpers.ts";
 import { describePlan, type EvalOptions } from "../lib/pipeline/evaluate.ts";
+import { flags } from "./util_tiny.ts";
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -303,23 +304,9 @@ Deno.test("eval: --method required, bad judges and seeds exit 2 before the model
 
 Deno.test("eval --dry-run prints the plan and exits 0 without loading the model", async () => {
   const r = await task("eval.ts", [
-    "--model",
-    model,
-    "--method",
-    "lm",
-    "--eval-type",
-    "all",
-    "--scenarios",
-    DEMO_SCENARIOS,
-    "--scenario-ids",
-    "cwe-078",
-    "--language",
-    "py",
-    "--limit",
-    "3",
-    "--dry-run",
-    "--out",
-    `${dir}/eval`,
+    ...flags({ model, method: "lm", "eval-type": "all", scenarios: DEMO_SCENARIOS }),
+    ...flags({ "scenario-ids": "cwe-078", language: "py", limit: 3, "dry-run": true }),
+    ...flags({ out: `${dir}/eval` }),
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /plan: lm on 1 scenarios × 3 samples = 3 completions/);
@@ -385,13 +372,7 @@ Deno.test("score: scoped --dry-run (--cwe, --limit) and bad scope", async () => 
   const base = ["--completions", `${dir}/c.jsonl`, "--scenarios", DEMO_SCENARIOS];
   const r = await task("score.ts", [
     ...base,
-    "--cwe",
-    "78",
-    "--limit",
-    "2",
-    "--dry-run",
-    "--out",
-    `${dir}/s`,
+    ...flags({ cwe: 78, limit: 2, "dry-run": true, out: `${dir}/s` }),
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /plan: 2 completions of 1 scenarios/);

@@ -44,17 +44,17 @@ Deno.test("C rule 2: keep up to the last ';' + newline and append a closing brac
 });
 
 Deno.test("C rule 3: cut before the last 4-space // (else /*) comment line", () => {
-  assertEquals(
-    truncateC("\n    int a = 1; // x\n    // next\n    int b"),
-    "\n    int a = 1; // x\n}",
-  );
-  assertEquals(
-    truncateC("\n    a = 1 /* q */\n    /* c1 */\n    x\n    /* c2 */ y"),
-    "\n    a = 1 /* q */\n    /* c1 */\n    x\n}",
-  );
-  // // is preferred over /* even when /* comes later
-  assertEquals(truncateC("\n    x\n    // a\n    y\n    /* b */"), "\n    x\n}");
-  assertEquals(truncateC("\n    return x"), "\n    return x");
+  const cases: [string, string][] = [
+    ["\n    int a = 1; // x\n    // next\n    int b", "\n    int a = 1; // x\n}"],
+    [
+      "\n    a = 1 /* q */\n    /* c1 */\n    x\n    /* c2 */ y",
+      "\n    a = 1 /* q */\n    /* c1 */\n    x\n}",
+    ],
+    // // is preferred over /* even when /* comes later
+    ["\n    x\n    // a\n    y\n    /* b */", "\n    x\n}"],
+    ["\n    return x", "\n    return x"],
+  ];
+  for (const [completion, want] of cases) assertEquals(truncateC(completion), want);
 });
 
 Deno.test("EOS is cut first, then the language rule; program assembly right-strips + newline", () => {

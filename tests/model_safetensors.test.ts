@@ -71,36 +71,21 @@ Deno.test("safetensors: truncated file and header length past the end", async ()
 });
 
 Deno.test("safetensors: overlap, hole, size mismatch, unknown dtype, duplicate, bad JSON", async () => {
-  await rejects(
-    await rawFile("overlap.safetensors", {
-      a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
-      b: { dtype: "F32", shape: [2], data_offsets: [4, 12] },
-    }, 12),
-    "overlap",
-    "b",
-  );
-  await rejects(
-    await rawFile("hole.safetensors", {
-      a: { dtype: "F32", shape: [1], data_offsets: [0, 4] },
-      b: { dtype: "F32", shape: [1], data_offsets: [8, 12] },
-    }, 12),
-    "hole",
-    "b",
-  );
-  await rejects(
-    await rawFile("size.safetensors", { a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 8),
-    "size_mismatch",
-    "a",
-  );
-  await rejects(
-    await rawFile(
-      "dtype.safetensors",
-      { a: { dtype: "F12", shape: [1], data_offsets: [0, 4] } },
-      4,
-    ),
-    "unknown_dtype",
-    "a",
-  );
+  const entry = (shape: number[], start: number, end: number, dtype = "F32") => ({
+    dtype,
+    shape,
+    data_offsets: [start, end],
+  });
+  // [file, header, data bytes, expected code, tensor named]
+  const cases: [string, Record<string, unknown>, number, string, string][] = [
+    ["overlap", { a: entry([2], 0, 8), b: entry([2], 4, 12) }, 12, "overlap", "b"],
+    ["hole", { a: entry([1], 0, 4), b: entry([1], 8, 12) }, 12, "hole", "b"],
+    ["size", { a: entry([3], 0, 8) }, 8, "size_mismatch", "a"],
+    ["dtype", { a: entry([1], 0, 4, "F12") }, 4, "unknown_dtype", "a"],
+  ];
+  for (const [file, header, bytes, code, tensor] of cases) {
+    await rejects(await rawFile(`${file}.safetensors`, header, bytes), code, tensor);
+  }
   const dupJson =
     '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}';
   const dupPath = `${dir}/dup.safetensors`;

@@ -13,6 +13,7 @@ import { loadGenerator } from "../lib/pipeline/generator.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
 import { type RunningServer, startServer } from "../lib/serve/mod.ts";
 import { makeServeFixture, renderTinyChat } from "./serve_fixture.ts";
+import { flags } from "./util_tiny.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "dg-serve-" });
 await makeServeFixture(dir, true);
@@ -59,6 +60,11 @@ const reference = async (prompts: string[], maxNewTokens: number, special = true
   }
 };
 
+/** A completion request to the served "model": `prompt`, `max_tokens`, then `more`. */
+function completion<T extends object>(prompt: string, max_tokens: number, more: T) {
+  return { model: "model", prompt, max_tokens, ...more };
+}
+
 Deno.test("completions and chat equal lib/model generate; usage; models; echo", async () => {
   const want = await reference(PROMPTS.slice(0, 3), 12);
   const chatPrompt = renderTinyChat([{ role: "user", content: "write a loop" }]);
@@ -104,14 +110,7 @@ Deno.test("completions and chat equal lib/model generate; usage; models; echo", 
 
 Deno.test("streaming equals non-streaming (completions, chat, n = 2, usage chunk, [DONE])", async () => {
   await withServer({}, async (s, c) => {
-    const args = {
-      model: "model",
-      prompt: PROMPTS[5],
-      max_tokens: 20,
-      temperature: 0.9,
-      seed: 7,
-      n: 2,
-    };
+    const args = completion(PROMPTS[5], 20, { temperature: 0.9, seed: 7, n: 2 });
     const full = await c.completions.create(args);
     const texts = ["", ""];
     let usage: OpenAI.CompletionUsage | undefined;
@@ -160,14 +159,7 @@ Deno.test("streaming equals non-streaming (completions, chat, n = 2, usage chunk
 
 Deno.test("n > 1, the same seed gives the same text, stop sequences", async () => {
   await withServer({}, async (_s, c) => {
-    const args = {
-      model: "model",
-      prompt: PROMPTS[1],
-      max_tokens: 16,
-      temperature: 1,
-      n: 4,
-      seed: 42,
-    };
+    const args = completion(PROMPTS[1], 16, { temperature: 1, n: 4, seed: 42 });
     const a = await c.completions.create(args);
     const b = await c.completions.create(args);
     assert.equal(a.choices.length, 4);
@@ -434,16 +426,9 @@ Deno.test("a client that disconnects cancels its rows; no tensor leak after 200 
 Deno.test("deno task serve: SIGTERM finishes the running request, then exits 0", async () => {
   const proc = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "-A",
-      "--unstable-no-legacy-abort",
+      ...["run", "-A", "--unstable-no-legacy-abort"],
       new URL("../tasks/serve.ts", import.meta.url).pathname,
-      "--model",
-      MODEL,
-      "--port",
-      "0",
-      "--max-batch",
-      "2",
+      ...flags({ model: MODEL, port: 0, "max-batch": 2 }),
     ],
     stdout: "piped",
     stderr: "piped",

@@ -385,42 +385,27 @@ def save_tiny(model_cls, config, tok_dir: Path, out: Path, seed: int, **save_kw)
     copy_tokenizer(tok_dir, out)
 
 
+# Per architecture: the rest of each tiny model's config (Qwen2: tied, GQA 4/2; Llama: untied,
+# GQA 8/2, linear RoPE scaling x4, no biases).
+QWEN2_SHAPE = dict(intermediate_size=128, num_hidden_layers=3, num_attention_heads=4, max_position_embeddings=32768,
+                   rope_theta=1e6, tie_word_embeddings=True, use_sliding_window=False)
+LLAMA_SHAPE = dict(intermediate_size=160, num_hidden_layers=4, num_attention_heads=8, max_position_embeddings=16384,
+                   rope_theta=1e5, rope_scaling={"type": "linear", "factor": 4.0}, tie_word_embeddings=False,
+                   attention_bias=False, mlp_bias=False)
+
+
 def build_qwen2_model(tok_dir: Path, out: Path, seed: int) -> None:
     tok = AutoTokenizer.from_pretrained(tok_dir)
     eos = tok.convert_tokens_to_ids("<|endoftext|>")
-    config = Qwen2Config(
-        vocab_size=vocab_rows(len(tok)),
-        intermediate_size=128,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        max_position_embeddings=32768,
-        rope_theta=1e6,
-        tie_word_embeddings=True,
-        use_sliding_window=False,
-        bos_token_id=eos,
-        eos_token_id=eos,
-        **TINY_COMMON,
-    )
+    config = Qwen2Config(vocab_size=vocab_rows(len(tok)), bos_token_id=eos, eos_token_id=eos, **QWEN2_SHAPE,
+                         **TINY_COMMON)
     save_tiny(Qwen2ForCausalLM, config, tok_dir, out, seed)
 
 
 def build_llama_model(tok_dir: Path, out: Path, seed: int) -> None:
     tok = AutoTokenizer.from_pretrained(tok_dir)
-    config = LlamaConfig(
-        vocab_size=vocab_rows(len(tok)),
-        intermediate_size=160,
-        num_hidden_layers=4,
-        num_attention_heads=8,
-        max_position_embeddings=16384,
-        rope_theta=1e5,
-        rope_scaling={"type": "linear", "factor": 4.0},
-        tie_word_embeddings=False,
-        attention_bias=False,
-        mlp_bias=False,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        **TINY_COMMON,
-    )
+    config = LlamaConfig(vocab_size=vocab_rows(len(tok)), bos_token_id=tok.bos_token_id,
+                         eos_token_id=tok.eos_token_id, **LLAMA_SHAPE, **TINY_COMMON)
     save_tiny(LlamaForCausalLM, config, tok_dir, out, seed, max_shard_size="100KB")
     if not (out / "model.safetensors.index.json").exists():
         raise RuntimeError("expected a sharded llama checkpoint")
