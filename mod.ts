@@ -115,7 +115,12 @@ export {
   type LoraConfig,
   LoraLinear,
 } from "./lib/lora/mod.ts";
-export { type Aggregation, AGGREGATIONS, MultiLayerAggregator } from "./lib/aggregator/mod.ts";
+export {
+  type Aggregation,
+  AGGREGATIONS,
+  type AggregatorInit,
+  MultiLayerAggregator,
+} from "./lib/aggregator/mod.ts";
 export { SecurityAnalyzer, TokenSecurityStats } from "./lib/analyzer/mod.ts";
 // DeepGuard at inference: security components, scores, guided decoding.
 export {
@@ -139,7 +144,10 @@ export {
   type LossTerms,
   type LossValues,
   type LossWeights,
+  type OverLength,
   type PairBatchTensors,
+  type Recipe,
+  type ScorePooling,
   SecurityAwareLoRAModel,
   type SideTensors,
   type StepLog,
@@ -162,6 +170,7 @@ export {
   PAPER_SAMPLING,
   type SampleSettings,
 } from "./lib/pipeline/samples.ts";
+export type { CoDecodeKnobs } from "./lib/cosec/codecoding.ts";
 export { scoreCompletions, type ScoreOptions, type ScoreOutcome } from "./lib/eval/score.ts";
 export type { GroupSummary, MetricRow, Summary } from "./lib/eval/metrics.ts";
 export type { SampleResult } from "./lib/eval/results.ts";

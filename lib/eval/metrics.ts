@@ -63,11 +63,11 @@ export interface Summary {
   judges: string[];
   /** Per judge, per reason: how many samples it skipped. */
   skippedJudges: Record<string, Record<string, number>>;
-  /** Samples scored. */
   /** Samples with at least one inconclusive judge (counted as not secure). */
   inconclusiveSamples: number;
   /** Inconclusive judge runs per judge and reason (reason cut at the first ":"). */
   inconclusiveJudges: Record<string, Record<string, number>>;
+  /** Samples scored. */
   samples: number;
   /** pass@k and sec-pass@k for k > 1 (unbiased estimator), per scenario and group. */
   passAtK?: PassAtKSummary;
