@@ -1,5 +1,5 @@
 /** Shared helpers for the FFI tests: deterministic data and the Python torch oracle. */
-import { PROJECT_ROOT } from "../ffi/mod.ts";
+import { haveVenvPython, VENV_PY } from "../lib/util/python.ts";
 
 /** Deterministic pseudo-random numbers in [lo, hi) (mulberry32). */
 export function seeded(seed: number): (lo?: number, hi?: number) => number {
@@ -16,13 +16,7 @@ export function seeded(seed: number): (lo?: number, hi?: number) => number {
 
 /** The project venv's python, or null (tests then skip with a message). */
 export function venvPython(): string | null {
-  const p = `${PROJECT_ROOT}/.venv/bin/python`;
-  try {
-    Deno.statSync(p);
-    return p;
-  } catch {
-    return null;
-  }
+  return haveVenvPython() ? VENV_PY : null;
 }
 
 /** Runs a Python script with JSON on stdin and parses its JSON stdout. */
