@@ -46,11 +46,13 @@ Deno.test({
       assertEquals(r.limitHit, "memory", r.stderr);
       r = await sh(dir, "head -c 100000000 /dev/zero > big", { fileSizeBytes: 1 << 20 });
       assertEquals(r.limitHit, "file-size", JSON.stringify(r).slice(0, 300));
-      r = await sh(dir, "(sleep 60 &); echo started");
+      // (a duration no other process on a shared machine uses)
+      const nap = `sleep 60.${Deno.pid}`;
+      r = await sh(dir, `(${nap} &); echo started`);
       assertEquals(r.stdout, "started\n");
       const ps = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
       assert(
-        !new TextDecoder().decode(ps.stdout).includes("sleep 60"),
+        !new TextDecoder().decode(ps.stdout).includes(nap),
         "background process survived",
       );
       r = await sh(dir, "id -u; echo $HOME; env | wc -l");

@@ -60,12 +60,14 @@ WORK_ROOT = "/tmp/w"
 MAX_VERDICT = 1 << 20
 
 
-def set_limits(limits):
+def set_limits(limits, rootless):
+    """rootless: RLIMIT_NPROC counts the namespace, whose init and harness parent are not the sample's."""
     cpu = int(limits["cpuSeconds"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memoryBytes"], limits["memoryBytes"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fileSizeBytes"], limits["fileSizeBytes"]))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits["maxProcesses"], limits["maxProcesses"]))
+    nproc = limits["maxProcesses"] + (2 if rootless else 0)
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -180,7 +182,7 @@ def child_main(check, phase, ctx, uid, limits, wfd, extra_path, nonce):
     verdict = None
     try:
         os.setsid()
-        set_limits(limits)
+        set_limits(limits, uid is None)
         os.chdir(ctx.workdir)
         if uid is not None:
             os.setgroups([])

@@ -180,7 +180,8 @@ export async function runSandboxed(
     `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`,
     `--as=${limits.memoryBytes}`,
     `--fsize=${limits.fileSizeBytes}`,
-    `--nproc=${limits.maxProcesses}`,
+    // Rootless: the namespace's count also holds bwrap's init; the run keeps its full budget.
+    `--nproc=${limits.maxProcesses + (uid === null ? 1 : 0)}`,
     "--core=0",
     "--",
     ...(uid === null ? [] : [
