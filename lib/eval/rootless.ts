@@ -14,6 +14,8 @@
  * @module
  */
 
+import { bwrapArgs } from "./bwrap.ts";
+
 /** Output of the probe sandbox: `ns-ok` once inside, `fork-ok` when the child forked. */
 export interface ProbeOutcome {
   /** Exit status of bwrap (`null` when it could not be started). */
@@ -64,28 +66,18 @@ export function interpretProbe(p: ProbeOutcome, sysctls = userNamespaceSysctls()
 }
 
 /**
- * Run the probe: a user/PID/network namespace sandbox whose shell sets
- * RLIMIT_NPROC to 3 (bwrap's init, the shell, one child) and forks once. The
- * fork succeeds only if the limit counts the namespace's processes: the host
- * side holds at least this process and the outer bwrap under the same uid.
+ * Run the probe (without root): a sandbox with the evaluation's own bwrap
+ * options (user namespace included) whose shell sets RLIMIT_NPROC to 3
+ * (bwrap's init, the shell, one child) and forks once. The fork succeeds only
+ * if the limit counts the namespace's processes: the host side holds at least
+ * this process and the outer bwrap under the same uid.
  */
 export function probeUserNamespace(bwrap: string): ProbeOutcome {
-  const args = ["--unshare-user", "--unshare-pid", "--unshare-net", "--die-with-parent"];
-  for (const p of ["/usr", "/bin", "/lib", "/lib64"]) {
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (info.isSymlink) args.push("--symlink", Deno.readLinkSync(p), p);
-    else args.push("--ro-bind", p, p);
-  }
   const script =
     "echo ns-ok; exec /usr/bin/prlimit --nproc=3 -- /bin/sh -c 'true & wait && echo fork-ok'";
   try {
     const out = new Deno.Command(bwrap, {
-      args: [...args, "--proc", "/proc", "--dev", "/dev", "--", "/bin/sh", "-c", script],
+      args: [...bwrapArgs({ chdir: "/" }), "--", "/bin/sh", "-c", script],
       clearEnv: true,
       env: { PATH: "/usr/bin:/bin" },
       stdin: "null",
