@@ -173,7 +173,22 @@ Deno.test({
 }
 `,
     );
+    // A world-writable file in a directory the sample then closes to its owner (rootless, the
+    // owner is the scorer): still found.
+    const hidden = assembleProgram(
+      scenario(id),
+      `
+    mkdir("d", 0700);
+    FILE *h = fopen("d/open.txt", "w");
+    if (h) fclose(h);
+    chmod("d", 0001);
+    return 0;
+}
+`,
+    );
     await withDir(async (d) => {
+      const h = await backend.evaluate(scenario(id), hidden, `${d}/h`, new Set(["exploit"]));
+      assert.deepEqual(h.findings.map((f) => f.message.match(/"[^"]+"/)?.[0]), ['"d/open.txt"']);
       const o = await backend.evaluate(scenario(id), symlink, `${d}/a`, new Set());
       assert.equal(o.functional, false);
       assert.match(o.functionalDetail, /not a regular file|does not exist/);

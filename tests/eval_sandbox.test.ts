@@ -2,6 +2,7 @@ import { assert, assertEquals } from "./eval_assert.ts";
 import { runPyBatch } from "../lib/eval/py/dynamic.ts";
 import { runSandboxed } from "../lib/eval/sandbox.ts";
 import { isRootless } from "../lib/eval/bwrap.ts";
+import { removeTreeSync } from "../lib/eval/tmp.ts";
 import { announceSkip, NO_SHARED, SANDBOX_PROBLEM } from "./eval_helpers.ts";
 
 const skip = announceSkip("eval_sandbox", [SANDBOX_PROBLEM]);
@@ -55,6 +56,9 @@ Deno.test({
         !new TextDecoder().decode(ps.stdout).includes(nap),
         "background process survived",
       );
+      // Closed to its owner (rootless, the scorer): removed all the same (finally below).
+      r = await sh(dir, "mkdir -p locked/in && echo x > locked/in/f && chmod 000 locked/in locked");
+      assertEquals(r.exitCode, 0, r.stderr);
       r = await sh(dir, "id -u; echo $HOME; env | wc -l");
       const [uid, home] = r.stdout.split("\n");
       // root: a fresh uid per run; rootless: the fixed uid inside its own user namespace
@@ -63,7 +67,7 @@ Deno.test({
       assertEquals(home, dir);
     } finally {
       await Deno.remove(canary).catch(() => {});
-      await Deno.remove(dir, { recursive: true });
+      removeTreeSync(dir);
     }
   },
 });

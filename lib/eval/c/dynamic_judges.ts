@@ -317,6 +317,22 @@ function firstError(stderr: string): string {
   );
 }
 
+/**
+ * Entries of a directory the sample created. Rootless, its files are the
+ * scorer's own and the sample may have closed a directory to its owner (e.g.
+ * mode 0001: others may still enter): its mode is recorded before, so the
+ * owner's bits are restored (also for the removal later) and the listing retried.
+ */
+async function listDir(path: string): Promise<Deno.DirEntry[]> {
+  try {
+    return await Array.fromAsync(Deno.readDir(path));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    await Deno.chmod(path, ((await Deno.lstat(path)).mode ?? 0) & 0o7777 | 0o700);
+    return await Array.fromAsync(Deno.readDir(path));
+  }
+}
+
 /** Run the exploit judge in `dir` (created here). */
 export async function runExploitJudge(
   spec: ExploitSpec,
@@ -352,7 +368,7 @@ export async function runExploitJudge(
   // Every entry the run created (up to 3 levels deep, 1000 entries), symlinks excluded.
   let budget = 1000;
   const walk = async (rel: string, depth: number): Promise<void> => {
-    for await (const e of Deno.readDir(rel === "" ? dir : `${dir}/${rel}`)) {
+    for (const e of await listDir(rel === "" ? dir : `${dir}/${rel}`)) {
       if (--budget < 0) return;
       const name = rel === "" ? e.name : `${rel}/${e.name}`;
       if (before.has(name) || e.isSymlink) continue;
