@@ -12,6 +12,7 @@ import { matchesRules, parseCppcheck, parseGccStyle } from "../lib/eval/c/static
 import { assembleProgram, loadCompletions, loadCScenarios } from "../lib/eval/c/testdata.ts";
 import { resolveExecutable } from "../lib/eval/c/tools.ts";
 import { sandboxProblem } from "../lib/eval/sandbox.ts";
+import { removeTreeSync } from "../lib/eval/tmp.ts";
 import type { Scenario } from "../lib/eval/types.ts";
 
 const scenarios = await loadCScenarios();
@@ -40,7 +41,8 @@ async function withDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
   try {
     return await f(dir);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    // (samples may leave directories closed to their owner: the scorer, when rootless)
+    removeTreeSync(dir);
   }
 }
 
