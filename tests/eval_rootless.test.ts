@@ -119,8 +119,7 @@ async function asNobody(argv: string[], cwd: string): Promise<Deno.CommandOutput
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 Deno.test({
-  name:
-    "rootless: sandbox, hostile and C tool suites pass as an ordinary user (no escape, leak, forgery)",
+  name: "rootless: sandbox, hostile, C-tool suites pass as uid 65534 (no escape/leak/forgery)",
   ignore: skipAsUser,
   sanitizeResources: false,
   fn: async () => {
