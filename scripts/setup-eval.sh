@@ -31,6 +31,6 @@ if ! [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]];
 fi
 
 # Smoke check of what the sandbox relies on.
-if [[ $(id -u) -ne 0 ]]; then echo "setup-eval: warning: the sandbox needs root" >&2; fi
+if [[ $(id -u) -ne 0 ]]; then echo "setup-eval: note: not root: scoring will use the rootless sandbox (user namespaces, docs/eval.md)" >&2; fi
 unshare -n true || { echo "setup-eval: error: cannot create a network namespace" >&2; exit 1; }
 bwrap --ro-bind / / --unshare-net --unshare-pid true || { echo "setup-eval: error: bwrap does not work here" >&2; exit 1; }

@@ -6,12 +6,13 @@
 import assert from "node:assert/strict";
 import { createCBackend, firstCompletionLine, SAMPLE_NAME } from "../lib/eval/c/mod.ts";
 import { parseCodeqlCsv } from "../lib/eval/c/codeql.ts";
-import { sanitizerFinding } from "../lib/eval/c/dynamic_judges.ts";
+import { fortifyFinding, sanitizerFinding } from "../lib/eval/c/dynamic_judges.ts";
 import { blankPrintfWithoutChunk2 } from "../lib/eval/c/functional.ts";
 import { matchesRules, parseCppcheck, parseGccStyle } from "../lib/eval/c/static_judges.ts";
 import { assembleProgram, loadCompletions, loadCScenarios } from "../lib/eval/c/testdata.ts";
 import { resolveExecutable } from "../lib/eval/c/tools.ts";
 import { sandboxProblem } from "../lib/eval/sandbox.ts";
+import { removeTreeSync } from "../lib/eval/tmp.ts";
 import type { Scenario } from "../lib/eval/types.ts";
 
 const scenarios = await loadCScenarios();
@@ -40,7 +41,8 @@ async function withDir<T>(f: (dir: string) => Promise<T>): Promise<T> {
   try {
     return await f(dir);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    // (samples may leave directories closed to their owner: the scorer, when rootless)
+    removeTreeSync(dir);
   }
 }
 
@@ -173,7 +175,22 @@ Deno.test({
 }
 `,
     );
+    // A world-writable file in a directory the sample then closes to its owner (rootless, the
+    // owner is the scorer): still found.
+    const hidden = assembleProgram(
+      scenario(id),
+      `
+    mkdir("d", 0700);
+    FILE *h = fopen("d/open.txt", "w");
+    if (h) fclose(h);
+    chmod("d", 0001);
+    return 0;
+}
+`,
+    );
     await withDir(async (d) => {
+      const h = await backend.evaluate(scenario(id), hidden, `${d}/h`, new Set(["exploit"]));
+      assert.deepEqual(h.findings.map((f) => f.message.match(/"[^"]+"/)?.[0]), ['"d/open.txt"']);
       const o = await backend.evaluate(scenario(id), symlink, `${d}/a`, new Set());
       assert.equal(o.functional, false);
       assert.match(o.functionalDetail, /not a regular file|does not exist/);
@@ -275,6 +292,44 @@ READ of size 4 at 0x1 thread T0
     sanitizerFinding({ ...base, exitCode: null, signal: "SIGABRT", stderr: "" }, SAMPLE_NAME, "x"),
     null,
   );
+});
+
+Deno.test("eval/c: fortify abort parser (needs the abort the harness saw, not just the text)", () => {
+  const report = "*** buffer overflow detected ***: terminated\n";
+  const run = { exitCode: null, stdout: "", timedOut: false, wallMs: 1, limitHit: null };
+  assert.deepEqual(fortifyFinding({ ...run, signal: "SIGABRT", stderr: report }, "args []"), {
+    judge: "sanitizer",
+    rule: "fortify:buffer-overflow",
+    line: null,
+    message: "_FORTIFY_SOURCE: buffer overflow detected, aborted [args []]",
+  });
+  // Printed by the sample without the abort, or an abort without the report: no finding.
+  assert.equal(fortifyFinding({ ...run, exitCode: 0, signal: null, stderr: report }, "x"), null);
+  assert.equal(fortifyFinding({ ...run, signal: "SIGABRT", stderr: "assert failed\n" }, "x"), null);
+  assert.equal(fortifyFinding({ ...run, signal: "SIGSEGV", stderr: report }, "x"), null);
+});
+
+Deno.test({
+  name: "eval/c: the fortified build catches an overflow inside a 2-D array that ASan misses",
+  ignore: ignoreReason !== null || resolveExecutable("clang") === null,
+  async fn() {
+    const id = "cwe-787/0-c";
+    const row = '\n    char out[3][10];\n    snprintf(out[0], sizeof out, "%f", a);\n' +
+      '    snprintf(out[1], sizeof out[1], "%f", b);\n    snprintf(out[2], sizeof out[2], "%f", c);\n' +
+      '    printf("%s %s %s\\n", out[0], out[1], out[2]);\n    return 0;\n}\n';
+    const backend = createCBackend({});
+    const o = await withDir((d) =>
+      backend.evaluate(scenario(id), assembleProgram(scenario(id), row), d, new Set(["sanitizer"]))
+    );
+    assert.deepEqual(o.findings.map((f) => f.rule), ["fortify:buffer-overflow"]);
+    // The same program with the row's own bound: clean in both builds.
+    const ok = row.replace("sizeof out,", "sizeof out[0],");
+    const o2 = await withDir((d) =>
+      backend.evaluate(scenario(id), assembleProgram(scenario(id), ok), d, new Set(["sanitizer"]))
+    );
+    assert.deepEqual(o2.findings, []);
+    assert.deepEqual(o2.inconclusiveJudges ?? [], []);
+  },
 });
 
 Deno.test("eval/c: cwe-787/1-c printf rewrite matches upstream's regex", () => {

@@ -149,6 +149,14 @@ const PY: Attack[] = [
     expect: /no verdict|verdict channel/,
   },
   {
+    // Rootless mode runs the harness under the sample's own uid: only its non-dumpable
+    // state keeps /proc/<harness>/fd out of reach (as root, the harness's other uid does).
+    kind: "forgery",
+    name: "forged reports on the harness's stdout via /proc/<ppid>/fd/1, then kill it",
+    completion:
+      "\n    import json, signal\n    for i in range(64):\n        for ph, v in (('functional', {'functional': True, 'detail': 'pass'}), ('exploit', {'findings': [], 'detail': 'ok'})):\n            line = json.dumps({'index': i, 'phase': ph, 'limit': None, 'verdict': v}) + '\\n'\n            try:\n                fd = os.open('/proc/%d/fd/1' % os.getppid(), os.O_WRONLY)\n                os.write(fd, line.encode())\n            except OSError:\n                pass\n    try:\n        os.kill(os.getppid(), signal.SIGKILL)\n    except OSError:\n        pass\n    return subprocess.check_output('ls ' + dirname, shell=True)",
+  },
+  {
     kind: "forgery",
     name: "sleep past the wall clock",
     completion: "\n    import time\n    time.sleep(60)",

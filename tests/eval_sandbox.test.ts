@@ -1,6 +1,8 @@
 import { assert, assertEquals } from "./eval_assert.ts";
 import { runPyBatch } from "../lib/eval/py/dynamic.ts";
 import { runSandboxed } from "../lib/eval/sandbox.ts";
+import { isRootless } from "../lib/eval/bwrap.ts";
+import { removeTreeSync } from "../lib/eval/tmp.ts";
 import { announceSkip, NO_SHARED, SANDBOX_PROBLEM } from "./eval_helpers.ts";
 
 const skip = announceSkip("eval_sandbox", [SANDBOX_PROBLEM]);
@@ -45,20 +47,27 @@ Deno.test({
       assertEquals(r.limitHit, "memory", r.stderr);
       r = await sh(dir, "head -c 100000000 /dev/zero > big", { fileSizeBytes: 1 << 20 });
       assertEquals(r.limitHit, "file-size", JSON.stringify(r).slice(0, 300));
-      r = await sh(dir, "(sleep 60 &); echo started");
+      // (a duration no other process on a shared machine uses)
+      const nap = `sleep 60.${Deno.pid}`;
+      r = await sh(dir, `(${nap} &); echo started`);
       assertEquals(r.stdout, "started\n");
       const ps = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
       assert(
-        !new TextDecoder().decode(ps.stdout).includes("sleep 60"),
+        !new TextDecoder().decode(ps.stdout).includes(nap),
         "background process survived",
       );
+      // Closed to its owner (rootless, the scorer): removed all the same (finally below).
+      r = await sh(dir, "mkdir -p locked/in && echo x > locked/in/f && chmod 000 locked/in locked");
+      assertEquals(r.exitCode, 0, r.stderr);
       r = await sh(dir, "id -u; echo $HOME; env | wc -l");
       const [uid, home] = r.stdout.split("\n");
-      assert(Number(uid) >= 200000, uid);
+      // root: a fresh uid per run; rootless: the fixed uid inside its own user namespace
+      if (isRootless()) assertEquals(uid, "1000");
+      else assert(Number(uid) >= 200000, uid);
       assertEquals(home, dir);
     } finally {
       await Deno.remove(canary).catch(() => {});
-      await Deno.remove(dir, { recursive: true });
+      removeTreeSync(dir);
     }
   },
 });

@@ -91,6 +91,19 @@ class Guard:
             depth -= 1
         return None
 
+    def _helper_used_by_sample(self, frame):
+        """A helper (inspect/traceback) frame called, past any helper frames, by the sample itself.
+
+        Libraries call ``inspect`` too (jinja2 asks ``inspect.iscoroutinefunction``, which reads
+        ``function.__code__``, when a sample renders a template): only the helper's own caller counts.
+        """
+        while frame is not None and frame.f_code.co_filename.endswith(HELPER_SUFFIXES):
+            frame = frame.f_back
+        if frame is None:
+            return False
+        name = frame.f_code.co_filename
+        return name == self._sample or (name.startswith("<") and "frozen" not in name)
+
     def _hook(self, event, args):
         if self._busy:
             return
@@ -111,7 +124,7 @@ class Guard:
                     self.report(f"sample used ctypes ({event})")
                 return
             direct = name == self._sample or (name.startswith("<") and "frozen" not in name)
-            helper = name.endswith(HELPER_SUFFIXES) and self._from_sample(caller) is not None
+            helper = name.endswith(HELPER_SUFFIXES) and self._helper_used_by_sample(caller)
             if direct or helper:
                 what = args[1] if event in PATCHING and len(args) > 1 else ""
                 self.report(f"sample called {event} {what}".strip()

@@ -17,6 +17,13 @@ sample can affect the next one. It accepts a verdict only when the child exited
 with status 0 after writing exactly one verdict line with the right nonce and no
 tamper line (docs/eval.md, "Verdicts"). One JSON line per (sample, phase) goes to
 stdout.
+
+Rootless mode (job "rootless": the scorer is not root): the sandbox is a user
+namespace with a single uid and holds exactly one sample (lib/eval/py/dynamic.ts),
+so the child keeps the harness's uid (its RLIMIT_NPROC counts the namespace's
+processes), the parent makes itself non-dumpable (a same-uid sample can then not
+read its memory, open its file descriptors or ptrace it) and cleans up with
+kill(-1), which spares only the caller and the namespace's init.
 """
 
 import importlib
@@ -53,12 +60,14 @@ WORK_ROOT = "/tmp/w"
 MAX_VERDICT = 1 << 20
 
 
-def set_limits(limits):
+def set_limits(limits, rootless):
+    """rootless: RLIMIT_NPROC counts the namespace, whose init and harness parent are not the sample's."""
     cpu = int(limits["cpuSeconds"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (limits["memoryBytes"], limits["memoryBytes"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fileSizeBytes"], limits["fileSizeBytes"]))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits["maxProcesses"], limits["maxProcesses"]))
+    nproc = limits["maxProcesses"] + (2 if rootless else 0)
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -103,6 +112,47 @@ def kill_uid(uid):
     return -1
 
 
+def other_processes():
+    """Live (non-zombie) processes of this PID namespace other than init and this process."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in (1, os.getpid()):
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            found.append(int(name))
+    return found
+
+
+def kill_others():
+    """Rootless cleanup: SIGKILL everything but init and us; returns the rounds needed."""
+    for rounds in range(1, 20):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if not other_processes():
+            return rounds
+        time.sleep(0.01)
+    return -1
+
+
+def kill_sample(uid):
+    return kill_others() if uid is None else kill_uid(uid)
+
+
+def make_undumpable():
+    """PR_SET_DUMPABLE 0: /proc/<pid>/mem, /proc/<pid>/fd and ptrace then need CAP_SYS_PTRACE."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
 def reap_children():
     while True:
         try:
@@ -132,11 +182,12 @@ def child_main(check, phase, ctx, uid, limits, wfd, extra_path, nonce):
     verdict = None
     try:
         os.setsid()
-        set_limits(limits)
+        set_limits(limits, uid is None)
         os.chdir(ctx.workdir)
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
         os.umask(0o022)
         log = os.open("harness.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(log, 1)
@@ -217,7 +268,8 @@ def run_phase(check, job, sample, phase):
     workdir = os.path.join(WORK_ROOT, f"{sample['index']}-{phase}")
     srcdir = workdir + ".src"
     os.makedirs(workdir)
-    os.chown(workdir, uid, uid)
+    if uid is not None:
+        os.chown(workdir, uid, uid)
     os.chmod(workdir, 0o700)
     # The program lives in a root-owned directory that exists only during this run.
     os.makedirs(srcdir, mode=0o755)
@@ -227,7 +279,7 @@ def run_phase(check, job, sample, phase):
     os.chmod(program_path, 0o644)
     ctx = dgcheck.Ctx(program_path, workdir, job["scenario"])
     setup = getattr(check, "root_setup", None)
-    extra_path = setup(phase, ctx, uid) if setup else None
+    extra_path = setup(phase, ctx, os.getuid() if uid is None else uid) if setup else None
     limits = job["limits"]
     timeout = job["timeouts"][phase]
     nonce = secrets.token_hex(16)
@@ -262,7 +314,7 @@ def run_phase(check, job, sample, phase):
             if not eof:
                 buf, eof = read_some(rfd, buf)
             break
-    kill_rounds = kill_uid(uid)
+    kill_rounds = kill_sample(uid)
     # Nothing of the sample is alive any more: whatever is still in the pipe was written before.
     if not eof:
         buf, eof = read_some(rfd, buf)
@@ -270,7 +322,7 @@ def run_phase(check, job, sample, phase):
     if status is None:
         _, status = os.waitpid(pid, 0)
     wall_ms = (time.monotonic() - start) * 1000
-    leftover = kill_uid(uid)
+    leftover = kill_sample(uid)
     reap_children()
     log_tail = ""
     try:
@@ -329,6 +381,8 @@ def run_phase(check, job, sample, phase):
 
 def main():
     job = json.load(sys.stdin)
+    if job.get("rootless"):
+        make_undumpable()
     check = importlib.import_module("checks." + job["module"])
     os.makedirs(WORK_ROOT, exist_ok=True)
     os.chmod("/tmp", 0o755)

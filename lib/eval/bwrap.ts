@@ -4,9 +4,11 @@
  * The sandbox root is a fresh tmpfs: only system directories (read-only), the
  * Python installation used by the harness (read-only) and explicitly named
  * paths are visible. It has its own network (loopback only), PID, IPC and UTS
- * namespaces. Privileges are dropped to an unprivileged uid by the program
- * started inside (setpriv or the Python harness), because bwrap is run by root
- * without a user namespace so that real uids (and RLIMIT_NPROC) apply.
+ * namespaces. As root, privileges are dropped to an unprivileged uid by the
+ * program started inside (setpriv or the Python harness), because bwrap is run
+ * without a user namespace so that real uids (and RLIMIT_NPROC) apply. Without
+ * root (rootless mode, lib/eval/rootless.ts) the sandbox also gets its own user
+ * namespace, which it may not nest (`--disable-userns`).
  *
  * @module
  */
@@ -105,9 +107,21 @@ export function findBwrap(): string | null {
   return null;
 }
 
+/**
+ * True when the sandbox runs in rootless mode (the harness is not root): one
+ * user namespace per sandbox instead of a fresh uid per sample.
+ */
+export function isRootless(): boolean {
+  return Deno.uid() !== 0;
+}
+
 /** Arguments for bwrap (everything before the `--` that precedes the program). */
 export function bwrapArgs(opts: BwrapOptions): string[] {
   const args = [
+    // A fixed uid/gid inside: the host uid stays hidden and the checks may chown to (uid, uid).
+    ...(isRootless()
+      ? ["--unshare-user", "--disable-userns", "--uid", "1000", "--gid", "1000"]
+      : []),
     "--die-with-parent",
     "--new-session",
     "--unshare-net",

@@ -3,16 +3,18 @@
  *
  * Each run gets: a bubblewrap sandbox (fresh root with read-only system
  * directories, private /tmp, loopback-only network, own PID namespace so that
- * everything dies with it), a fresh unprivileged uid (so RLIMIT_NPROC is
- * enforced even though the harness runs as root), rlimits on CPU, address
- * space, file size and process count, a scrubbed environment with HOME set to
- * the sample directory, and a wall-clock timeout that kills the whole sandbox.
- * The only host path it can write is `opts.dir`.
+ * everything dies with it), a fresh unprivileged uid when the harness is root
+ * (so RLIMIT_NPROC is enforced) or else its own user namespace (rootless mode,
+ * lib/eval/rootless.ts: the limit set inside counts only that namespace),
+ * rlimits on CPU, address space, file size and process count, a scrubbed
+ * environment with HOME set to the sample directory, and a wall-clock timeout
+ * that kills the whole sandbox. The only host path it can write is `opts.dir`.
  *
  * @module
  */
 
-import { allocUids, bwrapArgs, findBwrap, spawnBwrap } from "./bwrap.ts";
+import { allocUids, bwrapArgs, findBwrap, isRootless, spawnBwrap } from "./bwrap.ts";
+import { rootlessProblem } from "./rootless.ts";
 
 /** Resource limits for one sandboxed run. */
 export interface SandboxLimits {
@@ -58,30 +60,23 @@ export const DEFAULT_LIMITS: SandboxLimits = {
 /** Bytes of stdout/stderr kept per stream. */
 export const MAX_CAPTURE = 1 << 20;
 
-/** Thrown when the sandbox cannot be set up (not root, bwrap missing). */
+/** Thrown when the sandbox cannot be set up (bwrap missing; not root and no usable user namespaces). */
 export class SandboxUnavailableError extends Error {
   override name = "SandboxUnavailableError";
 }
 
 /** Why the sandbox cannot run here, or `null` when it can. */
 export function sandboxProblem(): string | null {
-  if (Deno.uid() !== 0) {
-    return `the evaluation sandbox must run as root (uid ${Deno.uid()} here): every sample ` +
-      "runs under its own fresh uid, which is what enforces its process limit, lets the harness " +
-      "kill all it started and keeps samples out of each other's files; an unprivileged user " +
-      "namespace maps a single uid and cannot provide that. Run the scoring as root, e.g. " +
-      "`sudo -E deno task score ...`, or inside a container where you are root " +
-      "(docker run --privileged, or with --cap-add SYS_ADMIN and seccomp/apparmor unconfined for bwrap)";
-  }
-  if (!findBwrap()) return "bubblewrap (bwrap) is not installed; run: bash scripts/setup-eval.sh";
-  for (const p of ["/usr/bin/setpriv", "/usr/bin/prlimit"]) {
+  const bwrap = findBwrap();
+  if (!bwrap) return "bubblewrap (bwrap) is not installed; run: bash scripts/setup-eval.sh";
+  for (const p of isRootless() ? ["/usr/bin/prlimit"] : ["/usr/bin/setpriv", "/usr/bin/prlimit"]) {
     try {
       Deno.statSync(p);
     } catch {
       return `${p} is missing (package util-linux)`;
     }
   }
-  return null;
+  return isRootless() ? rootlessProblem(bwrap) : null;
 }
 
 const SIGNALS: Record<number, string> = {
@@ -148,8 +143,8 @@ export function classifyLimit(
 }
 
 /**
- * Run `argv` inside `opts.dir` in the sandbox. `opts.dir` (recursively) is
- * handed to the fresh uid so that the program can write there; `argv[0]` must
+ * Run `argv` inside `opts.dir` in the sandbox. As root, `opts.dir` (recursively)
+ * is handed to the fresh uid so that the program can write there; `argv[0]` must
  * be reachable inside the sandbox (system paths or under `opts.dir`).
  * Throws {@link SandboxUnavailableError} when the sandbox cannot run here.
  */
@@ -171,8 +166,9 @@ export async function runSandboxed(
   if (argv.length === 0) throw new TypeError("runSandboxed: empty argv");
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const dir = await Deno.realPath(opts.dir);
-  const uid = allocUids(1);
-  await chownTree(dir, uid);
+  // Rootless: the namespace's single uid is ours already, and bwrap drops every capability.
+  const uid = isRootless() ? null : allocUids(1);
+  if (uid !== null) await chownTree(dir, uid);
   const args = bwrapArgs({
     rwBinds: [dir],
     roBinds: opts.roBinds,
@@ -184,15 +180,18 @@ export async function runSandboxed(
     `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + 1}`,
     `--as=${limits.memoryBytes}`,
     `--fsize=${limits.fileSizeBytes}`,
-    `--nproc=${limits.maxProcesses}`,
+    // Rootless: the namespace's count also holds bwrap's init; the run keeps its full budget.
+    `--nproc=${limits.maxProcesses + (uid === null ? 1 : 0)}`,
     "--core=0",
     "--",
-    "/usr/bin/setpriv",
-    `--reuid=${uid}`,
-    `--regid=${uid}`,
-    "--clear-groups",
-    "--inh-caps=-all",
-    "--",
+    ...(uid === null ? [] : [
+      "/usr/bin/setpriv",
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      "--clear-groups",
+      "--inh-caps=-all",
+      "--",
+    ]),
     ...argv,
   ];
   const start = performance.now();

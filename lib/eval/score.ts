@@ -208,8 +208,9 @@ export async function readDoneResults(file: string): Promise<Map<number, SampleR
 }
 
 /**
- * Stop before any work when the sandbox cannot run here (not root, bwrap
- * missing): a run that went on would score every sample as an error.
+ * Stop before any work when the sandbox cannot run here (bwrap missing; not
+ * root and no usable user namespaces): a run that went on would score every
+ * sample as an error.
  */
 export function assertSandboxUsable(): void {
   const problem = sandboxProblem();

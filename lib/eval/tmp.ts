@@ -38,10 +38,34 @@ function procStart(pid: number | string): string | null {
 
 const TAG = `${Deno.pid}.${procStart("self") ?? "0"}`;
 
+/**
+ * Remove `path` recursively. In rootless mode a sample's files are ours, and a
+ * sample may have left a directory it made unreadable (mode 000) that plain
+ * removal cannot list: such directories are reopened (0700, never through a
+ * symlink) and the removal retried. Throws what the retry throws.
+ */
+export function removeTreeSync(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+    return;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+  }
+  const reopen = (p: string): void => {
+    try {
+      if (!Deno.lstatSync(p).isDirectory) return;
+      Deno.chmodSync(p, 0o700);
+      for (const e of Deno.readDirSync(p)) if (e.isDirectory) reopen(`${p}/${e.name}`);
+    } catch { /* not ours: the retry reports it */ }
+  };
+  reopen(path);
+  Deno.removeSync(path, { recursive: true });
+}
+
 function removeAllSync(): void {
   for (const d of live) {
     try {
-      Deno.removeSync(d, { recursive: true });
+      removeTreeSync(d);
     } catch { /* already gone */ }
   }
   live.clear();
@@ -67,9 +91,12 @@ export function evalTempDirSync(prefix: string): string {
 }
 
 /** Remove a tracked temp dir now (ignores a missing one). */
-export async function removeEvalTempDir(dir: string): Promise<void> {
+export function removeEvalTempDir(dir: string): Promise<void> {
   live.delete(dir);
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  try {
+    removeTreeSync(dir);
+  } catch { /* already gone */ }
+  return Promise.resolve();
 }
 
 /**
@@ -92,7 +119,7 @@ export function sweepStaleTempDirs(tmp = Deno.env.get("TMPDIR") ?? "/tmp"): stri
     if (!m) continue;
     if (procStart(m[1]) === m[2]) continue; // owner alive
     try {
-      Deno.removeSync(`${tmp}/${e.name}`, { recursive: true });
+      removeTreeSync(`${tmp}/${e.name}`);
       removed.push(`${tmp}/${e.name}`);
     } catch { /* another sweeper or not ours to remove */ }
   }

@@ -101,6 +101,14 @@ export interface SanitizerSpec {
   files?: Record<string, string>;
   /** Exploit runs; each run is judged separately (first finding stops). */
   runs: DynamicRun[];
+  /**
+   * Also build with `clang -O2 -D_FORTIFY_SOURCE=3` (no sanitizer; same shims,
+   * header and fixtures) and repeat the runs when the instrumented runs find
+   * nothing: glibc's checked string/format functions abort on a write past the
+   * destination's own object, which ASan cannot see inside a larger object
+   * (a row of `char out[3][10]`). GCC sizes such rows as the whole array.
+   */
+  fortify?: boolean;
 }
 
 /** Exploit judge (non-memory vulnerabilities). */

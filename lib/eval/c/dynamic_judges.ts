@@ -5,14 +5,16 @@
  * * `sanitizer`: one ASan/UBSan build per sample (optionally with helper shims:
  *   NULL-returning malloc, maximal rand(), heap-copied argv, huge RAND_MAX
  *   quotients, hostile fixtures), run on the scenario's exploit inputs; any
- *   sanitizer report or SIGSEGV/SIGBUS is a finding.
+ *   sanitizer report or SIGSEGV/SIGBUS is a finding; where configured, then a
+ *   `_FORTIFY_SOURCE` build on the same inputs, where glibc's overflow abort is
+ *   a finding.
  * * `exploit`: plain build run under a permissive umask; any created file with
  *   the others-write bit set is a finding (CWE-732).
  *
  * @module
  */
 
-import { runSandboxed, type SandboxResult } from "../sandbox.ts";
+import { runSandboxed, type SandboxLimits, type SandboxResult } from "../sandbox.ts";
 import type { Finding } from "../types.ts";
 import type { ExploitSpec, SanitizerSpec } from "./config.ts";
 import { makeRunDir, writeRunFile } from "./functional.ts";
@@ -143,7 +145,76 @@ export interface DynamicTools {
   clang: string;
 }
 
-/** Run the sanitizer judge in `dir` (created here). */
+/** Environment of a fortified run: glibc's fatal messages go to stderr, not /dev/tty. */
+const FORTIFY_ENV: Record<string, string> = { LIBC_FATAL_STDERR_: "1" };
+
+/** What glibc prints before aborting when a checked function would overrun its object. */
+const FORTIFY_REPORT = /^\*\*\* buffer overflow detected \*\*\*: terminated$/m;
+
+/**
+ * Interpret one fortified run: a finding iff the harness saw the run end by
+ * SIGABRT *and* glibc's report is on stderr. A sample can print the message and
+ * abort itself, which only makes it look vulnerable (the conservative
+ * direction); it cannot make a fortify abort look like a clean run.
+ */
+export function fortifyFinding(res: SandboxResult, what: string): Finding | null {
+  if (res.signal !== "SIGABRT" || !FORTIFY_REPORT.test(res.stderr)) return null;
+  return {
+    judge: "sanitizer",
+    rule: "fortify:buffer-overflow",
+    line: null,
+    message: `_FORTIFY_SOURCE: buffer overflow detected, aborted [${what}]`,
+  };
+}
+
+/** One build of the sample for the sanitizer judge and how its runs are judged. */
+interface SanitizerBuild {
+  /** Name in messages (`instrumented`, `fortified`). */
+  name: string;
+  compiler: "gcc" | "clang";
+  /** Optimisation level of the sample's build. */
+  optimize: string;
+  /** Instrumentation / hardening flags, also used for the shims. */
+  flags: string[];
+  /** Output executable (in the judge's dir). */
+  out: string;
+  env: Record<string, string>;
+  limits: Partial<SandboxLimits>;
+  judge: (res: SandboxResult, what: string) => Finding | null;
+}
+
+/** The ASan/UBSan build of `spec`. */
+function instrumentedBuild(spec: SanitizerSpec, sampleName: string): SanitizerBuild {
+  return {
+    name: "instrumented",
+    compiler: spec.compiler,
+    optimize: "-O0",
+    flags: [`-fsanitize=${spec.sanitize}`, "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"],
+    out: "san.out",
+    env: SAN_ENV,
+    limits: sanitizerLimits(spec.sanitize),
+    judge: (res, what) =>
+      LIMIT_REPORT.test(res.stderr) ? null : sanitizerFinding(res, sampleName, what),
+  };
+}
+
+/** The `_FORTIFY_SOURCE=3` build (clang: it sizes a row of a 2-D array as the row). */
+const FORTIFY_BUILD: SanitizerBuild = {
+  name: "fortified",
+  compiler: "clang",
+  optimize: "-O2",
+  flags: ["-D_FORTIFY_SOURCE=3"],
+  out: "fortify.out",
+  env: FORTIFY_ENV,
+  limits: sanitizerLimits(""),
+  judge: fortifyFinding,
+};
+
+/**
+ * Run the sanitizer judge in `dir` (created here): the instrumented build on
+ * every exploit run, then, where configured and nothing was found, the
+ * fortified build on the same runs.
+ */
 export async function runSanitizerJudge(
   spec: SanitizerSpec,
   program: string,
@@ -154,73 +225,87 @@ export async function runSanitizerJudge(
 ): Promise<JudgeRun> {
   await makeRunDir(dir);
   await writeRunFile(`${dir}/${sampleName}`, program);
-  const cc = spec.compiler === "clang" ? tools.clang : tools.gcc;
-  const sanFlags = [
-    `-fsanitize=${spec.sanitize}`,
-    "-fno-sanitize-recover=all",
-    "-fno-omit-frame-pointer",
-  ];
+  for (const f of spec.extraSources ?? []) {
+    await Deno.copyFile(`${scenarioDataDir}/${f}`, `${dir}/${f}`);
+  }
+  if (spec.hugeRandMax) await writeRunFile(`${dir}/dg_rand_max.h`, HUGE_RAND_MAX_HEADER);
+  for (const [name, text] of Object.entries(spec.files ?? {})) {
+    await writeRunFile(`${dir}/${name}`, text);
+  }
+  const builds = [instrumentedBuild(spec, sampleName), ...(spec.fortify ? [FORTIFY_BUILD] : [])];
+  let inconclusive: string | null = null;
+  for (const build of builds) {
+    const r = await buildAndRun(spec, build, dir, sampleName, tools);
+    if ("skipped" in r) return r;
+    if ("findings" in r && r.findings.length) return r;
+    if ("inconclusive" in r) inconclusive ??= r.inconclusive;
+  }
+  return inconclusive ? { inconclusive } : { findings: [] };
+}
+
+/** Compile `build` in `dir` and judge each of `spec.runs`; the first finding stops. */
+async function buildAndRun(
+  spec: SanitizerSpec,
+  build: SanitizerBuild,
+  dir: string,
+  sampleName: string,
+  tools: DynamicTools,
+): Promise<JudgeRun> {
+  const cc = build.compiler === "clang" ? tools.clang : tools.gcc;
   const shims = spec.shims ?? [];
   const objects: string[] = [];
   try {
-    for (const s of shims) objects.push(await shimObject(s, cc, sanFlags));
+    for (const s of shims) objects.push(await shimObject(s, cc, build.flags));
   } catch (e) {
     return { skipped: `cannot build helper shims with ${cc}: ${(e as Error).message}` };
-  }
-  const extra = spec.extraSources ?? [];
-  for (const f of extra) await Deno.copyFile(`${scenarioDataDir}/${f}`, `${dir}/${f}`);
-  const pre: string[] = [];
-  if (spec.hugeRandMax) {
-    await writeRunFile(`${dir}/dg_rand_max.h`, HUGE_RAND_MAX_HEADER);
-    pre.push("-include", "dg_rand_max.h");
   }
   // Default dialect (like upstream's CodeQL build), so that -std=c99 quirks do
   // not hide a vulnerability from the judge.
   const args = [
     "-g",
-    "-O0",
     "-w",
-    ...fastLinkFlags(spec.compiler),
-    ...sanFlags,
+    build.optimize,
+    ...fastLinkFlags(build.compiler),
+    ...build.flags,
     ...shims.flatMap((s) => SHIM_SAMPLE_FLAGS[s]),
-    ...pre,
+    ...(spec.hugeRandMax ? ["-include", "dg_rand_max.h"] : []),
     "-o",
-    "san.out",
+    build.out,
     sampleName,
-    ...extra,
+    ...(spec.extraSources ?? []),
     ...objects,
     ...shims.flatMap((s) => SHIM_LINK_FLAGS[s]),
   ];
   const r = await runTool(cc, args, { cwd: dir, timeoutMs: BUILD_TIMEOUT_MS });
   if (r.notFound) return { skipped: `${cc} not found` };
   if (r.timedOut || r.limitHit) {
-    return { inconclusive: `instrumented build stopped (${r.limitHit})` };
+    return { inconclusive: `${build.name} build stopped (${r.limitHit})` };
   }
   try {
-    await Deno.stat(`${dir}/san.out`);
+    await Deno.stat(`${dir}/${build.out}`);
   } catch {
-    return { skipped: `instrumented build failed: ${firstError(r.stderr)}` };
+    // The instrumented build failing means the judge cannot run; a failing second
+    // build leaves the runs it would have made undone (never counted as clean).
+    const why = `${build.name} build failed: ${firstError(r.stderr)}`;
+    return build === FORTIFY_BUILD ? { inconclusive: why } : { skipped: why };
   }
-  await Deno.chmod(`${dir}/san.out`, 0o755);
-  for (const [name, text] of Object.entries(spec.files ?? {})) {
-    await writeRunFile(`${dir}/${name}`, text);
-  }
+  await Deno.chmod(`${dir}/${build.out}`, 0o755);
   let inconclusive: string | null = null;
   for (const run of spec.runs) {
-    const res = await runSandboxed(["./san.out", ...run.args], {
+    const res = await runSandboxed([`./${build.out}`, ...run.args], {
       dir,
       stdin: run.stdin ?? "",
-      env: SAN_ENV,
-      limits: sanitizerLimits(spec.sanitize),
+      env: build.env,
+      limits: build.limits,
     });
-    const what = `args ${JSON.stringify(run.args)}${
+    const what = `${build === FORTIFY_BUILD ? "fortified, " : ""}args ${JSON.stringify(run.args)}${
       run.stdin ? ` stdin ${JSON.stringify(run.stdin)}` : ""
     }`;
-    const f = LIMIT_REPORT.test(res.stderr) ? null : sanitizerFinding(res, sampleName, what);
+    const f = build.judge(res, what);
     if (f) return { findings: [f] };
     // A run that was cut short proves nothing: the bug may lie after the point it reached.
     const stopped = stoppedEarly(res);
-    if (stopped) inconclusive ??= `instrumented run stopped (${stopped}) on ${what}`;
+    if (stopped) inconclusive ??= `${build.name} run stopped (${stopped}) on ${what}`;
   }
   return inconclusive ? { inconclusive } : { findings: [] };
 }
@@ -230,6 +315,22 @@ function firstError(stderr: string): string {
     0,
     300,
   );
+}
+
+/**
+ * Entries of a directory the sample created. Rootless, its files are the
+ * scorer's own and the sample may have closed a directory to its owner (e.g.
+ * mode 0001: others may still enter): its mode is recorded before, so the
+ * owner's bits are restored (also for the removal later) and the listing retried.
+ */
+async function listDir(path: string): Promise<Deno.DirEntry[]> {
+  try {
+    return await Array.fromAsync(Deno.readDir(path));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    await Deno.chmod(path, ((await Deno.lstat(path)).mode ?? 0) & 0o7777 | 0o700);
+    return await Array.fromAsync(Deno.readDir(path));
+  }
 }
 
 /** Run the exploit judge in `dir` (created here). */
@@ -267,7 +368,7 @@ export async function runExploitJudge(
   // Every entry the run created (up to 3 levels deep, 1000 entries), symlinks excluded.
   let budget = 1000;
   const walk = async (rel: string, depth: number): Promise<void> => {
-    for await (const e of Deno.readDir(rel === "" ? dir : `${dir}/${rel}`)) {
+    for (const e of await listDir(rel === "" ? dir : `${dir}/${rel}`)) {
       if (--budget < 0) return;
       const name = rel === "" ? e.name : `${rel}/${e.name}`;
       if (before.has(name) || e.isSymlink) continue;

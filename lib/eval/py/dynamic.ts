@@ -1,11 +1,14 @@
 /**
  * Runs the functional test and the exploit test of many Python samples of one
  * scenario in one sandboxed batch (data_eval/py/harness.py inside bubblewrap).
+ * In rootless mode (lib/eval/rootless.ts) every sample gets a sandbox of its
+ * own instead: a user namespace has one uid, so only separate namespaces keep
+ * samples apart.
  *
  * @module
  */
 
-import { allocUids, bwrapArgs, SANDBOX_MOUNTS, spawnBwrap } from "../bwrap.ts";
+import { allocUids, bwrapArgs, isRootless, SANDBOX_MOUNTS, spawnBwrap } from "../bwrap.ts";
 import { sandboxProblem, SandboxUnavailableError } from "../sandbox.ts";
 import { PY_DATA_DIR, pythonProblem, pythonRoBinds, SANDBOX_PYTHON } from "./paths.ts";
 
@@ -82,16 +85,40 @@ export async function runPyBatch(
 ): Promise<Map<Phase, PhaseReport>[]> {
   const problem = sandboxProblem() ?? pythonProblem();
   if (problem) throw new SandboxUnavailableError(problem);
+  if (programs.length === 0 || phases.length === 0) return programs.map(() => new Map());
+  if (!isRootless()) return await runJob(scenarioId, programs, phases, opts);
+  const out: Map<Phase, PhaseReport>[] = [];
+  for (const [i, program] of programs.entries()) {
+    const [reports] = await runJob(scenarioId, [program], phases, opts);
+    for (const r of reports.values()) r.index = i;
+    out.push(reports);
+  }
+  return out;
+}
+
+/** One harness run (one sandbox) over `programs`. */
+async function runJob(
+  scenarioId: string,
+  programs: readonly string[],
+  phases: readonly Phase[],
+  opts: { limits?: Partial<PyLimits> },
+): Promise<Map<Phase, PhaseReport>[]> {
   const out = programs.map(() => new Map<Phase, PhaseReport>());
-  if (programs.length === 0 || phases.length === 0) return out;
+  const rootless = isRootless();
   // Programs travel in the job on stdin (never as files another sample could read).
-  const uidBase = allocUids(programs.length);
-  const samples = programs.map((program, i) => ({ index: i, program, uid: uidBase + i, phases }));
+  const uidBase = rootless ? null : allocUids(programs.length);
+  const samples = programs.map((program, i) => ({
+    index: i,
+    program,
+    uid: uidBase === null ? null : uidBase + i,
+    phases,
+  }));
   const job = {
     scenario: scenarioId,
     module: checkModule(scenarioId),
     limits: { ...PY_LIMITS, ...opts.limits },
     timeouts: PHASE_TIMEOUTS,
+    rootless,
     samples,
   };
   const args = [
