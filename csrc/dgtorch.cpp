@@ -13,8 +13,10 @@
 // - device: (type, index) with type 0 = cpu, 1 = cuda.
 // One C function per libtorch op; no model logic lives here.
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +30,25 @@ static thread_local std::string g_last_error;
 // FinalizationRegistry callbacks) on the thread of the isolate that owns the tensor, so this is a
 // per-isolate count: a Worker's tensors never show in the main thread's count.
 static thread_local int64_t g_live = 0;
+
+// Op and host-read counting (docs/ffi.md, "Counting"). An op is a top-level ATen op: a
+// RecordFunction of scope FUNCTION that starts while no other such op is running on the same
+// thread, so an op's internal calls (linear -> matmul -> mm) count once. tools/bench_generate_hf.py
+// loads this library into the Python process and uses the same callback, so both sides count
+// with one definition. Host reads are the shim's device->host transfers (dg_item,
+// dg_copy_to_host), counted whether or not counting of ops is on.
+static std::atomic<int64_t> g_ops{0};
+static std::atomic<int64_t> g_host_reads{0};
+static thread_local int32_t g_op_depth = 0;
+static at::CallbackHandle g_op_callback = 0;
+
+static std::unique_ptr<at::ObserverContext> op_enter(const at::RecordFunction&) {
+  if (g_op_depth++ == 0) g_ops.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+static void op_exit(const at::RecordFunction&, at::ObserverContext*) {
+  if (g_op_depth > 0) g_op_depth--;
+}
 
 static void set_error(const char* msg) { g_last_error = msg ? msg : "unknown error"; }
 
@@ -194,7 +215,7 @@ extern "C" {
 
 // ---------------------------------------------------------------- runtime, errors, memory
 // cannot fail: dg_last_error, dg_live_count, dg_free, dg_torch_version, dg_cxx11_abi,
-// dg_is_grad_enabled, dg_op_name.
+// dg_is_grad_enabled, dg_op_name, dg_op_count, dg_host_read_count.
 const char* dg_last_error() { return g_last_error.c_str(); }
 double dg_live_count() { return (double)g_live; }
 void dg_free(dg_t h) {
@@ -229,6 +250,20 @@ int32_t dg_set_grad_enabled(int32_t on) {
   return -1;
 }
 int32_t dg_is_grad_enabled() { return c10::GradMode::is_enabled() ? 1 : 0; }
+// Starts (on != 0) or stops counting top-level ATen ops (a global RecordFunction callback, all
+// threads); idempotent. Counting adds a callback to every op, so it is off unless asked for.
+int32_t dg_count_ops(int32_t on) {
+  RET_OK(if (on != 0 && g_op_callback == 0) {
+    g_op_callback = at::addGlobalCallback(
+        at::RecordFunctionCallback(op_enter, op_exit).scopes({at::RecordScope::FUNCTION}));
+  } else if (on == 0 && g_op_callback != 0) {
+    at::removeCallback(g_op_callback);
+    g_op_callback = 0;
+  })
+}
+// The counters since the process started (ops only while counting was on); never fail.
+double dg_op_count() { return (double)g_ops.load(std::memory_order_relaxed); }
+double dg_host_read_count() { return (double)g_host_reads.load(std::memory_order_relaxed); }
 
 // ---------------------------------------------------------------- queries
 // Writes the sizes into out (room for `cap` entries); returns the number of dimensions.
@@ -244,7 +279,9 @@ int32_t dg_device_type(dg_t t) { RET_I(T(t).device().is_cuda() ? 1 : 0) }
 int32_t dg_device_index(dg_t t) { RET_I(T(t).device().is_cuda() ? T(t).device().index() : 0) }
 int32_t dg_requires_grad(dg_t t) { RET_I(T(t).requires_grad() ? 1 : 0) }
 // The value of a one-element tensor, into *out.
-int32_t dg_item(dg_t t, double* out) { RET_OK(*out = T(t).item<double>()) }
+int32_t dg_item(dg_t t, double* out) {
+  RET_OK(g_host_reads.fetch_add(1, std::memory_order_relaxed); *out = T(t).item<double>())
+}
 
 // ---------------------------------------------------------------- creation and copies
 dg_t dg_from_data(const uint8_t* data, double nbytes, const double* shape, int32_t ndim,
@@ -291,6 +328,7 @@ dg_t dg_from_file(const char* path, double offset, double nbytes, const double* 
 // Copies a tensor's elements (made contiguous, moved to CPU) into `out` (exactly nbytes).
 int32_t dg_copy_to_host(dg_t t, uint8_t* out, double nbytes) {
   DG_TRY({
+    g_host_reads.fetch_add(1, std::memory_order_relaxed);
     auto c = T(t).detach().to(at::kCPU).contiguous();
     size_t have = (size_t)c.numel() * c.element_size();
     if (have != (size_t)nbytes) throw std::invalid_argument("host buffer size mismatch");

@@ -35,11 +35,13 @@ export {
 export { adamwUpdate, backwardMany, clipGradNorm, isGradEnabled, noGrad } from "./autograd.ts";
 export {
   checkDevice,
+  countOps,
   cuda,
   type CudaQueries,
   getNumThreads,
   liveTensors,
   manualSeed,
+  type OpCounts,
   setNumThreads,
   torchBuildInfo,
 } from "./runtime.ts";

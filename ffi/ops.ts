@@ -26,6 +26,8 @@ export const RUNTIME = {
   dg_cxx11_abi: { parameters: [], result: I },
   dg_is_grad_enabled: { parameters: [], result: I },
   dg_op_name: { parameters: [I, I], result: P },
+  dg_op_count: { parameters: [], result: F },
+  dg_host_read_count: { parameters: [], result: F },
 } as const;
 
 /** Fallible shim functions: a handle (null = failed) or an int32 status (negative = failed). */
@@ -38,6 +40,7 @@ export const OPS = {
   dg_set_num_threads: { parameters: [I], result: I },
   dg_get_num_threads: { parameters: [], result: I },
   dg_set_grad_enabled: { parameters: [I], result: I },
+  dg_count_ops: { parameters: [I], result: I },
   // queries
   dg_shape: { parameters: [P, B, I], result: I },
   dg_dtype: { parameters: [P], result: I },

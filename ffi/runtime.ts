@@ -82,3 +82,32 @@ export const cuda: CudaQueries = {
     okStatus("dg_cuda_synchronize", lib().dg_cuda_synchronize(index));
   },
 };
+
+/** Counter readings of {@link countOps}: top-level ATen ops and shim device→host reads. */
+export interface OpCounts {
+  /**
+   * Top-level ATen ops: RecordFunction calls of scope FUNCTION started while no other one runs on
+   * the same thread (an op's internal calls, e.g. linear → matmul → mm, count once).
+   */
+  ops: number;
+  /** Device→host reads through the shim (`item`, `toNumbers`, `toArray`, …). */
+  hostReads: number;
+}
+
+/**
+ * Runs `fn` with op counting on and returns its result with the ops and host reads it made.
+ * Counting is process-wide (a global RecordFunction callback, docs/ffi.md "Counting"), so ops of
+ * other threads running meanwhile count too; it costs a callback per op, so measure time apart.
+ */
+export function countOps<T>(fn: () => T): { result: T; counts: OpCounts } {
+  const l = lib();
+  okStatus("dg_count_ops", l.dg_count_ops(1));
+  const ops0 = l.dg_op_count(), reads0 = l.dg_host_read_count();
+  try {
+    const result = fn();
+    const counts = { ops: l.dg_op_count() - ops0, hostReads: l.dg_host_read_count() - reads0 };
+    return { result, counts };
+  } finally {
+    okStatus("dg_count_ops", l.dg_count_ops(0));
+  }
+}
