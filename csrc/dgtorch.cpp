@@ -372,6 +372,10 @@ dg_t dg_clone(dg_t t) { RET_T(T(t).clone()) }
 dg_t dg_contiguous(dg_t t) { RET_T(T(t).contiguous()) }
 /** In-place copy of src into dst (broadcasting, casting); dst may be a view (e.g. a cache slot). */
 int32_t dg_copy_(dg_t dst, dg_t src) { RET_OK(T(dst).copy_(T(src))) }
+/** In-place dst.index_copy_(dim, index, src): one op writing src's slices at index (a KV cache). */
+int32_t dg_index_copy_(dg_t dst, int32_t dim, dg_t index, dg_t src) {
+  RET_OK(T(dst).index_copy_(dim, T(index), T(src)))
+}
 
 // ---------------------------------------------------------------- views and layout
 dg_t dg_reshape(dg_t t, const double* s, int32_t n) { RET_T(T(t).reshape(dims(s, n))) }
@@ -401,6 +405,7 @@ dg_t dg_unsqueeze(dg_t t, int32_t dim) { RET_T(T(t).unsqueeze(dim)) }
 dg_t dg_repeat_interleave(dg_t t, int32_t repeats, int32_t dim) {
   RET_T(T(t).repeat_interleave(repeats, dim))
 }
+dg_t dg_roll(dg_t t, int32_t shift, int32_t dim) { RET_T(T(t).roll(shift, dim)) }
 dg_t dg_tril(dg_t t, int32_t k) { RET_T(T(t).tril(k)) }
 dg_t dg_triu(dg_t t, int32_t k) { RET_T(T(t).triu(k)) }
 dg_t dg_masked_fill(dg_t t, dg_t mask, double v) { RET_T(T(t).masked_fill(T(mask), v)) }
@@ -500,6 +505,11 @@ dg_t dg_any(dg_t t) { RET_T(T(t).any()) }
 dg_t dg_embedding(dg_t w, dg_t ids) { RET_T(at::embedding(T(w), T(ids))) }
 dg_t dg_layer_norm(dg_t x, const double* s, int32_t n, dg_t w, dg_t b, double eps) {
   RET_T(at::layer_norm(T(x), dims(s, n), opt_t(w), opt_t(b), eps))
+}
+// x * rsqrt(mean(x^2) + eps) [* weight] over the trailing dims, computed in float32 for reduced
+// precision inputs and cast back (at::rms_norm; one fused kernel where the backend has one).
+dg_t dg_rms_norm(dg_t x, const double* s, int32_t n, dg_t w, double eps) {
+  RET_T(at::rms_norm(T(x), dims(s, n), opt_t(w), eps))
 }
 dg_t dg_dropout(dg_t x, double p, int32_t train) { RET_T(at::dropout(T(x), p, train != 0)) }
 // reduction: 0 none, 1 mean, 2 sum

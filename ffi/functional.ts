@@ -51,6 +51,23 @@ export function layerNorm(
     ),
   ));
 }
+/**
+ * RMS normalisation over the trailing `normalizedShape` dims, `x·rsqrt(mean(x²) + eps)·weight`,
+ * as one op (`at::rms_norm`). Reduced-precision inputs are normalised in float32 and cast back
+ * before the weight multiplies, in the input dtype's arithmetic (opmath) — pass `weight` null and
+ * multiply afterwards for Hugging Face's order in bf16.
+ */
+export function rmsNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight: Tensor | null,
+  eps: number,
+): Tensor {
+  const s = shapeArg(normalizedShape);
+  return Tensor.fromHandle(
+    ok("dg_rms_norm", lib().dg_rms_norm(x.ptr, s, s.length, weight?.ptr ?? null, eps)),
+  );
+}
 /** Dropout with probability p; identity unless `training`. */
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   return Tensor.fromHandle(ok("dg_dropout", lib().dg_dropout(x.ptr, p, training ? 1 : 0)));

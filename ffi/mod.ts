@@ -27,6 +27,7 @@ export {
   embedding,
   layerNorm,
   linear,
+  rmsNorm,
   scaledDotProductAttention,
   type SdpaOptions,
   stack,

@@ -66,6 +66,7 @@ export const OPS = {
   dg_clone: { parameters: [P], result: P },
   dg_contiguous: { parameters: [P], result: P },
   dg_copy_: { parameters: [P, P], result: I },
+  dg_index_copy_: { parameters: [P, I, P, P], result: I },
   // views and layout
   dg_reshape: { parameters: [P, B, I], result: P },
   dg_view: { parameters: [P, B, I], result: P },
@@ -84,6 +85,7 @@ export const OPS = {
   dg_squeeze: { parameters: [P, I], result: P },
   dg_unsqueeze: { parameters: [P, I], result: P },
   dg_repeat_interleave: { parameters: [P, I, I], result: P },
+  dg_roll: { parameters: [P, I, I], result: P },
   dg_tril: { parameters: [P, I], result: P },
   dg_triu: { parameters: [P, I], result: P },
   dg_masked_fill: { parameters: [P, P, F], result: P },
@@ -115,6 +117,7 @@ export const OPS = {
   // nn
   dg_embedding: { parameters: [P, P], result: P },
   dg_layer_norm: { parameters: [P, B, I, P, P, F], result: P },
+  dg_rms_norm: { parameters: [P, B, I, P, F], result: P },
   dg_dropout: { parameters: [P, F, I], result: P },
   dg_cross_entropy: { parameters: [P, P, I, I, F], result: P },
   dg_sdpa: { parameters: [P, P, P, P, F, I, F, I], result: P },

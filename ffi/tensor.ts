@@ -195,6 +195,11 @@ export class Tensor implements Scoped, Disposable {
     okStatus("dg_copy_", lib().dg_copy_(this.ptr, src.ptr));
     return this;
   }
+  /** Writes `src`'s slices along `dim` at `index` (i64 [n]) in place, as one op; returns `this`. */
+  indexCopy_(dim: number, index: Tensor, src: Tensor): this {
+    okStatus("dg_index_copy_", lib().dg_index_copy_(this.ptr, dim, index.ptr, src.ptr));
+    return this;
+  }
 
   // ------------------------------------------------------------------ views, layout
   /** Reshape (a view when possible). One dim may be -1. */
@@ -262,6 +267,10 @@ export class Tensor implements Scoped, Disposable {
       "dg_repeat_interleave",
       lib().dg_repeat_interleave(this.ptr, repeats, dim),
     );
+  }
+  /** Rotates the entries along `dim` by `shift` (torch.roll): entry i moves to i + shift. */
+  roll(shift: number, dim: number): Tensor {
+    return this.#wrap("dg_roll", lib().dg_roll(this.ptr, shift, dim));
   }
   /** Lower triangle (k-th diagonal and below). */
   tril(k = 0): Tensor {
