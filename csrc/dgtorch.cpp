@@ -16,6 +16,12 @@
 #include <ATen/record_function.h>
 #include <torch/torch.h>
 
+#ifdef DG_CUDA
+// CUDA-only extras (memory statistics). ffi/native.ts defines DG_CUDA when libtorch has its CUDA
+// libraries and the CUDA runtime headers are found; without it these functions report an error.
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -304,7 +310,10 @@ dg_t dg_from_file(const char* path, double offset, double nbytes, const double* 
                   int32_t ndim, int32_t file_dtype, int32_t dtype, int32_t dev_type,
                   int32_t dev_index) {
   DG_TRY({
-    auto t = at::empty(dims(shape, ndim), opts(file_dtype, 0, 0));
+    at::Device dev = to_device(dev_type, dev_index);
+    // For a CUDA target the bytes land in pinned host memory and are copied without blocking
+    // (the caching host allocator keeps the buffer until the copy is done).
+    auto t = at::empty(dims(shape, ndim), opts(file_dtype, 0, 0).pinned_memory(dev.is_cuda()));
     size_t want = (size_t)t.numel() * t.element_size();
     if ((size_t)nbytes != want) {
       throw std::invalid_argument("byte range of " + std::to_string((size_t)nbytes) +
@@ -320,7 +329,7 @@ dg_t dg_from_file(const char* path, double offset, double nbytes, const double* 
               (want == 0 || std::fread(t.data_ptr(), 1, want, f) == want);
     std::fclose(f);
     if (!ok) throw std::runtime_error(std::string("short read from ") + path);
-    return wrap(t.to(to_device(dev_type, dev_index), to_scalar_type(dtype)));
+    return wrap(t.to(dev, to_scalar_type(dtype), /*non_blocking=*/dev.is_cuda()));
   })
   return nullptr;
 }
@@ -329,7 +338,9 @@ dg_t dg_from_file(const char* path, double offset, double nbytes, const double* 
 int32_t dg_copy_to_host(dg_t t, uint8_t* out, double nbytes) {
   DG_TRY({
     g_host_reads.fetch_add(1, std::memory_order_relaxed);
-    auto c = T(t).detach().to(at::kCPU).contiguous();
+    const at::Tensor& src = T(t);
+    // a contiguous CPU tensor is read as is (no detach/copy ops)
+    at::Tensor c = src.is_cpu() && src.is_contiguous() ? src : src.detach().to(at::kCPU).contiguous();
     size_t have = (size_t)c.numel() * c.element_size();
     if (have != (size_t)nbytes) throw std::invalid_argument("host buffer size mismatch");
     if (have > 0) std::memcpy(out, c.data_ptr(), have);
@@ -528,6 +539,51 @@ dg_t dg_sdpa(dg_t q, dg_t k, dg_t v, dg_t mask, double dropout_p, int32_t causal
                                                  causal != 0, sc, enable_gqa != 0));
   })
   return nullptr;
+}
+
+// SDPA backends allowed (ATen's global switches), a bit each: 1 math, 2 flash, 4 memory-efficient,
+// 8 cuDNN. libtorch picks among the allowed ones per call; dg_sdpa_backend says which.
+int32_t dg_sdpa_set_backends(int32_t mask) {
+  RET_OK(if (mask <= 0 || mask > 15) throw std::invalid_argument(
+             "SDPA backend mask must be 1..15 (1 math, 2 flash, 4 efficient, 8 cudnn)");
+         auto& c = at::globalContext(); c.setSDPUseMath(mask & 1); c.setSDPUseFlash(mask & 2);
+         c.setSDPUseMemEfficient(mask & 4); c.setSDPUseCuDNN(mask & 8))
+}
+// The backend SDPA picks for these inputs (at::SDPBackend: 0 math, 1 flash, 2 efficient, 3 cuDNN,
+// 4 overrideable); an error when none of the allowed ones fits.
+int32_t dg_sdpa_backend(dg_t q, dg_t k, dg_t v, dg_t mask, int32_t causal, int32_t enable_gqa) {
+  DG_TRY({
+    int64_t b = at::_fused_sdp_choice(T(q), T(k), T(v), opt_t(mask), 0.0, causal != 0,
+                                      c10::nullopt, enable_gqa != 0);
+    if (b < 0) throw std::runtime_error("no allowed SDPA backend fits these inputs");
+    return (int32_t)b;
+  })
+  return -1;
+}
+// TF32 matmuls and convolutions on CUDA (off by default, as in PyTorch); no effect on a CPU.
+int32_t dg_set_tf32(int32_t on) {
+  RET_OK(at::globalContext().setAllowTF32CuBLAS(on != 0);
+         at::globalContext().setAllowTF32CuDNN(on != 0))
+}
+// CUDA caching-allocator bytes of device `index`: out[0] allocated now, out[1] peak since the last
+// reset (reset != 0 resets the peak after reading). An error in a build without DG_CUDA.
+int32_t dg_cuda_memory(int32_t index, int32_t reset, double* out) {
+  DG_TRY({
+#ifdef DG_CUDA
+    to_device(1, index);
+    namespace alloc = c10::cuda::CUDACachingAllocator;
+    auto stats = alloc::getDeviceStats((c10::DeviceIndex)index);
+    auto& all = stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)];
+    out[0] = (double)all.current;
+    out[1] = (double)all.peak;
+    if (reset != 0) alloc::resetPeakStats((c10::DeviceIndex)index);
+    return 0;
+#else
+    (void)index, (void)reset, (void)out;
+    throw std::runtime_error("the shim was built without CUDA memory statistics (no DG_CUDA)");
+#endif
+  })
+  return -1;
 }
 
 // ---------------------------------------------------------------- autograd

@@ -3,7 +3,7 @@
  * normalisation, dropout, cross-entropy, attention) lib/nn builds its modules from.
  * @module
  */
-import { lib, ok, ptrArray, shapeArg } from "./bindings.ts";
+import { lib, ok, okStatus, ptrArray, shapeArg } from "./bindings.ts";
 import { Tensor } from "./tensor.ts";
 
 /** Concatenates along `dim`. */
@@ -114,6 +114,46 @@ export interface SdpaOptions {
   /** Let k/v have fewer heads than q (grouped-query attention). */
   enableGqa?: boolean;
 }
+/** libtorch's SDPA kernels, in the order of their codes (at::SDPBackend). */
+export const SDPA_BACKENDS = ["math", "flash", "efficient", "cudnn", "overrideable"] as const;
+/** An SDPA kernel. */
+export type SdpaBackend = typeof SDPA_BACKENDS[number];
+
+/**
+ * Restricts SDPA to the given kernels (process-wide; default: all). libtorch still picks per call
+ * among them; {@link sdpaBackend} says which it picks.
+ */
+export function setSdpaBackends(allowed: readonly Exclude<SdpaBackend, "overrideable">[]): void {
+  const bits = { math: 1, flash: 2, efficient: 4, cudnn: 8 };
+  const mask = allowed.reduce((m, b) => {
+    if (!(b in bits)) throw new RangeError(`setSdpaBackends: unknown backend "${b}"`);
+    return m | bits[b];
+  }, 0);
+  if (mask === 0) throw new RangeError("setSdpaBackends: allow at least one backend");
+  okStatus("dg_sdpa_set_backends", lib().dg_sdpa_set_backends(mask));
+}
+
+/** The kernel SDPA picks for these inputs and options (dropout aside). */
+export function sdpaBackend(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: SdpaOptions = {},
+): SdpaBackend {
+  const code = okStatus(
+    "dg_sdpa_backend",
+    lib().dg_sdpa_backend(
+      q.ptr,
+      k.ptr,
+      v.ptr,
+      options.mask?.ptr ?? null,
+      options.isCausal ? 1 : 0,
+      options.enableGqa ? 1 : 0,
+    ),
+  );
+  return SDPA_BACKENDS[code];
+}
+
 /** torch's scaled_dot_product_attention over [B,H,T,d] tensors. */
 export function scaledDotProductAttention(
   q: Tensor,

@@ -29,7 +29,11 @@ export {
   linear,
   rmsNorm,
   scaledDotProductAttention,
+  SDPA_BACKENDS,
+  type SdpaBackend,
+  sdpaBackend,
   type SdpaOptions,
+  setSdpaBackends,
   stack,
   where,
 } from "./functional.ts";
@@ -44,6 +48,7 @@ export {
   manualSeed,
   type OpCounts,
   setNumThreads,
+  setTf32,
   torchBuildInfo,
 } from "./runtime.ts";
 export { type Scoped, tidy } from "./scope.ts";

@@ -41,6 +41,8 @@ export const OPS = {
   dg_get_num_threads: { parameters: [], result: I },
   dg_set_grad_enabled: { parameters: [I], result: I },
   dg_count_ops: { parameters: [I], result: I },
+  dg_set_tf32: { parameters: [I], result: I },
+  dg_cuda_memory: { parameters: [I, I, B], result: I },
   // queries
   dg_shape: { parameters: [P, B, I], result: I },
   dg_dtype: { parameters: [P], result: I },
@@ -118,6 +120,8 @@ export const OPS = {
   dg_embedding: { parameters: [P, P], result: P },
   dg_layer_norm: { parameters: [P, B, I, P, P, F], result: P },
   dg_rms_norm: { parameters: [P, B, I, P, F], result: P },
+  dg_sdpa_set_backends: { parameters: [I], result: I },
+  dg_sdpa_backend: { parameters: [P, P, P, P, I, I], result: I },
   dg_dropout: { parameters: [P, F, I], result: P },
   dg_cross_entropy: { parameters: [P, P, I, I, F], result: P },
   dg_sdpa: { parameters: [P, P, P, P, F, I, F, I], result: P },

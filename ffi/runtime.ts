@@ -68,6 +68,11 @@ export interface CudaQueries {
   deviceCount(): number;
   /** Waits for all work on a CUDA device. */
   synchronize(index?: number): void;
+  /**
+   * Caching-allocator bytes of a device: allocated now and the peak since the last reset
+   * (`reset` resets it after reading). A TorchError on a shim built without CUDA (docs/gpu.md).
+   */
+  memory(index?: number, reset?: boolean): { allocated: number; peak: number };
 }
 
 /** CUDA queries. */
@@ -81,7 +86,20 @@ export const cuda: CudaQueries = {
   synchronize(index = 0): void {
     okStatus("dg_cuda_synchronize", lib().dg_cuda_synchronize(index));
   },
+  memory(index = 0, reset = false): { allocated: number; peak: number } {
+    const out = new Float64Array(2);
+    okStatus("dg_cuda_memory", lib().dg_cuda_memory(index, reset ? 1 : 0, out));
+    return { allocated: out[0], peak: out[1] };
+  },
 };
+
+/**
+ * Allows (or, the default, forbids) TF32 for float32 matmuls and convolutions on CUDA: faster on
+ * Ampere and later, with a 10-bit mantissa in the products. No effect on a CPU.
+ */
+export function setTf32(on: boolean): void {
+  okStatus("dg_set_tf32", lib().dg_set_tf32(on ? 1 : 0));
+}
 
 /** Counter readings of {@link countOps}: top-level ATen ops and shim device→host reads. */
 export interface OpCounts {

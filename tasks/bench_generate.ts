@@ -22,12 +22,27 @@
  * device→host reads through the shim, and transformers' `.item()`-style scalar reads as its
  * profiler sees them. `*_per_step` are the same over new tokens only (one step makes a token per
  * row).
+ * `sdpa_backend_decode`: the kernel libtorch picks for a decode step's attention (one query
+ * position, no mask); on CUDA, `ts_cuda_peak_mb`: the caching allocator's peak over the counted
+ * generate.
  * Writes bench/results/generate.json (or `--out`).
  *
  * @module
  */
 
-import { countOps, ensureShim, getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
+import {
+  countOps,
+  cuda,
+  type Device,
+  ensureShim,
+  getNumThreads,
+  manualSeed,
+  randint,
+  randn,
+  sdpaBackend,
+  tidy,
+} from "../ffi/mod.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
@@ -58,6 +73,7 @@ interface HfResult {
   aten_ops: number;
   profiler_top_level_ops: number;
   item_reads: number;
+  cuda_peak_mb?: number;
 }
 
 function hfBench(
@@ -91,6 +107,19 @@ function hfBench(
     "--count-shim",
     ensureShim(),
   ]);
+}
+
+/** The SDPA kernel of a decode step of `batch` rows attending over `len` cached positions. */
+function decodeSdpaBackend(cfg: ModelConfig, batch: number, len: number, device: Device): string {
+  const { numHeads: H, numKvHeads: K, headDim: d } = cfg;
+  return tidy(() =>
+    sdpaBackend(
+      randn([batch, H, 1, d], { device }),
+      randn([batch, K, len, d], { device }),
+      randn([batch, K, len, d], { device }),
+      { enableGqa: K !== H },
+    )
+  );
 }
 
 if (import.meta.main) {
@@ -140,7 +169,11 @@ if (import.meta.main) {
       }
       const denoTokS = (batch * newTokens) / seconds;
       hf = hf!;
+      const onCuda = device.startsWith("cuda");
+      const gpu = onCuda ? Number(device.split(":")[1] ?? 0) : 0;
+      if (onCuda) cuda.memory(gpu, true);
       const { counts } = countOps(() => once(newTokens));
+      const peakMb = onCuda ? Number((cuda.memory(gpu).peak / 2 ** 20).toFixed(1)) : null;
       const per = (n: number, tokens: number) => Number((n / tokens).toFixed(2));
       const tokens = batch * newTokens;
       results.push({
@@ -159,6 +192,8 @@ if (import.meta.main) {
           transformers_profiler: per(hf.profiler_top_level_ops, newTokens),
         },
         aten_ops_ratio: per(counts.ops, hf.aten_ops),
+        sdpa_backend_decode: decodeSdpaBackend(model.config, batch, promptLen + newTokens, device),
+        ...(peakMb === null ? {} : { ts_cuda_peak_mb: peakMb, hf_cuda_peak_mb: hf.cuda_peak_mb }),
         host_reads_per_token: {
           ts: per(counts.hostReads, tokens),
           transformers_item: per(hf.item_reads, tokens),

@@ -11,7 +11,8 @@ B x new_tokens tokens. One warm-up generate of --warmup-tokens new tokens, then 
 the minimum is reported. Uses the default intra-op thread count and the default (sdpa) attention.
 
 Prints {"batch", "new_tokens", "prompt_len", "seconds", "tok_s" (= batch * new_tokens / seconds),
-"threads", "attn_implementation"}, and with --count-shim also "aten_ops" and "item_reads" of one
+"threads", "attn_implementation"} (on CUDA also "cuda_peak_mb", the allocator's peak over the
+whole run), and with --count-shim also "aten_ops" and "item_reads" of one
 more (untimed) generate of --new-tokens tokens.
 
 Counting uses the TS shim's own counter (docs/ffi.md, "Counting"): the library is loaded into this
@@ -114,6 +115,7 @@ def main() -> int:
         "threads": torch.get_num_threads(),
         "attn_implementation": model.config._attn_implementation,
         **counts,
+        **({"cuda_peak_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)} if device.type == "cuda" else {}),
     }))
     return 0
 
