@@ -608,30 +608,41 @@ int32_t dg_zero_grad(dg_t t) { RET_OK(T(t).mutable_grad().reset()) }
 dg_t dg_detach(dg_t t) { RET_T(T(t).detach()) }
 
 // ---------------------------------------------------------------- optimisation
-// Decoupled-weight-decay Adam (AdamW) update of one parameter, in place, as torch.optim.AdamW:
-// p *= 1 - lr*wd; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
-// p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). A parameter without grad is skipped.
-int32_t dg_adamw_update(dg_t param, dg_t exp_avg, dg_t exp_avg_sq, double step, double lr,
-                        double beta1, double beta2, double eps, double weight_decay) {
+// Decoupled-weight-decay Adam (AdamW) step over a parameter list, in place, with libtorch's fused
+// multi-tensor kernel (at::_fused_adamw_, torch.optim.AdamW(fused=True)): per parameter
+// p *= 1 - lr*wd; m = lerp(m, g, 1-b1); v = b2*v + (1-b2)*g^2;
+// p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). Parameters without a gradient are
+// skipped; the others are grouped by device and dtype (one kernel call per group). `hs` holds 3n
+// handles: the n parameters, then their n first moments, then their n second moments.
+int32_t dg_adamw_step(dg_t* hs, int32_t n, double step, double lr, double beta1, double beta2,
+                      double eps, double weight_decay) {
   DG_TRY({
     at::NoGradGuard guard;
-    at::Tensor& p = T(param);
-    auto g = p.grad();
-    if (!g.defined()) return 0;
-    at::Tensor& m = T(exp_avg);
-    at::Tensor& v = T(exp_avg_sq);
-    p.mul_(1.0 - lr * weight_decay);
-    m.mul_(beta1).add_(g, 1.0 - beta1);
-    v.mul_(beta2).addcmul_(g, g, 1.0 - beta2);
-    double bc1 = 1.0 - std::pow(beta1, step);
-    double bc2 = 1.0 - std::pow(beta2, step);
-    auto denom = (v.sqrt() / std::sqrt(bc2)).add_(eps);
-    p.addcdiv_(m, denom, -lr / bc1);
+    struct Group {
+      std::vector<at::Tensor> p, g, m, v, steps;
+    };
+    std::vector<std::pair<std::pair<at::Device, at::ScalarType>, Group>> groups;
+    for (int32_t i = 0; i < n; i++) {
+      const at::Tensor& p = T(hs[i]);
+      if (!p.grad().defined()) continue;
+      auto key = std::make_pair(p.device(), p.scalar_type());
+      auto it = std::find_if(groups.begin(), groups.end(), [&](auto& e) { return e.first == key; });
+      if (it == groups.end()) it = groups.insert(groups.end(), {key, Group{}});
+      Group& gr = it->second;
+      gr.p.push_back(p);
+      gr.g.push_back(p.grad());
+      gr.m.push_back(T(hs[n + i]));
+      gr.v.push_back(T(hs[2 * n + i]));
+      gr.steps.push_back(at::full({}, step, at::TensorOptions().dtype(at::kFloat).device(p.device())));
+    }
+    for (auto& [key, gr] : groups) {
+      at::_fused_adamw_(gr.p, gr.g, gr.m, gr.v, {}, gr.steps, lr, beta1, beta2, weight_decay, eps,
+                        /*amsgrad=*/false, /*maximize=*/false);
+    }
     return 0;
   })
   return -1;
 }
-// Global-norm gradient clipping over a parameter list; returns the total norm before clipping.
 // Global-norm gradient clipping over a parameter list; writes the total norm before clipping
 // into *out.
 int32_t dg_clip_grad_norm(dg_t* hs, int32_t n, double max_norm, double* out) {

@@ -37,7 +37,7 @@ export {
   stack,
   where,
 } from "./functional.ts";
-export { adamwUpdate, backwardMany, clipGradNorm, isGradEnabled, noGrad } from "./autograd.ts";
+export { adamwStep, backwardMany, clipGradNorm, isGradEnabled, noGrad } from "./autograd.ts";
 export {
   checkDevice,
   countOps,

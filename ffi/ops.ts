@@ -133,7 +133,7 @@ export const OPS = {
   dg_grad: { parameters: [P], result: P },
   dg_zero_grad: { parameters: [P], result: I },
   dg_detach: { parameters: [P], result: P },
-  dg_adamw_update: { parameters: [P, P, P, F, F, F, F, F, F], result: I },
+  dg_adamw_step: { parameters: [B, I, F, F, F, F, F, F], result: I },
   dg_clip_grad_norm: { parameters: [B, I, F, B], result: I },
 } as const satisfies Record<
   string,
