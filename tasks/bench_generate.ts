@@ -43,6 +43,7 @@ import {
   tidy,
 } from "../ffi/mod.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
+import { cudaIndex } from "../lib/util/device.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
@@ -169,11 +170,10 @@ if (import.meta.main) {
       }
       const denoTokS = (batch * newTokens) / seconds;
       hf = hf!;
-      const onCuda = device.startsWith("cuda");
-      const gpu = onCuda ? Number(device.split(":")[1] ?? 0) : 0;
-      if (onCuda) cuda.memory(gpu, true);
+      const gpu = cudaIndex(device);
+      if (gpu !== null) cuda.memory(gpu, true);
       const { counts } = countOps(() => once(newTokens));
-      const peakMb = onCuda ? Number((cuda.memory(gpu).peak / 2 ** 20).toFixed(1)) : null;
+      const peakMb = gpu === null ? null : Number((cuda.memory(gpu).peak / 2 ** 20).toFixed(1));
       const per = (n: number, tokens: number) => Number((n / tokens).toFixed(2));
       const tokens = batch * newTokens;
       results.push({
