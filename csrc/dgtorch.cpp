@@ -411,6 +411,14 @@ dg_t dg_index_add(dg_t t, int32_t dim, dg_t idx, dg_t src) {
 }
 dg_t dg_cat(dg_t* hs, int32_t n, int32_t dim) { RET_T(at::cat(tensor_list(hs, n), dim)) }
 dg_t dg_stack(dg_t* hs, int32_t n, int32_t dim) { RET_T(at::stack(tensor_list(hs, n), dim)) }
+// Views of consecutive pieces of sizes s[0..n) along dim (at::split_with_sizes: one op), whose
+// handles go into out[0..n).
+int32_t dg_split(dg_t t, const double* s, int32_t n, int32_t dim, dg_t* out) {
+  DG_TRY(auto parts = T(t).split_with_sizes(dims(s, n), dim);
+         for (int32_t i = 0; i < n; i++) out[i] = wrap(parts[i]);
+         return 0;)
+  return -1;
+}
 dg_t dg_squeeze(dg_t t, int32_t dim) { RET_T(T(t).squeeze(dim)) }
 dg_t dg_unsqueeze(dg_t t, int32_t dim) { RET_T(T(t).unsqueeze(dim)) }
 dg_t dg_repeat_interleave(dg_t t, int32_t repeats, int32_t dim) {

@@ -84,6 +84,7 @@ export const OPS = {
   dg_index_add: { parameters: [P, I, P, P], result: P },
   dg_cat: { parameters: [B, I, I], result: P },
   dg_stack: { parameters: [B, I, I], result: P },
+  dg_split: { parameters: [P, B, I, I, B], result: I },
   dg_squeeze: { parameters: [P, I], result: P },
   dg_unsqueeze: { parameters: [P, I], result: P },
   dg_repeat_interleave: { parameters: [P, I, I], result: P },

@@ -9,7 +9,16 @@
  * elementwise.ts; every other method calls its shim function directly, typed by ops.ts.
  * @module
  */
-import { dimsArg, lib, ok, okNamed, okStatus, scalarOut, viewShapeArg } from "./bindings.ts";
+import {
+  dimsArg,
+  lib,
+  ok,
+  okNamed,
+  okStatus,
+  scalarOut,
+  shapeArg,
+  viewShapeArg,
+} from "./bindings.ts";
 import {
   type Device,
   type DType,
@@ -260,6 +269,13 @@ export class Tensor implements Scoped, Disposable {
   /** Inserts a size-1 dimension at `dim`. */
   unsqueeze(dim: number): Tensor {
     return this.#wrap("dg_unsqueeze", lib().dg_unsqueeze(this.ptr, dim));
+  }
+  /** Consecutive pieces of `sizes` along `dim`, as views (one op; the sizes must sum to the dim). */
+  split(sizes: readonly number[], dim: number): Tensor[] {
+    const out = new BigUint64Array(sizes.length);
+    const s = shapeArg(sizes);
+    okStatus("dg_split", lib().dg_split(this.ptr, s, s.length, dim, out));
+    return [...out].map((h) => Tensor.fromHandle(Deno.UnsafePointer.create(h)!));
   }
   /** Repeats each element `repeats` times along `dim`. */
   repeatInterleave(repeats: number, dim: number): Tensor {

@@ -130,13 +130,7 @@ export class FusedLinears {
 
   /** One GEMM, split into the members' outputs (views along the last dim). */
   forward(x: Tensor): Tensor[] {
-    const y = this.joint(x);
-    let off = 0;
-    return this.members.map((m) => {
-      const part = y.narrow(-1, off, m.outFeatures);
-      off += m.outFeatures;
-      return part;
-    });
+    return this.joint(x).split(this.members.map((m) => m.outFeatures), -1);
   }
 
   /** Free the shared storage handles (the members' views are freed with the module tree). */

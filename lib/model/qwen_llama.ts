@@ -109,9 +109,9 @@ export class Attention extends FusableModule {
     const joint = this.projectJoint(x);
     let q: Tensor, k: Tensor, v: Tensor;
     if (joint) {
-      const heads = joint.view([B, S, H + 2 * K, d]).transpose(1, 2);
-      const qk = applyRope(heads.narrow(1, 0, H + K), ctx.rope);
-      [q, k, v] = [qk.narrow(1, 0, H), qk.narrow(1, H, K), heads.narrow(1, H + K, K)];
+      const [qkRaw, vh] = joint.view([B, S, H + 2 * K, d]).transpose(1, 2).split([H + K, K], 1);
+      [q, k] = applyRope(qkRaw, ctx.rope).split([H, K], 1);
+      v = vh;
     } else {
       const [qp, kp, vp] = this.project(x);
       q = applyRope(qp.view([B, S, H, d]).transpose(1, 2), ctx.rope);
