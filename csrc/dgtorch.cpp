@@ -13,8 +13,16 @@
 // - device: (type, index) with type 0 = cpu, 1 = cuda.
 // One C function per libtorch op; no model logic lives here.
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
+#ifdef DG_CUDA
+// CUDA-only extras (memory statistics). ffi/native.ts defines DG_CUDA when libtorch has its CUDA
+// libraries and the CUDA runtime headers are found; without it these functions report an error.
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +36,25 @@ static thread_local std::string g_last_error;
 // FinalizationRegistry callbacks) on the thread of the isolate that owns the tensor, so this is a
 // per-isolate count: a Worker's tensors never show in the main thread's count.
 static thread_local int64_t g_live = 0;
+
+// Op and host-read counting (docs/ffi.md, "Counting"). An op is a top-level ATen op: a
+// RecordFunction of scope FUNCTION that starts while no other such op is running on the same
+// thread, so an op's internal calls (linear -> matmul -> mm) count once. tools/bench_generate_hf.py
+// loads this library into the Python process and uses the same callback, so both sides count
+// with one definition. Host reads are the shim's device->host transfers (dg_item,
+// dg_copy_to_host), counted whether or not counting of ops is on.
+static std::atomic<int64_t> g_ops{0};
+static std::atomic<int64_t> g_host_reads{0};
+static thread_local int32_t g_op_depth = 0;
+static at::CallbackHandle g_op_callback = 0;
+
+static std::unique_ptr<at::ObserverContext> op_enter(const at::RecordFunction&) {
+  if (g_op_depth++ == 0) g_ops.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+static void op_exit(const at::RecordFunction&, at::ObserverContext*) {
+  if (g_op_depth > 0) g_op_depth--;
+}
 
 static void set_error(const char* msg) { g_last_error = msg ? msg : "unknown error"; }
 
@@ -194,7 +221,7 @@ extern "C" {
 
 // ---------------------------------------------------------------- runtime, errors, memory
 // cannot fail: dg_last_error, dg_live_count, dg_free, dg_torch_version, dg_cxx11_abi,
-// dg_is_grad_enabled, dg_op_name.
+// dg_is_grad_enabled, dg_op_name, dg_op_count, dg_host_read_count.
 const char* dg_last_error() { return g_last_error.c_str(); }
 double dg_live_count() { return (double)g_live; }
 void dg_free(dg_t h) {
@@ -229,6 +256,20 @@ int32_t dg_set_grad_enabled(int32_t on) {
   return -1;
 }
 int32_t dg_is_grad_enabled() { return c10::GradMode::is_enabled() ? 1 : 0; }
+// Starts (on != 0) or stops counting top-level ATen ops (a global RecordFunction callback, all
+// threads); idempotent. Counting adds a callback to every op, so it is off unless asked for.
+int32_t dg_count_ops(int32_t on) {
+  RET_OK(if (on != 0 && g_op_callback == 0) {
+    g_op_callback = at::addGlobalCallback(
+        at::RecordFunctionCallback(op_enter, op_exit).scopes({at::RecordScope::FUNCTION}));
+  } else if (on == 0 && g_op_callback != 0) {
+    at::removeCallback(g_op_callback);
+    g_op_callback = 0;
+  })
+}
+// The counters since the process started (ops only while counting was on); never fail.
+double dg_op_count() { return (double)g_ops.load(std::memory_order_relaxed); }
+double dg_host_read_count() { return (double)g_host_reads.load(std::memory_order_relaxed); }
 
 // ---------------------------------------------------------------- queries
 // Writes the sizes into out (room for `cap` entries); returns the number of dimensions.
@@ -244,7 +285,9 @@ int32_t dg_device_type(dg_t t) { RET_I(T(t).device().is_cuda() ? 1 : 0) }
 int32_t dg_device_index(dg_t t) { RET_I(T(t).device().is_cuda() ? T(t).device().index() : 0) }
 int32_t dg_requires_grad(dg_t t) { RET_I(T(t).requires_grad() ? 1 : 0) }
 // The value of a one-element tensor, into *out.
-int32_t dg_item(dg_t t, double* out) { RET_OK(*out = T(t).item<double>()) }
+int32_t dg_item(dg_t t, double* out) {
+  RET_OK(g_host_reads.fetch_add(1, std::memory_order_relaxed); *out = T(t).item<double>())
+}
 
 // ---------------------------------------------------------------- creation and copies
 dg_t dg_from_data(const uint8_t* data, double nbytes, const double* shape, int32_t ndim,
@@ -267,7 +310,10 @@ dg_t dg_from_file(const char* path, double offset, double nbytes, const double* 
                   int32_t ndim, int32_t file_dtype, int32_t dtype, int32_t dev_type,
                   int32_t dev_index) {
   DG_TRY({
-    auto t = at::empty(dims(shape, ndim), opts(file_dtype, 0, 0));
+    at::Device dev = to_device(dev_type, dev_index);
+    // For a CUDA target the bytes land in pinned host memory and are copied without blocking
+    // (the caching host allocator keeps the buffer until the copy is done).
+    auto t = at::empty(dims(shape, ndim), opts(file_dtype, 0, 0).pinned_memory(dev.is_cuda()));
     size_t want = (size_t)t.numel() * t.element_size();
     if ((size_t)nbytes != want) {
       throw std::invalid_argument("byte range of " + std::to_string((size_t)nbytes) +
@@ -283,7 +329,7 @@ dg_t dg_from_file(const char* path, double offset, double nbytes, const double* 
               (want == 0 || std::fread(t.data_ptr(), 1, want, f) == want);
     std::fclose(f);
     if (!ok) throw std::runtime_error(std::string("short read from ") + path);
-    return wrap(t.to(to_device(dev_type, dev_index), to_scalar_type(dtype)));
+    return wrap(t.to(dev, to_scalar_type(dtype), /*non_blocking=*/dev.is_cuda()));
   })
   return nullptr;
 }
@@ -291,7 +337,10 @@ dg_t dg_from_file(const char* path, double offset, double nbytes, const double* 
 // Copies a tensor's elements (made contiguous, moved to CPU) into `out` (exactly nbytes).
 int32_t dg_copy_to_host(dg_t t, uint8_t* out, double nbytes) {
   DG_TRY({
-    auto c = T(t).detach().to(at::kCPU).contiguous();
+    g_host_reads.fetch_add(1, std::memory_order_relaxed);
+    const at::Tensor& src = T(t);
+    // a contiguous CPU tensor is read as is (no detach/copy ops)
+    at::Tensor c = src.is_cpu() && src.is_contiguous() ? src : src.detach().to(at::kCPU).contiguous();
     size_t have = (size_t)c.numel() * c.element_size();
     if (have != (size_t)nbytes) throw std::invalid_argument("host buffer size mismatch");
     if (have > 0) std::memcpy(out, c.data_ptr(), have);
@@ -334,6 +383,10 @@ dg_t dg_clone(dg_t t) { RET_T(T(t).clone()) }
 dg_t dg_contiguous(dg_t t) { RET_T(T(t).contiguous()) }
 /** In-place copy of src into dst (broadcasting, casting); dst may be a view (e.g. a cache slot). */
 int32_t dg_copy_(dg_t dst, dg_t src) { RET_OK(T(dst).copy_(T(src))) }
+/** In-place dst.index_copy_(dim, index, src): one op writing src's slices at index (a KV cache). */
+int32_t dg_index_copy_(dg_t dst, int32_t dim, dg_t index, dg_t src) {
+  RET_OK(T(dst).index_copy_(dim, T(index), T(src)))
+}
 
 // ---------------------------------------------------------------- views and layout
 dg_t dg_reshape(dg_t t, const double* s, int32_t n) { RET_T(T(t).reshape(dims(s, n))) }
@@ -358,11 +411,20 @@ dg_t dg_index_add(dg_t t, int32_t dim, dg_t idx, dg_t src) {
 }
 dg_t dg_cat(dg_t* hs, int32_t n, int32_t dim) { RET_T(at::cat(tensor_list(hs, n), dim)) }
 dg_t dg_stack(dg_t* hs, int32_t n, int32_t dim) { RET_T(at::stack(tensor_list(hs, n), dim)) }
+// Views of consecutive pieces of sizes s[0..n) along dim (at::split_with_sizes: one op), whose
+// handles go into out[0..n).
+int32_t dg_split(dg_t t, const double* s, int32_t n, int32_t dim, dg_t* out) {
+  DG_TRY(auto parts = T(t).split_with_sizes(dims(s, n), dim);
+         for (int32_t i = 0; i < n; i++) out[i] = wrap(parts[i]);
+         return 0;)
+  return -1;
+}
 dg_t dg_squeeze(dg_t t, int32_t dim) { RET_T(T(t).squeeze(dim)) }
 dg_t dg_unsqueeze(dg_t t, int32_t dim) { RET_T(T(t).unsqueeze(dim)) }
 dg_t dg_repeat_interleave(dg_t t, int32_t repeats, int32_t dim) {
   RET_T(T(t).repeat_interleave(repeats, dim))
 }
+dg_t dg_roll(dg_t t, int32_t shift, int32_t dim) { RET_T(T(t).roll(shift, dim)) }
 dg_t dg_tril(dg_t t, int32_t k) { RET_T(T(t).tril(k)) }
 dg_t dg_triu(dg_t t, int32_t k) { RET_T(T(t).triu(k)) }
 dg_t dg_masked_fill(dg_t t, dg_t mask, double v) { RET_T(T(t).masked_fill(T(mask), v)) }
@@ -463,6 +525,11 @@ dg_t dg_embedding(dg_t w, dg_t ids) { RET_T(at::embedding(T(w), T(ids))) }
 dg_t dg_layer_norm(dg_t x, const double* s, int32_t n, dg_t w, dg_t b, double eps) {
   RET_T(at::layer_norm(T(x), dims(s, n), opt_t(w), opt_t(b), eps))
 }
+// x * rsqrt(mean(x^2) + eps) [* weight] over the trailing dims, computed in float32 for reduced
+// precision inputs and cast back (at::rms_norm; one fused kernel where the backend has one).
+dg_t dg_rms_norm(dg_t x, const double* s, int32_t n, dg_t w, double eps) {
+  RET_T(at::rms_norm(T(x), dims(s, n), opt_t(w), eps))
+}
 dg_t dg_dropout(dg_t x, double p, int32_t train) { RET_T(at::dropout(T(x), p, train != 0)) }
 // reduction: 0 none, 1 mean, 2 sum
 dg_t dg_cross_entropy(dg_t logits, dg_t target, int32_t ignore_index, int32_t reduction,
@@ -480,6 +547,51 @@ dg_t dg_sdpa(dg_t q, dg_t k, dg_t v, dg_t mask, double dropout_p, int32_t causal
                                                  causal != 0, sc, enable_gqa != 0));
   })
   return nullptr;
+}
+
+// SDPA backends allowed (ATen's global switches), a bit each: 1 math, 2 flash, 4 memory-efficient,
+// 8 cuDNN. libtorch picks among the allowed ones per call; dg_sdpa_backend says which.
+int32_t dg_sdpa_set_backends(int32_t mask) {
+  RET_OK(if (mask <= 0 || mask > 15) throw std::invalid_argument(
+             "SDPA backend mask must be 1..15 (1 math, 2 flash, 4 efficient, 8 cudnn)");
+         auto& c = at::globalContext(); c.setSDPUseMath(mask & 1); c.setSDPUseFlash(mask & 2);
+         c.setSDPUseMemEfficient(mask & 4); c.setSDPUseCuDNN(mask & 8))
+}
+// The backend SDPA picks for these inputs (at::SDPBackend: 0 math, 1 flash, 2 efficient, 3 cuDNN,
+// 4 overrideable); an error when none of the allowed ones fits.
+int32_t dg_sdpa_backend(dg_t q, dg_t k, dg_t v, dg_t mask, int32_t causal, int32_t enable_gqa) {
+  DG_TRY({
+    int64_t b = at::_fused_sdp_choice(T(q), T(k), T(v), opt_t(mask), 0.0, causal != 0,
+                                      c10::nullopt, enable_gqa != 0);
+    if (b < 0) throw std::runtime_error("no allowed SDPA backend fits these inputs");
+    return (int32_t)b;
+  })
+  return -1;
+}
+// TF32 matmuls and convolutions on CUDA (off by default, as in PyTorch); no effect on a CPU.
+int32_t dg_set_tf32(int32_t on) {
+  RET_OK(at::globalContext().setAllowTF32CuBLAS(on != 0);
+         at::globalContext().setAllowTF32CuDNN(on != 0))
+}
+// CUDA caching-allocator bytes of device `index`: out[0] allocated now, out[1] peak since the last
+// reset (reset != 0 resets the peak after reading). An error in a build without DG_CUDA.
+int32_t dg_cuda_memory(int32_t index, int32_t reset, double* out) {
+  DG_TRY({
+#ifdef DG_CUDA
+    to_device(1, index);
+    namespace alloc = c10::cuda::CUDACachingAllocator;
+    auto stats = alloc::getDeviceStats((c10::DeviceIndex)index);
+    auto& all = stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)];
+    out[0] = (double)all.current;
+    out[1] = (double)all.peak;
+    if (reset != 0) alloc::resetPeakStats((c10::DeviceIndex)index);
+    return 0;
+#else
+    (void)index, (void)reset, (void)out;
+    throw std::runtime_error("the shim was built without CUDA memory statistics (no DG_CUDA)");
+#endif
+  })
+  return -1;
 }
 
 // ---------------------------------------------------------------- autograd
@@ -504,30 +616,41 @@ int32_t dg_zero_grad(dg_t t) { RET_OK(T(t).mutable_grad().reset()) }
 dg_t dg_detach(dg_t t) { RET_T(T(t).detach()) }
 
 // ---------------------------------------------------------------- optimisation
-// Decoupled-weight-decay Adam (AdamW) update of one parameter, in place, as torch.optim.AdamW:
-// p *= 1 - lr*wd; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
-// p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). A parameter without grad is skipped.
-int32_t dg_adamw_update(dg_t param, dg_t exp_avg, dg_t exp_avg_sq, double step, double lr,
-                        double beta1, double beta2, double eps, double weight_decay) {
+// Decoupled-weight-decay Adam (AdamW) step over a parameter list, in place, with libtorch's fused
+// multi-tensor kernel (at::_fused_adamw_, torch.optim.AdamW(fused=True)): per parameter
+// p *= 1 - lr*wd; m = lerp(m, g, 1-b1); v = b2*v + (1-b2)*g^2;
+// p -= lr/(1-b1^step) * m / (sqrt(v)/sqrt(1-b2^step) + eps). Parameters without a gradient are
+// skipped; the others are grouped by device and dtype (one kernel call per group). `hs` holds 3n
+// handles: the n parameters, then their n first moments, then their n second moments.
+int32_t dg_adamw_step(dg_t* hs, int32_t n, double step, double lr, double beta1, double beta2,
+                      double eps, double weight_decay) {
   DG_TRY({
     at::NoGradGuard guard;
-    at::Tensor& p = T(param);
-    auto g = p.grad();
-    if (!g.defined()) return 0;
-    at::Tensor& m = T(exp_avg);
-    at::Tensor& v = T(exp_avg_sq);
-    p.mul_(1.0 - lr * weight_decay);
-    m.mul_(beta1).add_(g, 1.0 - beta1);
-    v.mul_(beta2).addcmul_(g, g, 1.0 - beta2);
-    double bc1 = 1.0 - std::pow(beta1, step);
-    double bc2 = 1.0 - std::pow(beta2, step);
-    auto denom = (v.sqrt() / std::sqrt(bc2)).add_(eps);
-    p.addcdiv_(m, denom, -lr / bc1);
+    struct Group {
+      std::vector<at::Tensor> p, g, m, v, steps;
+    };
+    std::vector<std::pair<std::pair<at::Device, at::ScalarType>, Group>> groups;
+    for (int32_t i = 0; i < n; i++) {
+      const at::Tensor& p = T(hs[i]);
+      if (!p.grad().defined()) continue;
+      auto key = std::make_pair(p.device(), p.scalar_type());
+      auto it = std::find_if(groups.begin(), groups.end(), [&](auto& e) { return e.first == key; });
+      if (it == groups.end()) it = groups.insert(groups.end(), {key, Group{}});
+      Group& gr = it->second;
+      gr.p.push_back(p);
+      gr.g.push_back(p.grad());
+      gr.m.push_back(T(hs[n + i]));
+      gr.v.push_back(T(hs[2 * n + i]));
+      gr.steps.push_back(at::full({}, step, at::TensorOptions().dtype(at::kFloat).device(p.device())));
+    }
+    for (auto& [key, gr] : groups) {
+      at::_fused_adamw_(gr.p, gr.g, gr.m, gr.v, {}, gr.steps, lr, beta1, beta2, weight_decay, eps,
+                        /*amsgrad=*/false, /*maximize=*/false);
+    }
     return 0;
   })
   return -1;
 }
-// Global-norm gradient clipping over a parameter list; returns the total norm before clipping.
 // Global-norm gradient clipping over a parameter list; writes the total norm before clipping
 // into *out.
 int32_t dg_clip_grad_norm(dg_t* hs, int32_t n, double max_norm, double* out) {

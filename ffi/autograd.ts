@@ -32,30 +32,34 @@ export function isGradEnabled(): boolean {
   return lib().dg_is_grad_enabled() === 1;
 }
 
-/** One in-place AdamW update of `param` from its gradient (no-op without one). */
-export function adamwUpdate(
-  param: Tensor,
-  expAvg: Tensor,
-  expAvgSq: Tensor,
-  step: number,
-  lr: number,
-  beta1: number,
-  beta2: number,
-  eps: number,
-  weightDecay: number,
+/**
+ * One in-place AdamW step over `params` (each with its first and second moment, same order) with
+ * libtorch's fused multi-tensor kernel, as `torch.optim.AdamW(fused=True)`; a parameter without a
+ * gradient is left as is.
+ */
+export function adamwStep(
+  params: readonly Tensor[],
+  expAvgs: readonly Tensor[],
+  expAvgSqs: readonly Tensor[],
+  hp: { step: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number },
 ): void {
+  const n = params.length;
+  if (expAvgs.length !== n || expAvgSqs.length !== n) {
+    throw new RangeError(
+      `adamwStep: ${n} params but ${expAvgs.length} / ${expAvgSqs.length} moments`,
+    );
+  }
   okStatus(
-    "dg_adamw_update",
-    lib().dg_adamw_update(
-      param.ptr,
-      expAvg.ptr,
-      expAvgSq.ptr,
-      step,
-      lr,
-      beta1,
-      beta2,
-      eps,
-      weightDecay,
+    "dg_adamw_step",
+    lib().dg_adamw_step(
+      ptrArray([...params, ...expAvgs, ...expAvgSqs]),
+      n,
+      hp.step,
+      hp.lr,
+      hp.beta1,
+      hp.beta2,
+      hp.eps,
+      hp.weightDecay,
     ),
   );
 }

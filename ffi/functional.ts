@@ -3,7 +3,7 @@
  * normalisation, dropout, cross-entropy, attention) lib/nn builds its modules from.
  * @module
  */
-import { lib, ok, ptrArray, shapeArg } from "./bindings.ts";
+import { lib, ok, okStatus, ptrArray, shapeArg } from "./bindings.ts";
 import { Tensor } from "./tensor.ts";
 
 /** Concatenates along `dim`. */
@@ -51,6 +51,23 @@ export function layerNorm(
     ),
   ));
 }
+/**
+ * RMS normalisation over the trailing `normalizedShape` dims, `x·rsqrt(mean(x²) + eps)·weight`,
+ * as one op (`at::rms_norm`). Reduced-precision inputs are normalised in float32 and cast back
+ * before the weight multiplies, in the input dtype's arithmetic (opmath) — pass `weight` null and
+ * multiply afterwards for Hugging Face's order in bf16.
+ */
+export function rmsNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight: Tensor | null,
+  eps: number,
+): Tensor {
+  const s = shapeArg(normalizedShape);
+  return Tensor.fromHandle(
+    ok("dg_rms_norm", lib().dg_rms_norm(x.ptr, s, s.length, weight?.ptr ?? null, eps)),
+  );
+}
 /** Dropout with probability p; identity unless `training`. */
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   return Tensor.fromHandle(ok("dg_dropout", lib().dg_dropout(x.ptr, p, training ? 1 : 0)));
@@ -97,6 +114,46 @@ export interface SdpaOptions {
   /** Let k/v have fewer heads than q (grouped-query attention). */
   enableGqa?: boolean;
 }
+/** libtorch's SDPA kernels, in the order of their codes (at::SDPBackend). */
+export const SDPA_BACKENDS = ["math", "flash", "efficient", "cudnn", "overrideable"] as const;
+/** An SDPA kernel. */
+export type SdpaBackend = typeof SDPA_BACKENDS[number];
+
+/**
+ * Restricts SDPA to the given kernels (process-wide; default: all). libtorch still picks per call
+ * among them; {@link sdpaBackend} says which it picks.
+ */
+export function setSdpaBackends(allowed: readonly Exclude<SdpaBackend, "overrideable">[]): void {
+  const bits = { math: 1, flash: 2, efficient: 4, cudnn: 8 };
+  const mask = allowed.reduce((m, b) => {
+    if (!(b in bits)) throw new RangeError(`setSdpaBackends: unknown backend "${b}"`);
+    return m | bits[b];
+  }, 0);
+  if (mask === 0) throw new RangeError("setSdpaBackends: allow at least one backend");
+  okStatus("dg_sdpa_set_backends", lib().dg_sdpa_set_backends(mask));
+}
+
+/** The kernel SDPA picks for these inputs and options (dropout aside). */
+export function sdpaBackend(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: SdpaOptions = {},
+): SdpaBackend {
+  const code = okStatus(
+    "dg_sdpa_backend",
+    lib().dg_sdpa_backend(
+      q.ptr,
+      k.ptr,
+      v.ptr,
+      options.mask?.ptr ?? null,
+      options.isCausal ? 1 : 0,
+      options.enableGqa ? 1 : 0,
+    ),
+  );
+  return SDPA_BACKENDS[code];
+}
+
 /** torch's scaled_dot_product_attention over [B,H,T,d] tensors. */
 export function scaledDotProductAttention(
   q: Tensor,

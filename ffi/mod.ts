@@ -27,20 +27,28 @@ export {
   embedding,
   layerNorm,
   linear,
+  rmsNorm,
   scaledDotProductAttention,
+  SDPA_BACKENDS,
+  type SdpaBackend,
+  sdpaBackend,
   type SdpaOptions,
+  setSdpaBackends,
   stack,
   where,
 } from "./functional.ts";
-export { adamwUpdate, backwardMany, clipGradNorm, isGradEnabled, noGrad } from "./autograd.ts";
+export { adamwStep, backwardMany, clipGradNorm, isGradEnabled, noGrad } from "./autograd.ts";
 export {
   checkDevice,
+  countOps,
   cuda,
   type CudaQueries,
   getNumThreads,
   liveTensors,
   manualSeed,
+  type OpCounts,
   setNumThreads,
+  setTf32,
   torchBuildInfo,
 } from "./runtime.ts";
 export { type Scoped, tidy } from "./scope.ts";

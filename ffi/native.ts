@@ -31,11 +31,32 @@ export function cacheDir(): string {
   return `${home}/.cache/deepguard-ts`;
 }
 
+/**
+ * The CUDA runtime headers for a CUDA libtorch: `$CUDA_HOME`, /usr/local/cuda, or the pip wheels'
+ * `nvidia/cu13` / `nvidia/cuda_runtime` next to torch. A directory counts only with
+ * `crt/host_config.h` too, which the runtime wheel lacks (the `nvidia-cuda-crt` wheel has it).
+ */
+function cudaIncludeDir(lt: LibtorchInfo): string | null {
+  const sitePackages = `${lt.libDir}/../..`;
+  const candidates = [
+    Deno.env.get("CUDA_HOME") && `${Deno.env.get("CUDA_HOME")}/include`,
+    "/usr/local/cuda/include",
+    `${sitePackages}/nvidia/cu13/include`,
+    `${sitePackages}/nvidia/cuda_runtime/include`,
+  ];
+  const complete = (d: string | undefined | "") =>
+    d && exists(`${d}/cuda_runtime_api.h`) && exists(`${d}/crt/host_config.h`);
+  return candidates.find(complete) || null;
+}
+
 function compileArgs(lt: LibtorchInfo): { flags: string[]; libs: string[] } {
   const libs = ["-ltorch", "-ltorch_cpu", "-lc10"];
   // CUDA builds: link the CUDA parts without --as-needed or CUDA silently disappears.
   if (exists(`${lt.libDir}/libtorch_cuda.so`)) libs.push("-ltorch_cuda");
-  if (exists(`${lt.libDir}/libc10_cuda.so`)) libs.push("-lc10_cuda");
+  const c10Cuda = exists(`${lt.libDir}/libc10_cuda.so`);
+  if (c10Cuda) libs.push("-lc10_cuda");
+  // The CUDA-only extras (memory statistics) need c10_cuda and the CUDA runtime headers.
+  const cudaInclude = c10Cuda ? cudaIncludeDir(lt) : null;
   const flags = [
     "-std=c++17",
     "-O2",
@@ -45,6 +66,7 @@ function compileArgs(lt: LibtorchInfo): { flags: string[]; libs: string[] } {
     `-D_GLIBCXX_USE_CXX11_ABI=${lt.abi}`,
     `-I${lt.includeDir}`,
     `-I${lt.includeDir}/torch/csrc/api/include`,
+    ...(cudaInclude ? ["-DDG_CUDA", `-I${cudaInclude}`] : []),
   ];
   return { flags, libs };
 }

@@ -26,6 +26,8 @@ export const RUNTIME = {
   dg_cxx11_abi: { parameters: [], result: I },
   dg_is_grad_enabled: { parameters: [], result: I },
   dg_op_name: { parameters: [I, I], result: P },
+  dg_op_count: { parameters: [], result: F },
+  dg_host_read_count: { parameters: [], result: F },
 } as const;
 
 /** Fallible shim functions: a handle (null = failed) or an int32 status (negative = failed). */
@@ -38,6 +40,9 @@ export const OPS = {
   dg_set_num_threads: { parameters: [I], result: I },
   dg_get_num_threads: { parameters: [], result: I },
   dg_set_grad_enabled: { parameters: [I], result: I },
+  dg_count_ops: { parameters: [I], result: I },
+  dg_set_tf32: { parameters: [I], result: I },
+  dg_cuda_memory: { parameters: [I, I, B], result: I },
   // queries
   dg_shape: { parameters: [P, B, I], result: I },
   dg_dtype: { parameters: [P], result: I },
@@ -63,6 +68,7 @@ export const OPS = {
   dg_clone: { parameters: [P], result: P },
   dg_contiguous: { parameters: [P], result: P },
   dg_copy_: { parameters: [P, P], result: I },
+  dg_index_copy_: { parameters: [P, I, P, P], result: I },
   // views and layout
   dg_reshape: { parameters: [P, B, I], result: P },
   dg_view: { parameters: [P, B, I], result: P },
@@ -78,9 +84,11 @@ export const OPS = {
   dg_index_add: { parameters: [P, I, P, P], result: P },
   dg_cat: { parameters: [B, I, I], result: P },
   dg_stack: { parameters: [B, I, I], result: P },
+  dg_split: { parameters: [P, B, I, I, B], result: I },
   dg_squeeze: { parameters: [P, I], result: P },
   dg_unsqueeze: { parameters: [P, I], result: P },
   dg_repeat_interleave: { parameters: [P, I, I], result: P },
+  dg_roll: { parameters: [P, I, I], result: P },
   dg_tril: { parameters: [P, I], result: P },
   dg_triu: { parameters: [P, I], result: P },
   dg_masked_fill: { parameters: [P, P, F], result: P },
@@ -112,6 +120,9 @@ export const OPS = {
   // nn
   dg_embedding: { parameters: [P, P], result: P },
   dg_layer_norm: { parameters: [P, B, I, P, P, F], result: P },
+  dg_rms_norm: { parameters: [P, B, I, P, F], result: P },
+  dg_sdpa_set_backends: { parameters: [I], result: I },
+  dg_sdpa_backend: { parameters: [P, P, P, P, I, I], result: I },
   dg_dropout: { parameters: [P, F, I], result: P },
   dg_cross_entropy: { parameters: [P, P, I, I, F], result: P },
   dg_sdpa: { parameters: [P, P, P, P, F, I, F, I], result: P },
@@ -123,7 +134,7 @@ export const OPS = {
   dg_grad: { parameters: [P], result: P },
   dg_zero_grad: { parameters: [P], result: I },
   dg_detach: { parameters: [P], result: P },
-  dg_adamw_update: { parameters: [P, P, P, F, F, F, F, F, F], result: I },
+  dg_adamw_step: { parameters: [B, I, F, F, F, F, F, F], result: I },
   dg_clip_grad_norm: { parameters: [B, I, F, B], result: I },
 } as const satisfies Record<
   string,

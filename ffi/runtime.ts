@@ -68,6 +68,11 @@ export interface CudaQueries {
   deviceCount(): number;
   /** Waits for all work on a CUDA device. */
   synchronize(index?: number): void;
+  /**
+   * Caching-allocator bytes of a device: allocated now and the peak since the last reset
+   * (`reset` resets it after reading). A TorchError on a shim built without CUDA (docs/gpu.md).
+   */
+  memory(index?: number, reset?: boolean): { allocated: number; peak: number };
 }
 
 /** CUDA queries. */
@@ -81,4 +86,46 @@ export const cuda: CudaQueries = {
   synchronize(index = 0): void {
     okStatus("dg_cuda_synchronize", lib().dg_cuda_synchronize(index));
   },
+  memory(index = 0, reset = false): { allocated: number; peak: number } {
+    const out = new Float64Array(2);
+    okStatus("dg_cuda_memory", lib().dg_cuda_memory(index, reset ? 1 : 0, out));
+    return { allocated: out[0], peak: out[1] };
+  },
 };
+
+/**
+ * Allows (or, the default, forbids) TF32 for float32 matmuls and convolutions on CUDA: faster on
+ * Ampere and later, with a 10-bit mantissa in the products. No effect on a CPU.
+ */
+export function setTf32(on: boolean): void {
+  okStatus("dg_set_tf32", lib().dg_set_tf32(on ? 1 : 0));
+}
+
+/** Counter readings of {@link countOps}: top-level ATen ops and shim device→host reads. */
+export interface OpCounts {
+  /**
+   * Top-level ATen ops: RecordFunction calls of scope FUNCTION started while no other one runs on
+   * the same thread (an op's internal calls, e.g. linear → matmul → mm, count once).
+   */
+  ops: number;
+  /** Device→host reads through the shim (`item`, `toNumbers`, `toArray`, …). */
+  hostReads: number;
+}
+
+/**
+ * Runs `fn` with op counting on and returns its result with the ops and host reads it made.
+ * Counting is process-wide (a global RecordFunction callback, docs/ffi.md "Counting"), so ops of
+ * other threads running meanwhile count too; it costs a callback per op, so measure time apart.
+ */
+export function countOps<T>(fn: () => T): { result: T; counts: OpCounts } {
+  const l = lib();
+  okStatus("dg_count_ops", l.dg_count_ops(1));
+  const ops0 = l.dg_op_count(), reads0 = l.dg_host_read_count();
+  try {
+    const result = fn();
+    const counts = { ops: l.dg_op_count() - ops0, hostReads: l.dg_host_read_count() - reads0 };
+    return { result, counts };
+  } finally {
+    okStatus("dg_count_ops", l.dg_count_ops(0));
+  }
+}

@@ -9,7 +9,16 @@
  * elementwise.ts; every other method calls its shim function directly, typed by ops.ts.
  * @module
  */
-import { dimsArg, lib, ok, okNamed, okStatus, scalarOut, viewShapeArg } from "./bindings.ts";
+import {
+  dimsArg,
+  lib,
+  ok,
+  okNamed,
+  okStatus,
+  scalarOut,
+  shapeArg,
+  viewShapeArg,
+} from "./bindings.ts";
 import {
   type Device,
   type DType,
@@ -195,6 +204,11 @@ export class Tensor implements Scoped, Disposable {
     okStatus("dg_copy_", lib().dg_copy_(this.ptr, src.ptr));
     return this;
   }
+  /** Writes `src`'s slices along `dim` at `index` (i64 [n]) in place, as one op; returns `this`. */
+  indexCopy_(dim: number, index: Tensor, src: Tensor): this {
+    okStatus("dg_index_copy_", lib().dg_index_copy_(this.ptr, dim, index.ptr, src.ptr));
+    return this;
+  }
 
   // ------------------------------------------------------------------ views, layout
   /** Reshape (a view when possible). One dim may be -1. */
@@ -256,12 +270,23 @@ export class Tensor implements Scoped, Disposable {
   unsqueeze(dim: number): Tensor {
     return this.#wrap("dg_unsqueeze", lib().dg_unsqueeze(this.ptr, dim));
   }
+  /** Consecutive pieces of `sizes` along `dim`, as views (one op; the sizes must sum to the dim). */
+  split(sizes: readonly number[], dim: number): Tensor[] {
+    const out = new BigUint64Array(sizes.length);
+    const s = shapeArg(sizes);
+    okStatus("dg_split", lib().dg_split(this.ptr, s, s.length, dim, out));
+    return [...out].map((h) => Tensor.fromHandle(Deno.UnsafePointer.create(h)!));
+  }
   /** Repeats each element `repeats` times along `dim`. */
   repeatInterleave(repeats: number, dim: number): Tensor {
     return this.#wrap(
       "dg_repeat_interleave",
       lib().dg_repeat_interleave(this.ptr, repeats, dim),
     );
+  }
+  /** Rotates the entries along `dim` by `shift` (torch.roll): entry i moves to i + shift. */
+  roll(shift: number, dim: number): Tensor {
+    return this.#wrap("dg_roll", lib().dg_roll(this.ptr, shift, dim));
   }
   /** Lower triangle (k-th diagonal and below). */
   tril(k = 0): Tensor {

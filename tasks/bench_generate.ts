@@ -14,12 +14,36 @@
  * minimum reported. The two sides never run concurrently; they alternate (TS runs, HF process,
  * TS runs, HF process, …) so machine load from other jobs hits both. `--seed` seeds the prompt
  * on both sides.
+ *
+ * Counting (untimed, one more generate per side and batch, after the timed runs):
+ * `aten_ops_per_token` — top-level ATen ops of a whole generate (prefill included) divided by the
+ * tokens generated (batch × new tokens), TS and transformers counted by the same RecordFunction
+ * callback of the shim (docs/ffi.md, "Counting"); `host_reads_per_token` — the TS side's
+ * device→host reads through the shim, and transformers' `.item()`-style scalar reads as its
+ * profiler sees them. `*_per_step` are the same over new tokens only (one step makes a token per
+ * row).
+ * `sdpa_backend_decode`: the kernel libtorch picks for a decode step's attention (one query
+ * position, no mask); on CUDA, `ts_cuda_peak_mb`: the caching allocator's peak over the counted
+ * generate.
  * Writes bench/results/generate.json (or `--out`).
  *
  * @module
  */
 
-import { getNumThreads, manualSeed, randint } from "../ffi/mod.ts";
+import {
+  countOps,
+  cuda,
+  type Device,
+  ensureShim,
+  getNumThreads,
+  manualSeed,
+  randint,
+  randn,
+  sdpaBackend,
+  tidy,
+} from "../ffi/mod.ts";
+import type { ModelConfig } from "../lib/model/config.ts";
+import { cudaIndex } from "../lib/util/device.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
@@ -47,6 +71,10 @@ interface HfResult {
   seconds: number;
   threads: number;
   attn_implementation: string;
+  aten_ops: number;
+  profiler_top_level_ops: number;
+  item_reads: number;
+  cuda_peak_mb?: number;
 }
 
 function hfBench(
@@ -77,7 +105,22 @@ function hfBench(
     device,
     "--dtype",
     dtype,
+    "--count-shim",
+    ensureShim(),
   ]);
+}
+
+/** The SDPA kernel of a decode step of `batch` rows attending over `len` cached positions. */
+function decodeSdpaBackend(cfg: ModelConfig, batch: number, len: number, device: Device): string {
+  const { numHeads: H, numKvHeads: K, headDim: d } = cfg;
+  return tidy(() =>
+    sdpaBackend(
+      randn([batch, H, 1, d], { device }),
+      randn([batch, K, len, d], { device }),
+      randn([batch, K, len, d], { device }),
+      { enableGqa: K !== H },
+    )
+  );
 }
 
 if (import.meta.main) {
@@ -127,6 +170,12 @@ if (import.meta.main) {
       }
       const denoTokS = (batch * newTokens) / seconds;
       hf = hf!;
+      const gpu = cudaIndex(device);
+      if (gpu !== null) cuda.memory(gpu, true);
+      const { counts } = countOps(() => once(newTokens));
+      const peakMb = gpu === null ? null : Number((cuda.memory(gpu).peak / 2 ** 20).toFixed(1));
+      const per = (n: number, tokens: number) => Number((n / tokens).toFixed(2));
+      const tokens = batch * newTokens;
       results.push({
         batch,
         deno_tok_s: Number(denoTokS.toFixed(3)),
@@ -136,6 +185,23 @@ if (import.meta.main) {
         hf_seconds: hf.seconds,
         hf_threads: hf.threads,
         hf_attn_implementation: hf.attn_implementation,
+        aten_ops_per_token: { ts: per(counts.ops, tokens), transformers: per(hf.aten_ops, tokens) },
+        aten_ops_per_step: {
+          ts: per(counts.ops, newTokens),
+          transformers: per(hf.aten_ops, newTokens),
+          transformers_profiler: per(hf.profiler_top_level_ops, newTokens),
+        },
+        aten_ops_ratio: per(counts.ops, hf.aten_ops),
+        sdpa_backend_decode: decodeSdpaBackend(model.config, batch, promptLen + newTokens, device),
+        ...(peakMb === null ? {} : { ts_cuda_peak_mb: peakMb, hf_cuda_peak_mb: hf.cuda_peak_mb }),
+        host_reads_per_token: {
+          ts: per(counts.hostReads, tokens),
+          transformers_item: per(hf.item_reads, tokens),
+        },
+        host_reads_per_step: {
+          ts: per(counts.hostReads, newTokens),
+          transformers_item: per(hf.item_reads, newTokens),
+        },
         ...(batch > 1
           ? {
             deno_rows_tok_s: Number((batch * newTokens / rowsSeconds).toFixed(3)),

@@ -12,7 +12,8 @@
  * clipping to 1.0, AdamW. Dropout off on both sides. Each side: one warm-up step, then `--steps`
  * timed steps; the TS steps run first, then the Python process (never concurrently). Each side
  * also reports its process's peak resident memory (Linux: VmHWM / ru_maxrss; model load
- * included). `--checkpointing` turns on gradient checkpointing on both sides (transformers'
+ * included) and, on CUDA, its caching allocator's peak (`deno_peak_gpu_mb`, `torch_peak_gpu_mb`).
+ * `--checkpointing` turns on gradient checkpointing on both sides (transformers'
  * non-reentrant `gradient_checkpointing_enable` in Python). Writes bench/results/train.json (or
  * `--out`).
  *
@@ -123,6 +124,11 @@ if (import.meta.main) {
         console.error(`deno step ${i + 1}/${steps}: ${denoSeconds[i].toFixed(2)} s, loss ${loss}`);
       }
       const denoPeakRss = peakRssMb();
+      // the caching allocator's peak over the whole run (load, warm-up and timed steps)
+      const gpuIndex = cudaIndex(device);
+      const denoPeakGpu = gpuIndex === null
+        ? null
+        : Number((cuda.memory(gpuIndex).peak / 2 ** 20).toFixed(1));
       m.dispose();
 
       const ref = await venvPythonJson<RefResult>("tools/bench_train_ref.py", [
@@ -162,6 +168,7 @@ if (import.meta.main) {
         deno_loss_after: loss,
         torch_loss_after: ref.loss,
         deno_peak_rss_mb: denoPeakRss,
+        deno_peak_gpu_mb: denoPeakGpu,
         torch_peak_rss_mb: ref.peak_rss_mb,
         torch_peak_gpu_mb: ref.peak_gpu_mb,
         note:

@@ -162,3 +162,31 @@ Deno.test("shim cache: processes starting together compile once; a stale lock is
     Deno.removeSync(tmp, { recursive: true });
   }
 });
+
+Deno.test("SDPA backends: the pick is reported, a restriction is honoured, bad lists are errors", () => {
+  T.tidy(() => {
+    const q = T.randn([1, 2, 3, 8]), k = T.randn([1, 2, 3, 8]), v = T.randn([1, 2, 3, 8]);
+    const all = ["math", "flash", "efficient", "cudnn"] as const;
+    try {
+      // CPU: flash for float inputs without a mask; math once flash is not allowed
+      assert.equal(T.sdpaBackend(q, k, v, { isCausal: true }), "flash");
+      T.setSdpaBackends(["math"]);
+      assert.equal(T.sdpaBackend(q, k, v, { isCausal: true }), "math");
+      const viaMath = T.scaledDotProductAttention(q, k, v, { isCausal: true });
+      T.setSdpaBackends(all);
+      const viaFlash = T.scaledDotProductAttention(q, k, v, { isCausal: true });
+      assert.ok(viaMath.sub(viaFlash).abs().maxAll().item() < 1e-5);
+    } finally {
+      T.setSdpaBackends(all);
+    }
+    assert.throws(() => T.setSdpaBackends([]), /at least one/);
+    // @ts-expect-error: not a backend
+    assert.throws(() => T.setSdpaBackends(["fast"]), /unknown backend "fast"/);
+  });
+});
+
+Deno.test("TF32 switch and CUDA memory: callable on a CPU build, CUDA memory a clear error", () => {
+  T.setTf32(true);
+  T.setTf32(false);
+  if (!T.cuda.isAvailable()) assert.throws(() => T.cuda.memory(0), T.TorchError);
+});

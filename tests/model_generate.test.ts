@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { liveTensors, noGrad, type Tensor, tensor, tidy } from "../ffi/mod.ts";
+import { countOps, liveTensors, noGrad, type Tensor, tensor, tidy } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { topKWarp, topPWarp } from "../lib/model/sampling.ts";
@@ -132,4 +132,16 @@ Deno.test("sampling: top-k and top-p keep HF's sets", () => {
     assert.deepEqual(fin(topPWarp(s, 0.01)), [true, false, false, false]); // at least one
     assert.deepEqual(fin(topPWarp(s, 1)), [true, true, true, true]);
   });
+});
+
+Deno.test("generate: one device→host read per step, padded or not (the host knows the padding)", async () => {
+  const { model, tokenizer } = await loadPretrained(`${dir}/q`);
+  for (const prompts of [["def f(x):"], ["def f(x):", "x ="]]) {
+    const { result, counts } = countOps(() =>
+      generate(model, tokenizer, prompts, { maxNewTokens: 6, stopAtEos: false })
+    );
+    assert.equal(result.tokens[0].length, 6);
+    assert.equal(counts.hostReads, 6, `${prompts.length} prompt(s): reads of 6 steps`);
+  }
+  model.dispose();
 });

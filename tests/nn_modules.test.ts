@@ -158,3 +158,21 @@ Deno.test("linear warm-up then linear decay", () => {
   assert.equal(linearWarmupDecay(55, 10, 100), 0.5);
   assert.equal(linearWarmupDecay(100, 10, 100), 0);
 });
+
+Deno.test("RMSNorm: the one-op form is bit-identical to Hugging Face's op-by-op order (f32, bf16)", () => {
+  T.tidy(() => {
+    T.manualSeed(3);
+    for (const dtype of ["f32", "bf16"] as const) {
+      const x = T.randn([3, 5, 64]).mul(3).to(dtype);
+      const norm = new RMSNorm(64, 1e-6, { dtype });
+      T.noGrad(() => norm.weight.copy_(T.randn([64]).to(dtype)));
+      // HF: x.to(f32); x * rsqrt(mean(x²) + eps); .to(input dtype); weight * that
+      const x32 = x.to("f32");
+      const hf = norm.weight.mul(x32.mul(x32.pow(2).mean(-1, true).add(1e-6).rsqrt()).to(dtype));
+      const got = norm.forward(x);
+      assert.equal(got.dtype, dtype);
+      assert.equal(got.ne(hf).sum().item(), 0, `${dtype}: elements that differ`);
+      assert.equal(T.countOps(() => norm.forward(x)).counts.ops, dtype === "f32" ? 1 : 2);
+    }
+  });
+});

@@ -8,12 +8,28 @@
  * logits of the last position (float32) → user `logitsProcessor` → (sampling only) temperature →
  * top-k → top-p → argmax or multinomial. Finished rows (EOS seen) are fed the pad id, as HF does,
  * and generation ends when every row has finished or `maxNewTokens` is reached. Every step runs
- * inside a `tidy` scope, so no tensor outlives it except the cache (freed at the end).
+ * inside a `tidy` scope, so no tensor outlives it except the cache and the decode inputs (freed at
+ * the end).
+ *
+ * A decode step makes one device→host read, the sampled ids (the host needs them for the EOS
+ * check and the logits processor's `generatedIds`); its inputs stay on the device (the sampled
+ * ids, padded where a row has finished; the positions, advanced by one op), and the host's
+ * knowledge of the padding (`padded`) spares reading the attention mask back. Without padding no
+ * mask is built at all: decode attention runs SDPA without a mask.
  *
  * @module
  */
 
-import { manualSeed, noGrad, type Tensor, tensor, tidy } from "../../ffi/mod.ts";
+import {
+  type Device,
+  full,
+  manualSeed,
+  noGrad,
+  type Tensor,
+  tensor,
+  tidy,
+  where,
+} from "../../ffi/mod.ts";
 import { resolveSampling } from "./generation_config.ts";
 import { KVCache } from "./kv_cache.ts";
 import type { DecoderLM } from "./qwen_llama.ts";
@@ -68,6 +84,13 @@ export interface GenerateResult {
   finished: boolean[];
 }
 
+/** 1/0 mask [rows, width]: `pads[r]` leading zeros (left padding) per row, then ones. */
+function paddingMask(pads: readonly number[], width: number, device: Device): Tensor {
+  const host = new BigInt64Array(pads.length * width).fill(1n);
+  pads.forEach((p, r) => host.fill(0n, r * width, r * width + p));
+  return tensor(host, [pads.length, width], { dtype: "i64", device });
+}
+
 /**
  * Generate continuations for `prompts` (strings need a tokenizer; id lists do not).
  * Rows: prompt i's samples are rows `i·n … i·n+n−1` with n = numReturnSequences.
@@ -108,31 +131,33 @@ export function generate(
   const generated: number[][] = promptIds.map(() => []);
   const finished = new Array<boolean>(B).fill(false);
   const dev = model.device;
+  const padded = lens.some((l) => l < T);
   const cache = new KVCache(model.config, B, T + maxNew, model.dtype, dev);
-  // attention mask over the whole capacity: prompt padding, then ones
-  const amHost = new BigInt64Array(B * (T + maxNew)).fill(1n);
-  promptIds.forEach((e, b) => amHost.fill(0n, b * (T + maxNew), b * (T + maxNew) + T - e.length));
-  const amFull = tensor(amHost, [B, T + maxNew], { dtype: "i64", device: dev }).keep();
+  // attention mask over the whole capacity (prompt padding, then ones); only needed with padding
+  const amFull = padded
+    ? paddingMask(promptIds.map((e) => T - e.length), T + maxNew, dev).keep()
+    : null;
   const lastLogits = (out: { logits: Tensor }) => out.logits.select(1, out.logits.shape[1] - 1);
   /** Prefill each distinct prompt once; returns last-position logits for all B rows. */
   const prefill = (): Tensor => {
     const ids = encoded.map((e) => [...new Array(T - e.length).fill(pad), ...e]);
     const pos = encoded.map((e) => [...new Array(T - e.length).fill(0), ...e.map((_, i) => i)]);
     if (n === 1) {
-      const attentionMask = amFull.narrow(1, 0, T);
+      const attentionMask = amFull?.narrow(1, 0, T);
       return lastLogits(
-        model.forward(ids, { cache, positionIds: pos, attentionMask, logitsToKeep: 1 }),
+        model.forward(ids, { cache, positionIds: pos, attentionMask, padded, logitsToKeep: 1 }),
       );
     }
     const prefix = new KVCache(model.config, encoded.length, T, model.dtype, dev);
     try {
-      const mask = new BigInt64Array(encoded.length * T).fill(1n);
-      encoded.forEach((e, p) => mask.fill(0n, p * T, p * T + T - e.length));
-      const attentionMask = tensor(mask, [encoded.length, T], { dtype: "i64", device: dev });
+      const attentionMask = padded
+        ? paddingMask(encoded.map((e) => T - e.length), T, dev)
+        : undefined;
       const out = model.forward(ids, {
         cache: prefix,
         positionIds: pos,
         attentionMask,
+        padded,
         logitsToKeep: 1,
       });
       cache.fillRepeated(prefix, n);
@@ -141,41 +166,56 @@ export function generate(
       prefix.dispose();
     }
   };
+  // The decode inputs stay on the device: the sampled ids (pad where a row has finished) and the
+  // positions, advanced by one per step. The only device→host read per step is the sampled ids.
+  let ids: Tensor | null = null;
+  let positions: Tensor | null = null;
+  let done: Tensor | null = null; // bool [B], uploaded when a row finishes
+  // an i64 one: adding a number would promote the positions to float (libtorch's double Scalar)
+  const one = full([], 1, { dtype: "i64", device: dev }).keep();
+  const swap = (old: Tensor | null, t: Tensor) => (old?.dispose(), t.keep());
   try {
     noGrad(() => {
-      let input: { ids: number[][]; pos: number[][] } | null = null;
       for (let step = 0; step < maxNew; step++) {
         const next = tidy(() => {
-          let scores = input === null ? prefill() : lastLogits(
-            model.forward(input.ids, {
+          let scores = ids === null ? prefill() : lastLogits(
+            model.forward(ids.unsqueeze(1), {
               cache,
-              positionIds: input.pos,
-              attentionMask: amFull.narrow(1, 0, cache.length + 1),
+              positionIds: positions!,
+              attentionMask: amFull?.narrow(1, 0, cache.length + 1),
+              padded,
               logitsToKeep: 1,
             }),
           );
           if (scores.dtype !== "f32") scores = scores.to("f32");
           if (opts.logitsProcessor) scores = opts.logitsProcessor(generated, scores, step);
           if (doSample) scores = warp(scores, sampling);
-          return selectTokens(scores, doSample);
+          const chosen = selectTokens(scores, doSample);
+          return done ? where(done, full([B], pad, { dtype: "i64", device: dev }), chosen) : chosen;
         });
+        ids = swap(ids, next);
         const chosen = next.toNumbers();
-        next.dispose();
+        let newlyDone = false;
         for (let b = 0; b < B; b++) {
-          const t = finished[b] ? pad : chosen[b];
+          const t = chosen[b];
           generated[b].push(t);
-          if (stop && !finished[b] && eos.has(t)) finished[b] = true;
+          if (stop && !finished[b] && eos.has(t)) finished[b] = newlyDone = true;
         }
         if (stop && finished.every((f) => f)) break;
-        input = {
-          ids: generated.map((g) => [g[g.length - 1]]),
-          pos: lens.map((l) => [l + step]),
-        };
+        if (newlyDone) {
+          done = swap(done, tensor(finished.map(Number), [B], { dtype: "bool", device: dev }));
+        }
+        positions = swap(
+          positions,
+          positions === null
+            ? tensor(lens.map((l) => BigInt(l)), [B, 1], { dtype: "i64", device: dev })
+            : positions.add(one),
+        );
       }
     });
   } finally {
+    for (const t of [ids, positions, done, amFull, one]) t?.dispose();
     cache.dispose();
-    amFull.dispose();
   }
   const tokens = generated.map((g) => {
     const i = stop ? g.findIndex((t) => eos.has(t)) : -1;

@@ -1,13 +1,14 @@
 /**
  * Preallocated key/value cache: per layer one K and one V buffer of shape
  * [B, kvHeads, maxLen, headDim]. A forward writes its new keys/values into positions
- * [length, length + S) in place (`narrow(...).copy_`) and attends over the view [0, length + S):
- * no per-step concatenation of the whole cache.
+ * [length, length + S) in place (one `index_copy_` each, the index shared by all layers of the
+ * forward) and attends over the view [0, length + S): no per-step concatenation of the whole
+ * cache.
  *
  * @module
  */
 
-import { type Device, type DType, empty, type Tensor } from "../../ffi/mod.ts";
+import { arange, type Device, type DType, empty, type Tensor } from "../../ffi/mod.ts";
 import type { ModelConfig } from "./config.ts";
 
 /** A preallocated KV cache for one batch. Dispose it when done. */
@@ -22,6 +23,8 @@ export class KVCache implements Disposable {
   readonly batch: number;
   /** Number of positions filled so far (advanced by the model after each forward). */
   length = 0;
+  /** The write index [length, length + S) of the current forward, built once for all layers. */
+  #slot: { start: number; size: number; index: Tensor } | null = null;
 
   /**
    * Allocate the buffers (uninitialised; only written positions are ever read).
@@ -53,9 +56,20 @@ export class KVCache implements Disposable {
     if (end > this.maxLen) {
       throw new RangeError(`KV cache overflow: ${end} positions > capacity ${this.maxLen}`);
     }
-    this.k[layer].narrow(2, this.length, s).copy_(k);
-    this.v[layer].narrow(2, this.length, s).copy_(v);
+    const index = this.#index(s);
+    this.k[layer].indexCopy_(2, index, k);
+    this.v[layer].indexCopy_(2, index, v);
     return [this.k[layer].narrow(2, 0, end), this.v[layer].narrow(2, 0, end)];
+  }
+
+  #index(size: number): Tensor {
+    const slot = this.#slot;
+    if (slot && slot.start === this.length && slot.size === size) return slot.index;
+    slot?.index.dispose();
+    const device = this.k[0]?.device ?? "cpu";
+    const index = arange(this.length, this.length + size, 1, { dtype: "i64", device }).keep();
+    this.#slot = { start: this.length, size, index };
+    return index;
   }
 
   /**
@@ -86,6 +100,8 @@ export class KVCache implements Disposable {
   /** Free the buffers. */
   dispose(): void {
     for (const t of [...this.k, ...this.v]) if (!t.isDisposed) t.dispose();
+    this.#slot?.index.dispose();
+    this.#slot = null;
   }
 
   /** `using` support. */

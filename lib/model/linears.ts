@@ -123,15 +123,14 @@ export class FusedLinears {
     });
   }
 
+  /** One GEMM: every member's output, side by side along the last dim [..., Σout]. */
+  joint(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+
   /** One GEMM, split into the members' outputs (views along the last dim). */
   forward(x: Tensor): Tensor[] {
-    const y = linear(x, this.weight, this.bias);
-    let off = 0;
-    return this.members.map((m) => {
-      const part = y.narrow(-1, off, m.outFeatures);
-      off += m.outFeatures;
-      return part;
-    });
+    return this.joint(x).split(this.members.map((m) => m.outFeatures), -1);
   }
 
   /** Free the shared storage handles (the members' views are freed with the module tree). */
@@ -175,10 +174,23 @@ export abstract class FusableModule extends Module {
     this.#fused = this.#group?.backs(this.fusedSlots()) ?? false;
   }
 
+  /** Whether this call runs the fused GEMM: fused, eval mode, autograd off. */
+  #fusedNow(): boolean {
+    return this.#fused && !this.training && !isGradEnabled();
+  }
+
   /** The members' outputs for `x`: one GEMM when fused and inferring, else one per module. */
   protected project(x: Tensor): Tensor[] {
-    if (this.#fused && !this.training && !isGradEnabled()) return this.#group!.forward(x);
+    if (this.#fusedNow()) return this.#group!.forward(x);
     return this.fusedSlots().map((m) => m.forward(x));
+  }
+
+  /**
+   * The fused GEMM's whole output [..., Σout] when it runs (see {@link project}), else null: for
+   * callers that view the members' outputs together instead of splitting them.
+   */
+  protected projectJoint(x: Tensor): Tensor | null {
+    return this.#fusedNow() ? this.#group!.joint(x) : null;
   }
 
   /** Free the parameters and the shared matrix. */

@@ -42,7 +42,7 @@ import {
   storage,
   type WeightOptions,
 } from "./linears.ts";
-import { applyRope, invFreqTensor, type RopeTables, ropeTables } from "./rope.ts";
+import { applyRope, invFreqTensor, RopeCache, type RopeTables } from "./rope.ts";
 
 /** Most negative finite value per dtype (HF's additive mask value, `torch.finfo(dtype).min`). */
 export const FINFO_MIN: Readonly<Record<string, number>> = {
@@ -99,14 +99,25 @@ export class Attention extends FusableModule {
     return [this.q_proj, this.k_proj, this.v_proj];
   }
 
-  /** x [B,S,D] → [B,S,D]. */
+  /**
+   * x [B,S,D] → [B,S,D]. With the fused q/k/v GEMM, its output is viewed as H+2K heads, and q and
+   * k are rotated together as one [B,H+K,S,d] view.
+   */
   forward(x: Tensor, ctx: LayerContext): Tensor {
     const { numHeads: H, numKvHeads: K, headDim: d } = this.#cfg;
     const [B, S] = x.shape;
-    const [qp, kp, vp] = this.project(x);
-    const q = applyRope(qp.view([B, S, H, d]).transpose(1, 2), ctx.rope);
-    let k = applyRope(kp.view([B, S, K, d]).transpose(1, 2), ctx.rope);
-    let v = vp.view([B, S, K, d]).transpose(1, 2);
+    const joint = this.projectJoint(x);
+    let q: Tensor, k: Tensor, v: Tensor;
+    if (joint) {
+      const [qkRaw, vh] = joint.view([B, S, H + 2 * K, d]).transpose(1, 2).split([H + K, K], 1);
+      [q, k] = applyRope(qkRaw, ctx.rope).split([H, K], 1);
+      v = vh;
+    } else {
+      const [qp, kp, vp] = this.project(x);
+      q = applyRope(qp.view([B, S, H, d]).transpose(1, 2), ctx.rope);
+      k = applyRope(kp.view([B, S, K, d]).transpose(1, 2), ctx.rope);
+      v = vp.view([B, S, K, d]).transpose(1, 2);
+    }
     if (ctx.cache) [k, v] = ctx.cache.update(this.layerIdx, k, v);
     const o = scaledDotProductAttention(q, k, v, {
       mask: ctx.mask,
@@ -115,7 +126,9 @@ export class Attention extends FusableModule {
       scale: 1 / Math.sqrt(d),
       enableGqa: K !== H,
     });
-    return this.o_proj.forward(o.transpose(1, 2).reshape([B, S, H * d]));
+    // [B,H,1,d] is laid out as [B,1,H,d]: one position needs no transpose
+    const merged = S === 1 ? o.reshape([B, 1, H * d]) : o.transpose(1, 2).reshape([B, S, H * d]);
+    return this.o_proj.forward(merged);
   }
 }
 
@@ -192,7 +205,17 @@ export interface ForwardOptions {
    * Default: all ones (no padding).
    */
   attentionMask?: Tensor | readonly (readonly number[])[];
-  /** Position ids [B,S]. Default `P + arange(S)` for every row (HF's plain-forward default). */
+  /**
+   * Whether `attentionMask` has a zero (padding). Computed from the arrays when the mask is nested
+   * arrays; for a Tensor mask, pass it when the caller knows (generation does), or the mask is read
+   * back from the device once per forward to find out.
+   */
+  padded?: boolean;
+  /**
+   * Position ids [B,S]. Default `P + arange(S)` for every row (HF's plain-forward default). A
+   * Tensor must hold positions below the cache's capacity (with a cache) or
+   * `max_position_embeddings` (without): the RoPE tables end there.
+   */
   positionIds?: Tensor | readonly (readonly number[])[];
   /** KV cache; positions [0,P) are read from it, [P,P+S) written, then `cache.length += S`. */
   cache?: KVCache | null;
@@ -266,7 +289,7 @@ export class DecoderLM extends Module {
   /** generation_config.json, which `generate` falls back to (set by `loadModel`). */
   generationConfig: GenerationConfig;
   readonly #tiedHead: Linear | null;
-  readonly #invFreq: Tensor;
+  readonly #rope: RopeCache;
 
   /** Build the module tree for `cfg` (weights uninitialised; see `loadModel`). */
   constructor(cfg: ModelConfig, opts: WeightOptions = {}) {
@@ -287,7 +310,11 @@ export class DecoderLM extends Module {
       this.#tiedHead = null;
     }
     this.generationConfig = generationConfigFrom(cfg);
-    this.#invFreq = invFreqTensor(cfg, s.device).keep();
+    this.#rope = new RopeCache(
+      invFreqTensor(cfg, s.device),
+      s.dtype,
+      cfg.maxPositionEmbeddings,
+    );
     this.freeze();
     this.eval();
   }
@@ -332,14 +359,27 @@ export class DecoderLM extends Module {
     const cache = opts.cache ?? null;
     const P = cache ? cache.length : 0;
     const dev = this.device;
-    const pos = opts.positionIds !== undefined
-      ? toIdTensor(opts.positionIds, dev)
-      : arange(P, P + S, 1, { device: dev }).unsqueeze(0).expand([B, S]);
-    const rope = ropeTables(pos, this.#invFreq, this.dtype);
+    const given = opts.positionIds;
+    let pos: Tensor, bound: number;
+    if (given === undefined) {
+      pos = arange(P, P + S, 1, { dtype: "i64", device: dev }).unsqueeze(0).expand([B, S]);
+      bound = P + S;
+    } else if (Array.isArray(given)) {
+      pos = toIdTensor(given, dev);
+      bound = 1 + Math.max(0, ...(given as number[][]).map((r) => Math.max(...r)));
+    } else {
+      pos = given as Tensor;
+      bound = cache ? cache.maxLen : this.config.maxPositionEmbeddings;
+    }
+    const rope = this.#rope.tables(pos, bound);
     let mask: Tensor | null = null;
     let isCausal = false;
-    const am = opts.attentionMask !== undefined ? toIdTensor(opts.attentionMask, dev) : null;
-    const padded = am !== null && am.eq(0).any().item() !== 0;
+    const amIn = opts.attentionMask;
+    const padded = amIn === undefined
+      ? false
+      : Array.isArray(amIn)
+      ? (amIn as number[][]).some((r) => r.some((v) => v === 0))
+      : opts.padded ?? (amIn as Tensor).eq(0).any().item() !== 0;
     if (!padded && P === 0 && S > 1) {
       isCausal = true;
     } else if (padded || S > 1) {
@@ -348,7 +388,10 @@ export class DecoderLM extends Module {
       const q = arange(P, P + S, 1, { device: dev }).unsqueeze(1); // [S,1]
       const kpos = arange(0, L, 1, { device: dev }).unsqueeze(0); // [1,L]
       let allowed = kpos.le(q).unsqueeze(0).unsqueeze(0); // [1,1,S,L]
-      if (padded) allowed = allowed.logicalAnd(am!.ne(0).unsqueeze(1).unsqueeze(1)); // [B,1,S,L]
+      if (padded) {
+        const am = toIdTensor(amIn!, dev);
+        allowed = allowed.logicalAnd(am.ne(0).unsqueeze(1).unsqueeze(1)); // [B,1,S,L]
+      }
       mask = zeros(allowed.shape, { dtype: this.dtype, device: dev })
         .maskedFill(allowed.logicalNot(), FINFO_MIN[this.dtype]);
     }
@@ -428,6 +471,6 @@ export class DecoderLM extends Module {
   /** Free all weights. */
   override dispose(): void {
     super.dispose();
-    if (!this.#invFreq.isDisposed) this.#invFreq.dispose();
+    this.#rope.dispose();
   }
 }

@@ -9,6 +9,7 @@ import {
   layerNorm,
   linear,
   ones,
+  rmsNorm,
   type Tensor,
   type TensorOptions,
   tidy,
@@ -115,7 +116,9 @@ export class Embedding extends Module {
 
 /**
  * RMSNorm as Hugging Face computes it: cast to f32, x·rsqrt(mean(x²) + eps), cast back to the
- * input dtype, then multiply by the weight.
+ * input dtype, then multiply by the weight — as libtorch's one `rms_norm` op (bit-identical to
+ * the op-by-op form in float32; tests/nn_modules.test.ts), with the weight inside it for float32
+ * and applied after the cast otherwise (HF multiplies in the input dtype).
  */
 export class RMSNorm extends Module implements Layer {
   /** Added to the mean square. */
@@ -132,12 +135,11 @@ export class RMSNorm extends Module implements Layer {
   }
   /** Normalise over the last dimension. */
   forward(x: Tensor): Tensor {
-    return tidy(() => {
-      const x32 = x.dtype === "f32" ? x : x.to("f32");
-      const normed = x32.mul(x32.pow(2).mean(-1, true).add(this.eps).rsqrt());
-      const back = x.dtype === "f32" ? normed : normed.to(x.dtype);
-      return back.mul(this.weight);
-    });
+    const D = [x.shape[x.ndim - 1]];
+    if (x.dtype === "f32" && this.weight.dtype === "f32") {
+      return rmsNorm(x, D, this.weight, this.eps);
+    }
+    return tidy(() => rmsNorm(x, D, null, this.eps).mul(this.weight));
   }
 }
 

@@ -1,9 +1,10 @@
 /**
- * AdamW (decoupled weight decay, as torch.optim.AdamW) with a per-step learning rate and
+ * AdamW (decoupled weight decay, as torch.optim.AdamW(fused=True): one fused multi-tensor kernel
+ * per step) with a per-step learning rate and
  * exportable state, plus global-norm gradient clipping.
  * @module
  */
-import { adamwUpdate, clipGradNorm, type Tensor, zeros } from "../../ffi/mod.ts";
+import { adamwStep, clipGradNorm, type Tensor, zeros } from "../../ffi/mod.ts";
 
 /** AdamW hyper-parameters (torch defaults except where the caller overrides). */
 export interface AdamWOptions {
@@ -60,10 +61,15 @@ export class AdamW {
   /** One update of every parameter that has a gradient, with learning rate `lr`. */
   step(lr = this.lr): void {
     this.stepCount++;
-    for (const [name, p] of this.params) {
-      const [m, v] = this.#moment(name, p);
-      adamwUpdate(p, m, v, this.stepCount, lr, this.beta1, this.beta2, this.eps, this.weightDecay);
-    }
+    const moments = this.params.map(([name, p]) => this.#moment(name, p));
+    adamwStep(this.params.map(([, p]) => p), moments.map((m) => m[0]), moments.map((m) => m[1]), {
+      step: this.stepCount,
+      lr,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+    });
   }
 
   /** Drops all parameter gradients. */
