@@ -54,6 +54,12 @@ export interface GenerateOptions extends SamplingOptions {
   addSpecialTokens?: boolean;
   /** Guided-decoding hook, see {@link LogitsProcessor}. */
   logitsProcessor?: LogitsProcessor;
+  /**
+   * Past keys/values every row starts from (SVEN's learned prefix): per layer [K, P, d]. The
+   * prompt then sits at positions P, P+1, … and attends to all P past positions, as HF's
+   * forward places input after a `past_key_values` of length P.
+   */
+  past?: { k: readonly Tensor[]; v: readonly Tensor[] };
 }
 
 /** Output of {@link generate}. */
@@ -105,30 +111,41 @@ export function generate(
   const lens = promptIds.map((e) => e.length);
   if (opts.seed !== undefined) manualSeed(opts.seed);
 
+  const P0 = opts.past ? opts.past.k[0].shape[1] : 0;
+  const start = (c: KVCache) => {
+    if (opts.past) c.prefill(opts.past.k, opts.past.v);
+  };
   const generated: number[][] = promptIds.map(() => []);
   const finished = new Array<boolean>(B).fill(false);
   const dev = model.device;
-  const cache = new KVCache(model.config, B, T + maxNew, model.dtype, dev);
-  // attention mask over the whole capacity: prompt padding, then ones
-  const amHost = new BigInt64Array(B * (T + maxNew)).fill(1n);
-  promptIds.forEach((e, b) => amHost.fill(0n, b * (T + maxNew), b * (T + maxNew) + T - e.length));
-  const amFull = tensor(amHost, [B, T + maxNew], { dtype: "i64", device: dev }).keep();
+  const W = P0 + T + maxNew;
+  const cache = new KVCache(model.config, B, W, model.dtype, dev);
+  // attention mask over the whole capacity: past, prompt padding, then ones
+  const amHost = new BigInt64Array(B * W).fill(1n);
+  promptIds.forEach((e, b) => amHost.fill(0n, b * W + P0, b * W + P0 + T - e.length));
+  const amFull = tensor(amHost, [B, W], { dtype: "i64", device: dev }).keep();
   const lastLogits = (out: { logits: Tensor }) => out.logits.select(1, out.logits.shape[1] - 1);
   /** Prefill each distinct prompt once; returns last-position logits for all B rows. */
   const prefill = (): Tensor => {
     const ids = encoded.map((e) => [...new Array(T - e.length).fill(pad), ...e]);
-    const pos = encoded.map((e) => [...new Array(T - e.length).fill(0), ...e.map((_, i) => i)]);
+    const pos = encoded.map((e) => [
+      ...new Array(T - e.length).fill(P0),
+      ...e.map((_, i) => P0 + i),
+    ]);
     if (n === 1) {
-      const attentionMask = amFull.narrow(1, 0, T);
+      start(cache);
+      const attentionMask = amFull.narrow(1, 0, P0 + T);
       return lastLogits(
         model.forward(ids, { cache, positionIds: pos, attentionMask, logitsToKeep: 1 }),
       );
     }
-    const prefix = new KVCache(model.config, encoded.length, T, model.dtype, dev);
+    const prefix = new KVCache(model.config, encoded.length, P0 + T, model.dtype, dev);
     try {
-      const mask = new BigInt64Array(encoded.length * T).fill(1n);
-      encoded.forEach((e, p) => mask.fill(0n, p * T, p * T + T - e.length));
-      const attentionMask = tensor(mask, [encoded.length, T], { dtype: "i64", device: dev });
+      start(prefix);
+      const L = P0 + T;
+      const mask = new BigInt64Array(encoded.length * L).fill(1n);
+      encoded.forEach((e, p) => mask.fill(0n, p * L + P0, p * L + P0 + T - e.length));
+      const attentionMask = tensor(mask, [encoded.length, L], { dtype: "i64", device: dev });
       const out = model.forward(ids, {
         cache: prefix,
         positionIds: pos,
@@ -169,7 +186,7 @@ export function generate(
         if (stop && finished.every((f) => f)) break;
         input = {
           ids: generated.map((g) => [g[g.length - 1]]),
-          pos: lens.map((l) => [l + step]),
+          pos: lens.map((l) => [P0 + l + step]),
         };
       }
     });

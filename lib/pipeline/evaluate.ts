@@ -17,6 +17,7 @@ import type { Scenario } from "../eval/types.ts";
 import { formatSeconds, ProgressBar } from "../util/progress.ts";
 import type { CoDecodeKnobs } from "../cosec/codecoding.ts";
 import { loadCoSec } from "../cosec/expert.ts";
+import { loadPrefixGenerator } from "../prefix/generator.ts";
 import { loadGenerator } from "./generator.ts";
 import { sampleScenarios, type SampleSettings, scenarioPrompt, textPrompt } from "./samples.ts";
 
@@ -26,9 +27,9 @@ export type EvalType = "base" | "untrain" | "all";
 /**
  * Evaluation methods: plain sampling, DeepGuard (adapter + security-guided decoding), SVEN's
  * text baseline (the untrained base model with a "secure" comment before the function context),
- * or CoSec (co-decoding with a security expert).
+ * CoSec (co-decoding with a security expert), or SVEN's prefix (`--adapter` = the prefix).
  */
-export type Method = "lm" | "deepguard" | "text" | "cosec";
+export type Method = "lm" | "deepguard" | "text" | "cosec" | "prefix";
 
 /** Options of {@link runEvaluation}. */
 export interface EvalOptions {
@@ -98,6 +99,9 @@ export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
     throw new RangeError(
       "--method text runs the untrained base model (upstream's text baseline); drop --adapter",
     );
+  }
+  if (opts.method === "prefix" && !opts.adapter) {
+    throw new RangeError("--method prefix needs --adapter DIR (from `train --method prefix`)");
   }
   if (opts.method === "cosec" && !opts.expert) {
     throw new RangeError("--method cosec needs --expert DIR (from `train --method cosec`)");
@@ -191,6 +195,8 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
 
   const gen = opts.method === "cosec"
     ? { ...(await loadCoSec({ ...opts, expert: opts.expert!, knobs: opts.cosec })), guidance: null }
+    : opts.method === "prefix"
+    ? { ...(await loadPrefixGenerator({ ...opts, prefix: opts.adapter! })), guidance: null }
     : await loadGenerator({
       model: opts.model,
       adapter: opts.adapter,

@@ -1,0 +1,120 @@
+/**
+ * SVEN prefix training examples, as upstream unknownhl/DeepGuard `sven/dataset.py` builds them
+ * (`DatasetBase` L32-57, `PrefixDataset` L69-108) with `diff_level` "mix" (runs/train.py L44):
+ *
+ * - each pair gives two examples, in this order: the secure side (`func_src_after`, control 0,
+ *   changes `char_changes.added`) and the vulnerable side (`func_src_before`, control 1, changes
+ *   `line_changes.deleted`) (L45-57);
+ * - tokenised with the tokenizer's special tokens (`encode_plus`, L79); longer than `maxTokens`
+ *   → skipped (L81-82);
+ * - weight 1 on tokens `char_to_token(char_start)` … `char_to_token(char_end − 1)` of each change,
+ *   a change whose either end maps to no token is ignored (L88-98), no nearest-token search;
+ * - skipped when no token or every token is changed (L100-103, `min_changed_tokens` 1).
+ *
+ * Token character spans come from {@link tokenCharSpans} (byte-level BPE, as for CoSec).
+ * @module
+ */
+import type { Tokenizer } from "../model/tokenizer.ts";
+import { tokenCharSpans } from "../cosec/data.ts";
+import { DataError, parseJsonl, splitFiles } from "../train/data.ts";
+import { parseJsonLines } from "../util/jsonl.ts";
+
+/** One training example. */
+export interface PrefixExample {
+  /** Token ids of the function. */
+  ids: number[];
+  /** 0/1 per token: 1 where a change covers it. */
+  weights: number[];
+  /** 0 = sec (secure side), 1 = vul (vulnerable side). */
+  control: 0 | 1;
+  /** `file:line` it came from. */
+  origin: string;
+}
+
+/** Examples of a split and what was dropped (counted per side). */
+export interface PrefixSplit {
+  examples: PrefixExample[];
+  /** Sides longer than the token limit. */
+  tooLong: number;
+  /** Sides with no changed token or no unchanged one. */
+  noSignal: number;
+  /** Pairs read. */
+  pairs: number;
+}
+
+/** A change span: code-point offsets [char_start, char_end) of the function. */
+export interface CharChange {
+  char_start: number;
+  char_end: number;
+}
+
+/** Upstream's 0/1 weights for one function (see the module doc); null = skipped. */
+export function svenWeights(
+  spans: readonly ([number, number] | null)[],
+  changes: readonly CharChange[],
+): number[] | null {
+  const charToToken = (c: number) => {
+    const i = spans.findIndex((s) => s !== null && s[0] <= c && c < s[1]);
+    return i < 0 ? null : i;
+  };
+  const weights = new Array<number>(spans.length).fill(0);
+  const last = spans.length - 1;
+  for (const { char_start: cs, char_end: ce } of changes) {
+    const s = charToToken(cs);
+    const e = ce > 0 ? charToToken(ce - 1) : null;
+    if (s === null || e === null) continue;
+    const from = Math.max(0, Math.min(s, last)), to = Math.max(0, Math.min(e, last));
+    for (let t = from; t <= to; t++) weights[t] = 1;
+  }
+  const changed = weights.reduce((a, x) => a + x, 0);
+  if (changed < 1 || spans.length - changed < 1) return null;
+  return weights;
+}
+
+function changeList(r: Record<string, unknown>, field: string, where: string): CharChange[] {
+  const [group, side] = field.split(".");
+  const list = (r[group] as Record<string, unknown> | undefined)?.[side];
+  if (!Array.isArray(list)) throw new DataError(`${where}: the prefix method needs "${field}"`);
+  return list.map((c, i) => {
+    const o = c as Record<string, unknown>;
+    if (!Number.isInteger(o.char_start) || !Number.isInteger(o.char_end)) {
+      throw new DataError(`${where}: ${field}[${i}] needs integer char_start and char_end`);
+    }
+    return { char_start: o.char_start as number, char_end: o.char_end as number };
+  });
+}
+
+/** Loads and tokenises a split (files in name order, lines in file order, sec then vul). */
+export async function loadPrefixSplit(
+  dataDir: string,
+  split: "train" | "val",
+  tokenizer: Tokenizer,
+  maxTokens: number,
+): Promise<PrefixSplit> {
+  const out: PrefixSplit = { examples: [], tooLong: 0, noSignal: 0, pairs: 0 };
+  for (const file of await splitFiles(dataDir, split)) {
+    const text = await Deno.readTextFile(file);
+    parseJsonl(text, file); // the shared format checks, with file:line errors
+    for (
+      const { value, where } of parseJsonLines(text, file, (w, m) => new DataError(`${w}: ${m}`))
+    ) {
+      const r = value as Record<string, unknown>;
+      out.pairs++;
+      const sides = [
+        [r.func_src_after as string, changeList(r, "char_changes.added", where)],
+        [r.func_src_before as string, changeList(r, "line_changes.deleted", where)],
+      ] as const;
+      sides.forEach(([src, changes], control) => {
+        const ids = tokenizer.encode(src);
+        if (ids.length > maxTokens) {
+          out.tooLong++;
+          return;
+        }
+        const weights = svenWeights(tokenCharSpans(tokenizer, src, ids, where), changes);
+        if (weights === null) out.noSignal++;
+        else out.examples.push({ ids, weights, control: control as 0 | 1, origin: where });
+      });
+    }
+  }
+  return out;
+}
