@@ -18,6 +18,7 @@ import { formatSeconds, ProgressBar } from "../util/progress.ts";
 import type { CoDecodeKnobs } from "../cosec/codecoding.ts";
 import { loadCoSec } from "../cosec/expert.ts";
 import { loadPrefixGenerator } from "../prefix/generator.ts";
+import { readPrefixConfig } from "../prefix/params.ts";
 import { loadGenerator } from "./generator.ts";
 import { sampleScenarios, type SampleSettings, scenarioPrompt, textPrompt } from "./samples.ts";
 
@@ -100,8 +101,13 @@ export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
       "--method text runs the untrained base model (upstream's text baseline); drop --adapter",
     );
   }
-  if (opts.method === "prefix" && !opts.adapter) {
-    throw new RangeError("--method prefix needs --adapter DIR (from `train --method prefix`)");
+  if (opts.method === "prefix") {
+    if (!opts.adapter) {
+      throw new RangeError("--method prefix needs --adapter DIR (from `train --method prefix`)");
+    }
+    await readPrefixConfig(opts.adapter).catch((e) => {
+      throw new RangeError(e.message);
+    });
   }
   if (opts.method === "cosec" && !opts.expert) {
     throw new RangeError("--method cosec needs --expert DIR (from `train --method cosec`)");

@@ -46,6 +46,46 @@ export interface PrefixConfig {
   head_dim: number;
 }
 
+/**
+ * Reads and checks `dir/prefix_config.json` (cheap: callers check a prefix directory with it
+ * before loading a model); throws a {@link PrefixError} naming the file and field.
+ */
+export async function readPrefixConfig(dir: string): Promise<PrefixConfig> {
+  const cfgPath = `${dir}/${PREFIX_CONFIG_FILE}`;
+  let config: PrefixConfig;
+  try {
+    config = JSON.parse(await Deno.readTextFile(cfgPath));
+  } catch (e) {
+    throw new PrefixError(
+      e instanceof Deno.errors.NotFound
+        ? `${dir} is not a prefix directory: no ${PREFIX_CONFIG_FILE} (from \`train --method prefix\`)`
+        : `${cfgPath}: not valid JSON (${(e as Error).message})`,
+    );
+  }
+  if (config?.method !== "sven-prefix") {
+    throw new PrefixError(`${cfgPath}: "method" must be "sven-prefix"`);
+  }
+  const fields = [
+    "n_prefix_token",
+    "n_control",
+    "num_hidden_layers",
+    "num_key_value_heads",
+    "head_dim",
+  ] as const;
+  for (const k of fields) {
+    if (!Number.isInteger(config[k]) || config[k] < 1) {
+      throw new PrefixError(`${cfgPath}: "${k}" must be a positive integer, got ${config[k]}`);
+    }
+  }
+  if (
+    typeof config.prefix_dropout !== "number" ||
+    !(config.prefix_dropout >= 0 && config.prefix_dropout < 1)
+  ) {
+    throw new PrefixError(`${cfgPath}: "prefix_dropout" must be a number in [0, 1)`);
+  }
+  return config;
+}
+
 /** Past keys and values of one control: per layer [kv_heads, n_prefix, head_dim]. */
 export interface PrefixPast {
   k: Tensor[];
@@ -87,24 +127,8 @@ export class PrefixParams {
 
   /** Reads `dir` (see the module doc) and checks it fits `model`; throws a {@link PrefixError}. */
   static async load(dir: string, model: ModelConfig): Promise<PrefixParams> {
+    const config = await readPrefixConfig(dir);
     const cfgPath = `${dir}/${PREFIX_CONFIG_FILE}`;
-    let config: PrefixConfig;
-    try {
-      config = JSON.parse(await Deno.readTextFile(cfgPath));
-    } catch (e) {
-      throw new PrefixError(
-        `${cfgPath}: ${(e as Error).message} (a prefix directory from \`train --method prefix\` ` +
-          "holds prefix_config.json and prefix.safetensors)",
-      );
-    }
-    if (config?.method !== "sven-prefix") {
-      throw new PrefixError(`${cfgPath}: "method" must be "sven-prefix"`);
-    }
-    for (const k of ["n_prefix_token", "n_control"] as const) {
-      if (!Number.isInteger(config[k]) || config[k] < 1) {
-        throw new PrefixError(`${cfgPath}: "${k}" must be a positive integer, got ${config[k]}`);
-      }
-    }
     const want: [keyof PrefixConfig, number][] = [
       ["num_hidden_layers", model.numLayers],
       ["num_key_value_heads", model.numKvHeads],
