@@ -10,6 +10,7 @@ import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
 import { DEMO_SCENARIOS } from "../lib/pipeline/demo_data.ts";
 import { sizeDefaults } from "../lib/prefix/train.ts";
+import { runWithTimeout } from "../lib/util/spawn.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "prefix_train_" });
 await makeTiny("qwen2", `${dir}/model`, { layers: 2, seed: 3 });
@@ -36,20 +37,16 @@ for (const [split, n] of [["train", 6], ["val", 2]] as const) {
   await Deno.writeTextFile(`${dir}/data/${split}/cwe-089.jsonl`, lines.join("\n") + "\n");
 }
 
+/** A command line split at spaces (the paths here have none). */
+const argv = (line: string) => line.split(" ");
+
+/** Runs a task; checks its exit code, and that a failure prints no stack trace. */
 async function task(args: string[], code = 0): Promise<{ stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    cwd: PROJECT_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const r = {
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-  assert.equal(out.code, code, r.stdout + r.stderr);
-  if (code !== 0) assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/); // no stack trace
-  return r;
+  const r = await runWithTimeout(Deno.execPath(), ["run", "-A", ...args], { cwd: PROJECT_ROOT });
+  const [stdout, stderr] = [r.stdout, r.stderr].map((b) => new TextDecoder().decode(b));
+  assert.equal(r.code, code, stdout + stderr);
+  if (code !== 0) assert.doesNotMatch(stderr, /\bat .*\.ts:\d+/);
+  return { stdout, stderr };
 }
 
 Deno.test("per-size defaults follow upstream's three model groups", () => {
@@ -61,19 +58,11 @@ Deno.test("per-size defaults follow upstream's three model groups", () => {
 Deno.test({
   name: "end to end: train --method prefix → eval --method prefix → summary",
   fn: async () => {
-    const { stdout, stderr } = await task([
-      "tasks/train.ts",
-      "--method",
-      "prefix",
-      "--model",
-      `${dir}/model`,
-      "--data",
-      `${dir}/data`,
-      "--out",
-      `${dir}/prefix`,
-      "--epochs",
-      "2",
-    ]);
+    const { stdout, stderr } = await task(
+      argv(
+        `tasks/train.ts --method prefix --model ${dir}/model --data ${dir}/data --out ${dir}/prefix --epochs 2`,
+      ),
+    );
     const r = JSON.parse(stdout.trim().split("\n").pop()!);
     assert.equal(r.examples, 12); // 6 pairs × {sec, vul}
     assert.equal(r.steps, 12); // 12 // 2 × 2 epochs
@@ -91,34 +80,18 @@ Deno.test({
     const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     assert.ok(values.some((x) => x !== 0), "training left the prefix at its zero init");
 
-    await task([
-      "tasks/eval.ts",
-      "--model",
-      `${dir}/model`,
-      "--method",
-      "prefix",
-      "--adapter",
-      ckpt,
-      "--limit",
-      "2",
-      "--max-new-tokens",
-      "8",
-      "--scenario-ids",
-      "cwe-078,cwe-089",
-      "--scenarios",
-      DEMO_SCENARIOS,
-      "--judges",
-      "none",
-      "--out",
-      `${dir}/run`,
-    ]);
-    const summary = JSON.parse(await Deno.readTextFile(`${dir}/run/summary.json`));
-    assert.ok(summary);
-    const run = JSON.parse(await Deno.readTextFile(`${dir}/run/run.json`));
-    assert.equal(run.method, "prefix");
-    assert.equal(run.adapter, ckpt);
-    const comps = (await Deno.readTextFile(`${dir}/run/completions.jsonl`)).trim().split("\n");
-    assert.equal(comps.length, 4);
+    await task(
+      argv(
+        `tasks/eval.ts --model ${dir}/model --method prefix --adapter ${ckpt} --limit 2 --max-new-tokens 8 --scenario-ids cwe-078,cwe-089 --scenarios ${DEMO_SCENARIOS} --judges none --out ${dir}/run`,
+      ),
+    );
+    const read = (f: string) => Deno.readTextFile(`${dir}/run/${f}`);
+    const run = JSON.parse(await read("run.json"));
+    assert.deepEqual([run.method, run.adapter], ["prefix", ckpt]);
+    const lines = (await read("completions.jsonl")).trim().split("\n");
+    const scenarios = lines.map((l) => JSON.parse(l).scenario.split("/")[0]);
+    assert.deepEqual(scenarios.sort(), ["cwe-078", "cwe-078", "cwe-089", "cwe-089"]);
+    assert.ok(JSON.parse(await read("summary.json")));
   },
 });
 
@@ -137,22 +110,11 @@ Deno.test("bad prefix flags, data and directories are clear errors", async () =>
     2,
   );
   assert.match(e2.stderr, /x\.jsonl:1: .*char_changes/);
-  const e3 = await task([
-    "tasks/eval.ts",
-    "--model",
-    m,
-    "--method",
-    "prefix",
-    "--adapter",
-    m,
-    "--scenarios",
-    DEMO_SCENARIOS,
-    "--scenario-ids",
-    "cwe-078",
-    "--judges",
-    "none",
-    "--out",
-    `${dir}/run_bad`,
-  ], 2);
+  const e3 = await task(
+    argv(
+      `tasks/eval.ts --model ${m} --method prefix --adapter ${m} --scenarios ${DEMO_SCENARIOS} --scenario-ids cwe-078 --judges none --out ${dir}/run_bad`,
+    ),
+    2,
+  );
   assert.match(e3.stderr, /is not a prefix directory: no prefix_config\.json/);
 });

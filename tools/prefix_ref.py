@@ -166,35 +166,35 @@ def data(spec):
     """DatasetBase (dataset.py L32-57, diff_level "mix") + PrefixDataset.get_tensor (L78-108)
     over every line of SPEC["files"]; SPEC: model, files, max_num_tokens."""
     tokenizer = AutoTokenizer.from_pretrained(spec["model"])
+    records = [json.loads(l) for path in spec["files"] for l in open(path) if l.strip()]
+    sides = [
+        (control_id, src, changes)
+        for d in records
+        for control_id, (src, changes) in enumerate(zip(
+            [d["func_src_after"], d["func_src_before"]],
+            [d["char_changes"]["added"], d["line_changes"]["deleted"]],
+        ))
+    ]
     out = []
-    for path in spec["files"]:
-        for line in open(path):
-            if not line.strip():
+    for control_id, src, changes in sides:
+        be = tokenizer(src)  # encode_plus, removed in transformers 5
+        tokens = be["input_ids"]
+        if len(tokens) > spec["max_num_tokens"]:
+            out.append(None)
+            continue
+        weights = [0] * len(tokens)
+        for change in changes:
+            char_start_idx = be.char_to_token(change["char_start"])
+            char_end = change["char_end"]
+            char_end_idx = be.char_to_token(char_end - 1) if char_end > 0 else None
+            if char_start_idx is None or char_end_idx is None:
                 continue
-            d = json.loads(line)
-            srcs = [d["func_src_after"], d["func_src_before"]]
-            diffs = [d["char_changes"]["added"], d["line_changes"]["deleted"]]
-            for control_id, (src, changes) in enumerate(zip(srcs, diffs)):
-                be = tokenizer(src)  # encode_plus, removed in transformers 5
-                tokens = be["input_ids"]
-                if len(tokens) > spec["max_num_tokens"]:
-                    out.append(None)
-                    continue
-                weights = [0] * len(tokens)
-                for change in changes:
-                    char_start_idx = be.char_to_token(change["char_start"])
-                    char_end = change["char_end"]
-                    char_end_idx = be.char_to_token(char_end - 1) if char_end > 0 else None
-                    if char_start_idx is None or char_end_idx is None:
-                        continue
-                    start = max(0, min(char_start_idx, len(weights) - 1))
-                    end = max(0, min(char_end_idx, len(weights) - 1))
-                    for char_idx in range(start, end + 1):
-                        weights[char_idx] = 1
-                if sum(weights) < 1 or len(tokens) - sum(weights) < 1:
-                    out.append(None)
-                    continue
-                out.append([tokens, weights, control_id])
+            start = max(0, min(char_start_idx, len(weights) - 1))
+            end = max(0, min(char_end_idx, len(weights) - 1))
+            for char_idx in range(start, end + 1):
+                weights[char_idx] = 1
+        keep = 1 <= sum(weights) <= len(tokens) - 1  # min_changed_tokens 1, both ways
+        out.append([tokens, weights, control_id] if keep else None)
     print(json.dumps({"examples": out}))
 
 

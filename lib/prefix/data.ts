@@ -16,8 +16,7 @@
  */
 import type { Tokenizer } from "../model/tokenizer.ts";
 import { tokenCharSpans } from "../cosec/data.ts";
-import { DataError, parseJsonl, splitFiles } from "../train/data.ts";
-import { parseJsonLines } from "../util/jsonl.ts";
+import { type ChangeSpan, changeSpans, splitRecords } from "../train/data.ts";
 
 /** One training example. */
 export interface PrefixExample {
@@ -42,16 +41,10 @@ export interface PrefixSplit {
   pairs: number;
 }
 
-/** A change span: code-point offsets [char_start, char_end) of the function. */
-export interface CharChange {
-  char_start: number;
-  char_end: number;
-}
-
 /** Upstream's 0/1 weights for one function (see the module doc); null = skipped. */
 export function svenWeights(
   spans: readonly ([number, number] | null)[],
-  changes: readonly CharChange[],
+  changes: readonly ChangeSpan[],
 ): number[] | null {
   const charToToken = (c: number) => {
     const i = spans.findIndex((s) => s !== null && s[0] <= c && c < s[1]);
@@ -66,22 +59,7 @@ export function svenWeights(
     const from = Math.max(0, Math.min(s, last)), to = Math.max(0, Math.min(e, last));
     for (let t = from; t <= to; t++) weights[t] = 1;
   }
-  const changed = weights.reduce((a, x) => a + x, 0);
-  if (changed < 1 || spans.length - changed < 1) return null;
-  return weights;
-}
-
-function changeList(r: Record<string, unknown>, field: string, where: string): CharChange[] {
-  const [group, side] = field.split(".");
-  const list = (r[group] as Record<string, unknown> | undefined)?.[side];
-  if (!Array.isArray(list)) throw new DataError(`${where}: the prefix method needs "${field}"`);
-  return list.map((c, i) => {
-    const o = c as Record<string, unknown>;
-    if (!Number.isInteger(o.char_start) || !Number.isInteger(o.char_end)) {
-      throw new DataError(`${where}: ${field}[${i}] needs integer char_start and char_end`);
-    }
-    return { char_start: o.char_start as number, char_end: o.char_end as number };
-  });
+  return weights.includes(1) && weights.includes(0) ? weights : null; // ≥ 1 changed, ≥ 1 not
 }
 
 /** Loads and tokenises a split (files in name order, lines in file order, sec then vul). */
@@ -92,29 +70,22 @@ export async function loadPrefixSplit(
   maxTokens: number,
 ): Promise<PrefixSplit> {
   const out: PrefixSplit = { examples: [], tooLong: 0, noSignal: 0, pairs: 0 };
-  for (const file of await splitFiles(dataDir, split)) {
-    const text = await Deno.readTextFile(file);
-    parseJsonl(text, file); // the shared format checks, with file:line errors
-    for (
-      const { value, where } of parseJsonLines(text, file, (w, m) => new DataError(`${w}: ${m}`))
-    ) {
-      const r = value as Record<string, unknown>;
-      out.pairs++;
-      const sides = [
-        [r.func_src_after as string, changeList(r, "char_changes.added", where)],
-        [r.func_src_before as string, changeList(r, "line_changes.deleted", where)],
-      ] as const;
-      sides.forEach(([src, changes], control) => {
-        const ids = tokenizer.encode(src);
-        if (ids.length > maxTokens) {
-          out.tooLong++;
-          return;
-        }
-        const weights = svenWeights(tokenCharSpans(tokenizer, src, ids, where), changes);
-        if (weights === null) out.noSignal++;
-        else out.examples.push({ ids, weights, control: control as 0 | 1, origin: where });
-      });
-    }
+  for (const { value: r, where } of await splitRecords(dataDir, split)) {
+    out.pairs++;
+    const sides = [
+      [r.func_src_after as string, changeSpans(r, "char_changes.added", where)],
+      [r.func_src_before as string, changeSpans(r, "line_changes.deleted", where)],
+    ] as const;
+    sides.forEach(([src, changes], control) => {
+      const ids = tokenizer.encode(src);
+      if (ids.length > maxTokens) {
+        out.tooLong++;
+        return;
+      }
+      const weights = svenWeights(tokenCharSpans(tokenizer, src, ids, where), changes);
+      if (weights === null) out.noSignal++;
+      else out.examples.push({ ids, weights, control: control as 0 | 1, origin: where });
+    });
   }
   return out;
 }

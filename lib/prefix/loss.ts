@@ -19,6 +19,7 @@
  * @module
  */
 import type { Tensor } from "../../ffi/mod.ts";
+import { shiftedLogSoftmax } from "../cosec/loss.ts";
 
 /** Ratios as upstream's flags give them (runs/train.py L28-37). */
 export interface PrefixLossRatios {
@@ -57,13 +58,9 @@ export function prefixLoss(
 ): PrefixLoss {
   const T = ids.shape[1];
   if (T < 2) throw new RangeError("prefix loss: a sequence needs at least 2 tokens");
-  const logSoftmax = (x: Tensor) => {
-    const v = x.narrow(1, 0, T - 1).narrow(2, 0, Math.min(vocab, x.shape[2]));
-    return (v.dtype === "f32" ? v : v.to("f32")).logSoftmax(-1);
-  };
-  const logpC = logSoftmax(correct);
-  const logpI = logSoftmax(incorrect);
-  const logpRef = logSoftmax(ref).detach();
+  const logpC = shiftedLogSoftmax(correct, vocab);
+  const logpI = shiftedLogSoftmax(incorrect, vocab);
+  const logpRef = shiftedLogSoftmax(ref, vocab).detach();
   const targets = ids.narrow(1, 1, T - 1).unsqueeze(2);
   const changed = weights.narrow(1, 1, T - 1).ne(0);
   const unchanged = weights.narrow(1, 1, T - 1).rsub(1).ne(0);

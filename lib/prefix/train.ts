@@ -156,22 +156,17 @@ export function exampleLoss(
 
 /** Trains the prefix; see the module doc. */
 export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainResult> {
-  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  const c = { ...UPSTREAM_PREFIX_TRAIN, ...given } as
-    & typeof UPSTREAM_PREFIX_TRAIN
-    & PrefixTrainOptions;
+  const c = { ...UPSTREAM_PREFIX_TRAIN, dtype: "f32" as const, device: "cpu" as Device };
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) Object.assign(c, { [k]: v });
   manualSeed(c.seed);
-  const { model, tokenizer } = await loadPretrained(c.model, {
-    dtype: c.dtype ?? "f32",
-    device: c.device ?? "cpu",
-  });
+  const { model, tokenizer } = await loadPretrained(o.model, c);
   let prefix: PrefixParams | null = null;
   try {
-    const data = await loadPrefixSplit(c.data, "train", tokenizer, c.maxTokens);
-    const val = await loadPrefixSplit(c.data, "val", tokenizer, c.maxTokens);
+    const data = await loadPrefixSplit(o.data, "train", tokenizer, c.maxTokens);
+    const val = await loadPrefixSplit(o.data, "val", tokenizer, c.maxTokens);
     if (!data.examples.length) {
       throw new DataError(
-        `${c.data}: no usable prefix example among ${data.pairs} pairs (${data.tooLong} sides ` +
+        `${o.data}: no usable prefix example among ${data.pairs} pairs (${data.tooLong} sides ` +
           `over ${c.maxTokens} tokens, ${data.noSignal} without changed or unchanged tokens)`,
       );
     }
@@ -188,7 +183,7 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
     prefix = PrefixParams.create(model.config, {
       nPrefix: settings.nPrefix,
       dropout: c.dropout,
-      baseModel: c.model,
+      baseModel: o.model,
     });
     const p = prefix;
     const opt = new AdamW(p.namedParameters(), { lr: c.lr, eps: 1e-8, weightDecay: c.weightDecay });
@@ -214,8 +209,8 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
       contrastive: a.contrastive + b.contrastive * k,
       kl: a.kl + b.kl * k,
     });
-    const checkpoint = `${c.out}/checkpoint-last`;
-    const stop = () => !!c.maxSteps && step >= c.maxSteps;
+    const checkpoint = `${o.out}/checkpoint-last`;
+    const stop = () => !!o.maxSteps && step >= o.maxSteps;
     for (let epoch = 0; epoch < settings.epochs && !stop(); epoch++) {
       const order = epochOrder(n, c.seed, epoch);
       for (let i = 0; i < n && !stop(); i++) {
@@ -227,7 +222,7 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
         step++;
         first ??= acc.loss;
         last = acc.loss;
-        c.onStep?.({ step, total, ...acc });
+        o.onStep?.({ step, total, ...acc });
         acc = { loss: 0, lm: 0, contrastive: 0, kl: 0 };
       }
       const valParts = val.examples.length
@@ -238,8 +233,8 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
           )
         )
         : null;
-      c.onEpoch?.({ epoch: epoch + 1, val: valParts });
-      await p.save(`${c.out}/checkpoint-epoch-${epoch + 1}`);
+      o.onEpoch?.({ epoch: epoch + 1, val: valParts });
+      await p.save(`${o.out}/checkpoint-epoch-${epoch + 1}`);
       await p.save(checkpoint);
     }
     opt.dispose();
