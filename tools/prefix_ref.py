@@ -1,7 +1,7 @@
 """Python oracle for SVEN's prefix: a transcription of upstream unknownhl/DeepGuard
 `sven/model.py` (`Qwen2Prefix` / `CodeLlamaPrefix`: prefix_params, get_past_from_prefix),
-`sven/trainer.py` (`get_logits_from_lm` L172-181, `token_weighted_loss` L183-197,
-`PrefixTrainer.step` L219-268) and `sven/dataset.py` (`PrefixDataset.get_tensor` L78-108), run
+`sven/trainer.py` (`get_logits_from_lm` L162-171, `token_weighted_loss` L173-187,
+`PrefixTrainer.step` L206-256) and `sven/dataset.py` (`PrefixDataset.get_tensor` L80-108), run
 with transformers. The prefix is read from a directory written by lib/prefix/params.ts
 (prefix_config.json + prefix.safetensors, tensors `prefix_params.{i}` in upstream's order).
 
@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 
 class Prefix(torch.nn.Module):
-    """sven/model.py L182-201: prefix_params ParameterList + dropout."""
+    """sven/model.py L187-205: prefix_params ParameterList + dropout."""
 
     def __init__(self, prefix_dir):
         super().__init__()
@@ -36,7 +36,7 @@ class Prefix(torch.nn.Module):
         self.dropout = torch.nn.Dropout(self.config["prefix_dropout"])
 
     def get_past_from_prefix(self, control_ids):
-        """L190-199, returned as a DynamicCache."""
+        """L207-216, returned as a DynamicCache."""
         layers = self.config["num_hidden_layers"]
         cache = DynamicCache()
         for layer in range(layers):
@@ -53,14 +53,14 @@ def load(spec):
     tokenizer = AutoTokenizer.from_pretrained(spec["model"])
     model = AutoModelForCausalLM.from_pretrained(spec["model"], dtype=torch.float32)
     if spec.get("resize", True):
-        model.resize_token_embeddings(len(tokenizer))  # sven/model.py L432
+        model.resize_token_embeddings(len(tokenizer))  # sven/model.py L461
     for p in model.parameters():
-        p.requires_grad = False  # PrefixTrainer.load_model L205-209
+        p.requires_grad = False  # PrefixTrainer.load_model L192-200
     return tokenizer, model, Prefix(spec["prefix"])
 
 
 def get_logits_from_lm(lm, prefix, inputs, control_ids):
-    """trainer.py L172-181."""
+    """trainer.py L162-171."""
     past = prefix.get_past_from_prefix(control_ids) if control_ids is not None else None
     outputs = lm(inputs, past_key_values=past)
     shift_logits = outputs.logits[..., :-1, :]
@@ -70,7 +70,7 @@ def get_logits_from_lm(lm, prefix, inputs, control_ids):
 
 
 def token_weighted_loss(loss_type, inputs, targets, weights):
-    """trainer.py L183-197."""
+    """trainer.py L173-187."""
     if loss_type == "cross_entropy":
         loss_fct = torch.nn.CrossEntropyLoss(reduction="none")
     elif loss_type == "nll":
@@ -85,7 +85,7 @@ def token_weighted_loss(loss_type, inputs, targets, weights):
 
 
 def loss(spec):
-    """One PrefixTrainer.step (L219-268) + the division by grad_acc and backward (L118-122).
+    """One PrefixTrainer.step (L206-256) + the division by grad_acc and backward (L110-114).
     SPEC: model, prefix, ids [T], weights [T], control, lm_ratio, contrastive_ratio, kl_ratio,
     grad_acc."""
     _, model, prefix = load(spec)
@@ -163,7 +163,7 @@ def generate(spec):
 
 
 def data(spec):
-    """DatasetBase (dataset.py L32-57, diff_level "mix") + PrefixDataset.get_tensor (L78-108)
+    """DatasetBase (dataset.py L14-59, diff_level "mix") + PrefixDataset.get_tensor (L80-108)
     over every line of SPEC["files"]; SPEC: model, files, max_num_tokens."""
     tokenizer = AutoTokenizer.from_pretrained(spec["model"])
     records = [json.loads(l) for path in spec["files"] for l in open(path) if l.strip()]

@@ -1,15 +1,15 @@
 /**
  * SVEN prefix training examples, as upstream unknownhl/DeepGuard `sven/dataset.py` builds them
- * (`DatasetBase` L32-57, `PrefixDataset` L69-108) with `diff_level` "mix" (runs/train.py L44):
+ * (`DatasetBase` L14-59, `PrefixDataset` L70-108) with `diff_level` "mix" (runs/train.py L37):
  *
  * - each pair gives two examples, in this order: the secure side (`func_src_after`, control 0,
  *   changes `char_changes.added`) and the vulnerable side (`func_src_before`, control 1, changes
- *   `line_changes.deleted`) (L45-57);
- * - tokenised with the tokenizer's special tokens (`encode_plus`, L79); longer than `maxTokens`
- *   → skipped (L81-82);
+ *   `line_changes.deleted`) (L43-56);
+ * - tokenised with the tokenizer's special tokens (`encode_plus`, L81); longer than `maxTokens`
+ *   → skipped (L83-84);
  * - weight 1 on tokens `char_to_token(char_start)` … `char_to_token(char_end − 1)` of each change,
- *   a change whose either end maps to no token is ignored (L88-98), no nearest-token search;
- * - skipped when no token or every token is changed (L100-103, `min_changed_tokens` 1).
+ *   a change whose either end maps to no token is ignored (L88-102), no nearest-token search;
+ * - skipped when no token or every token is changed (L86, L104-107: `min_changed_tokens` 1).
  *
  * Token character spans come from {@link tokenCharSpans} (byte-level BPE, as for CoSec).
  * @module

@@ -1,8 +1,8 @@
 /**
  * Sampling with a trained SVEN prefix, as upstream unknownhl/DeepGuard `sven/evaler.py`
  * `PrefixEvaler` (L183-228): the base model in eval mode (no prefix dropout), every sequence
- * started from the secure control's past (control 0, L194-196), the prompt placed after it
- * (`Qwen2Prefix.prepare_inputs_for_generation`, `sven/model.py` L203-328: a mask of ones over the
+ * started from the secure control's past (control 0, L194-196, passed to `generate` L205-216), the prompt placed after it
+ * (`Qwen2Prefix.prepare_inputs_for_generation`, `sven/model.py` L218-330: a mask of ones over the
  * prefix, positions counted from the prefix length); sampling otherwise as `--method lm`.
  * Imports nothing from `lib/train` (tests/deepguard_layering.test.ts).
  * @module

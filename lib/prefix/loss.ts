@@ -1,27 +1,27 @@
 /**
  * The SVEN prefix loss of one example (batch 1), transcribed from upstream unknownhl/DeepGuard
- * `sven/trainer.py` `PrefixTrainer.step` (L219-268) with `get_logits_from_lm` (L172-181) and
- * `token_weighted_loss` (L183-197):
+ * `sven/trainer.py` `PrefixTrainer.step` (L206-256) with `get_logits_from_lm` (L162-171) and
+ * `token_weighted_loss` (L173-187):
  *
- * - logits and ids shifted by one, weights shifted likewise (L222-226, L177-178);
+ * - logits and ids shifted by one, weights shifted likewise (L210-212, L168-169);
  * - `lm` = mean cross-entropy under the right control's prefix over the positions whose weight
- *   ≠ 0, × `lm_loss_ratio` 1 (L228-229);
+ *   ≠ 0, × `lm_loss_ratio` 1 (L215-217);
  * - `contrastive` = mean over the same positions of −log(p_c / (p_c + p_i)), p_c and p_i the
  *   softmax probabilities of the next token under the right and the opposite prefix
- *   (`F.normalize(p=1)` then NLL of class 0, L236-242), × `contrastive_loss_ratio` / 100;
+ *   (`F.normalize(p=1)` then NLL of class 0, L221-231), × `contrastive_loss_ratio` / 100;
  * - `kl` = [KL(p_ref ‖ p_c) + KL(p_ref ‖ p_i)] × `kl_loss_ratio` / 1000, each the mean over the
  *   positions whose `1 − weight` ≠ 0 of Σ_v p_ref·(log p_ref − log p) (`KLDivLoss(log_target)`
- *   summed over the vocabulary, L246-259); p_ref from the model without a prefix, no gradient;
- * - loss = lm + contrastive + kl (L264).
+ *   summed over the vocabulary, L234-251); p_ref from the model without a prefix, no gradient;
+ * - loss = lm + contrastive + kl (L254).
  *
- * Upstream resizes the embeddings to the tokenizer's length (`sven/model.py` L432), so every
+ * Upstream resizes the embeddings to the tokenizer's length (`sven/model.py` L461), so every
  * softmax runs over that many ids: `vocab` narrows the logits the same way.
  * @module
  */
 import type { Tensor } from "../../ffi/mod.ts";
 import { shiftedLogSoftmax } from "../cosec/loss.ts";
 
-/** Ratios as upstream's flags give them (runs/train.py L28-37). */
+/** Ratios as upstream's flags give them (runs/train.py L29, L38; the KL one by size, L93-102). */
 export interface PrefixLossRatios {
   /** `--lm_loss_ratio` (1). */
   lm: number;

@@ -1,14 +1,14 @@
 /**
- * SVEN's learned prefix (upstream unknownhl/DeepGuard `sven/model.py`, `Qwen2Prefix` L182-201 and
+ * SVEN's learned prefix (upstream unknownhl/DeepGuard `sven/model.py`, `Qwen2Prefix` L187-216 and
  * `CodeLlamaPrefix` L11-38): for each of `n_control` controls (0 = sec, 1 = vul), each layer and
  * each of {key, value}, one zero-initialised parameter [kv_heads, n_prefix, head_dim], kept in
  * upstream's flat order (index = control·layers·2 + layer·2 + {0 key, 1 value}). The past of a
- * control is these tensors, each through dropout (`get_past_from_prefix`, L190-199), fed to the
+ * control is these tensors, each through dropout (`get_past_from_prefix`, L207-216), fed to the
  * decoder as past keys/values.
  *
  * Saved as `prefix_config.json` + `prefix.safetensors` (tensor `prefix_params.{index}`, the names
  * of upstream's `prefix_params` state dict); upstream writes the HF config and a
- * `pytorch_model.bin` instead (`save_model`, L392-407).
+ * `pytorch_model.bin` instead (`save_model`, L408-419).
  * @module
  */
 import { dropout, type DType, fromBytes, noGrad, type Tensor, tidy, zeros } from "../../ffi/mod.ts";

@@ -1,17 +1,17 @@
 /**
  * Training SVEN's security prefix, as upstream unknownhl/DeepGuard `sven/trainer.py`
- * (`TrainerBase.run` L66-154, `PrefixTrainer` L199-268) with the settings of `runs/train.py`
- * (flags L21-49, per-model choices L71-113):
+ * (`TrainerBase.run` L65-151, `PrefixTrainer` L189-256) with the settings of `runs/train.py`
+ * (flags L21-42, per-model choices L71-113):
  *
  * - the base model frozen; trainable: the {@link PrefixParams} (zero init, dropout 0.1);
  * - examples from {@link loadPrefixSplit}, reshuffled every epoch (upstream's `RandomSampler`),
  *   batch 1; per example the {@link prefixLoss} of three forwards (right prefix, opposite prefix,
- *   no prefix without gradient), divided by the accumulation 2 (L118-121);
- * - after EVERY backward the global gradient norm is clipped to 1.0 (L123);
+ *   no prefix without gradient), divided by the accumulation 2 (L110-114);
+ * - after EVERY backward the global gradient norm is clipped to 1.0 (L116);
  * - every 2nd example of an epoch: AdamW (lr 1e-2, eps 1e-8, weight decay 0.01 on every prefix
- *   tensor) with HF's linear schedule, no warm-up, to 0 at `len(data) // 2 · epochs` (L79-88);
+ *   tensor) with HF's linear schedule, no warm-up, to 0 at `len(data) // 2 · epochs` (L72-88);
  * - after each epoch the validation loss (dropout off, logged) and the prefix saved to
- *   `out/checkpoint-epoch-N` and `out/checkpoint-last` (L134-143);
+ *   `out/checkpoint-epoch-N` and `out/checkpoint-last` (L130-151, `do_eval` L153-160);
  * - n_prefix / epochs / kl ratio by model size ({@link sizeDefaults}); seed 1.
  * @module
  */
@@ -26,7 +26,7 @@ import { loadPrefixSplit, type PrefixExample } from "./data.ts";
 import { prefixLoss, type PrefixLossRatios } from "./loss.ts";
 import { PrefixParams, type PrefixPast } from "./params.ts";
 
-/** Upstream's settings that do not depend on the model size (runs/train.py L28-46, L100-101). */
+/** Upstream's settings that do not depend on the model size (runs/train.py L29-38, L42, L104-106). */
 export const UPSTREAM_PREFIX_TRAIN = Object.freeze({
   lr: 1e-2,
   weightDecay: 0.01,
@@ -47,7 +47,7 @@ export interface SizeDefaults {
 }
 
 /**
- * Upstream picks n_prefix / epochs / kl ratio by model name (runs/train.py L71-107): 5 / 8 / 1600
+ * Upstream picks n_prefix / epochs / kl ratio by model name (runs/train.py L71-102): 5 / 8 / 1600
  * for codegen-350M and deepseek-coder-1.3b, 8 / 5 / 1600 for codegen-2B (2.7B parameters),
  * Qwen2.5-Coder-3B and starcoder2-3b, 12 / 5 / 2000 for the 6-8B models. Here by parameter
  * count: under 2e9, under 5e9, the rest.
