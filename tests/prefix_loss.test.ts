@@ -4,7 +4,8 @@
  * prefix tensor within 1e-5 relative, for both controls, on a tiny checkpoint with random prefix
  * values (dropout 0: upstream's and ours draw different masks). And the training examples
  * (sec/vul sides, `char_changes.added` / `line_changes.deleted` weights, skips) equal upstream's
- * `sven/dataset.py` run with the HF fast tokenizer's `char_to_token`.
+ * `sven/dataset.py` run with the HF fast tokenizer's `char_to_token`. And four optimizer steps of
+ * `trainPrefix` equal upstream's loop (`TrainerBase.run`, transformers 4.41.2's AdamW) in torch.
  */
 import assert from "node:assert/strict";
 import { noGrad, PROJECT_ROOT, randn, tidy } from "../ffi/mod.ts";
@@ -12,7 +13,9 @@ import { loadPretrained } from "../lib/model/load.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
 import { loadPrefixSplit } from "../lib/prefix/data.ts";
 import { PrefixParams } from "../lib/prefix/params.ts";
-import { exampleLoss } from "../lib/prefix/train.ts";
+import { exampleLoss, trainPrefix } from "../lib/prefix/train.ts";
+import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
+import { epochOrder } from "../lib/train/rng.ts";
 import { haveVenvPython, venvPythonJson } from "../lib/util/python.ts";
 import { maxAbsDiff } from "./util_ffi.ts";
 
@@ -157,6 +160,81 @@ Deno.test({
       // both sides of pairs 1 and 5; a span ending past the text or empty marks nothing
       if (dataDir === `${dir}/data`) assert.equal(kept.length, 4);
       else console.log(`SVEN train: ${kept.length} of ${ref.examples.length} sides kept`);
+    }
+  },
+});
+
+Deno.test({
+  name: "prefix training trajectory equals upstream's loop (transformers AdamW, schedule, clip)",
+  ignore: !haveVenvPython(),
+  fn: async () => {
+    const V = "def q(c, n):\n    c.execute(\"SELECT * FROM t WHERE n = '%s'\" % n)\n";
+    const S = 'def q(c, n):\n    c.execute("SELECT * FROM t WHERE n = %s", (n,))\n';
+    const at = S.indexOf("%s");
+    const data = `${dir}/traj`;
+    for (const split of ["train", "val"]) {
+      await Deno.mkdir(`${data}/${split}`, { recursive: true });
+      const lines = [0, 1, 2].map((i) =>
+        pair(V.replace("q(", `q${i}(`), S.replace("q(", `q${i}(`), [[at + 1, at + 9]], [[14, 40]])
+      );
+      await Deno.writeTextFile(`${data}/${split}/cwe-089.jsonl`, lines.join("\n") + "\n");
+    }
+    const opts = { lr: 1e-2, weightDecay: 0.01, gradAcc: 2, maxGradNorm: 1.0, seed: 1 };
+    const r = await trainPrefix({
+      model: `${dir}/model`,
+      data,
+      out: `${dir}/traj_out`,
+      ...opts,
+      dropout: 0,
+      epochs: 2,
+      maxSteps: 4,
+      nPrefix: 3,
+    });
+    assert.equal(r.steps, 4);
+    const { tokenizer, model } = await loadPretrained(`${dir}/model`);
+    const start = PrefixParams.create(model.config, {
+      nPrefix: 3,
+      dropout: 0,
+      baseModel: `${dir}/model`,
+    });
+    await start.save(`${dir}/traj_start`);
+    start.dispose();
+    model.dispose();
+    const split = await loadPrefixSplit(data, "train", tokenizer, 1024);
+    const n = split.examples.length;
+    assert.equal(n, 6);
+    const spec = `${dir}/traj_spec.json`;
+    await Deno.writeTextFile(
+      spec,
+      JSON.stringify({
+        model: `${dir}/model`,
+        prefix: `${dir}/traj_start`,
+        examples: split.examples.map((e) => [e.ids, e.weights, e.control]),
+        orders: [epochOrder(n, 1, 0), epochOrder(n, 1, 1)],
+        lr: opts.lr,
+        weight_decay: opts.weightDecay,
+        grad_acc: 2,
+        max_grad_norm: 1.0,
+        max_steps: 4,
+        epochs: 2,
+        lm_ratio: 1,
+        contrastive_ratio: 400,
+        kl_ratio: r.settings.klRatio,
+      }),
+    );
+    const py = await venvPythonJson<{ losses: number[]; params: Record<string, number[]> }>(
+      "prefix_ref.py train",
+      [`${PROJECT_ROOT}/tools/prefix_ref.py`, "train", spec],
+    );
+    const first = (py.losses[0] + py.losses[1]) / 2;
+    assert.ok(Math.abs(r.firstLoss! - first) <= 1e-5 * first, `${r.firstLoss} vs ${first}`);
+    const header = await readHeader(`${r.checkpoint}/prefix.safetensors`);
+    for (const [name, ref] of Object.entries(py.params)) {
+      const bytes = await readTensorBytes(header.tensors.get(name)!);
+      const ours = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+      assert.ok(ref.some((x) => x !== 0), `${name} did not move`);
+      const d = relative(ours, ref);
+      assert.ok(d <= 1e-5, `${name}: relative difference ${d} after 4 steps`);
     }
   },
 });

@@ -8,12 +8,14 @@ with transformers. The prefix is read from a directory written by lib/prefix/par
 Usage: prefix_ref.py loss SPEC.json      ->  {"loss", "lm", "contrastive", "kl", "grads": {name: [...]}}
        prefix_ref.py generate SPEC.json  ->  {"tokens": [...]}  (greedy)
        prefix_ref.py data SPEC.json      ->  {"examples": [[ids, weights, control] or null, ...]}
+       prefix_ref.py train SPEC.json     ->  {"losses": [...], "params": {name: [...]}}
 
 The past is handed to transformers 5 as a DynamicCache filled with the same tensors (upstream's
 legacy tuple of (key, value) per layer is no longer accepted); the model places the input after
 it (positions from the past length), as upstream's forward did.
 """
 import json
+import math
 import sys
 
 import torch
@@ -84,16 +86,11 @@ def token_weighted_loss(loss_type, inputs, targets, weights):
     return loss.mean()
 
 
-def loss(spec):
-    """One PrefixTrainer.step (L206-256) + the division by grad_acc and backward (L110-114).
-    SPEC: model, prefix, ids [T], weights [T], control, lm_ratio, contrastive_ratio, kl_ratio,
-    grad_acc."""
-    _, model, prefix = load(spec)
-    model.train()
-    prefix.train()
-    inputs = torch.tensor([spec["ids"]])
-    weights = torch.tensor([spec["weights"]])
-    control_ids = torch.tensor([spec["control"]])
+def prefix_step(model, prefix, ids, weights, control, spec):
+    """PrefixTrainer.step (L206-256): the loss and its three terms."""
+    inputs = torch.tensor([ids])
+    weights = torch.tensor([weights])
+    control_ids = torch.tensor([control])
     shift_inputs = inputs[..., 1:].squeeze(0)
     shift_weights = weights[..., 1:].squeeze(0)
 
@@ -126,8 +123,19 @@ def loss(spec):
         "kl", incorrect_log_probs, ref_log_probs, 1 - shift_weights
     )
     kl_loss = kl_loss * spec["kl_ratio"] / 1000
+    return lm_loss + contrastive_loss + kl_loss, (lm_loss, contrastive_loss, kl_loss)
 
-    total = lm_loss + contrastive_loss + kl_loss
+
+def loss(spec):
+    """One PrefixTrainer.step + the division by grad_acc and backward (L110-115).
+    SPEC: model, prefix, ids [T], weights [T], control, lm_ratio, contrastive_ratio, kl_ratio,
+    grad_acc."""
+    _, model, prefix = load(spec)
+    model.train()
+    prefix.train()
+    total, (lm_loss, contrastive_loss, kl_loss) = prefix_step(
+        model, prefix, spec["ids"], spec["weights"], spec["control"], spec
+    )
     (total / spec["grad_acc"]).backward()
     grads = {
         f"prefix_params.{i}": p.grad.flatten().tolist()
@@ -139,6 +147,61 @@ def loss(spec):
         "contrastive": contrastive_loss.item(),
         "kl": kl_loss.item(),
         "grads": grads,
+    }))
+
+
+def hf_adamw_step(params, state, lr, eps, weight_decay, betas=(0.9, 0.999)):
+    """transformers 4.41.2 `AdamW.step` (correct_bias True), the optimizer of trainer.py L8, L86."""
+    beta1, beta2 = betas
+    with torch.no_grad():
+        for p in params:
+            if p.grad is None:
+                continue
+            st = state.setdefault(id(p), {"step": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+            st["step"] += 1
+            st["m"].mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+            st["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+            denom = st["v"].sqrt().add_(eps)
+            step_size = lr * math.sqrt(1.0 - beta2 ** st["step"]) / (1.0 - beta1 ** st["step"])
+            p.addcdiv_(st["m"], denom, value=-step_size)
+            if weight_decay > 0.0:
+                p.add_(p, alpha=(-lr * weight_decay))
+
+
+def train(spec):
+    """TrainerBase.run (L65-151) for the examples in the given per-epoch orders, up to max_steps
+    optimizer steps: loss / grad_acc, backward, clip_grad_norm_ after every backward, an AdamW
+    step every grad_acc-th example of an epoch at HF's linear schedule without warm-up.
+    SPEC: model, prefix (the starting prefix), examples [[ids, weights, control]], orders
+    [[index]], lr, weight_decay, grad_acc, max_grad_norm, max_steps, epochs, and the loss ratios."""
+    _, model, prefix = load(spec)
+    model.train()
+    prefix.train()
+    params = list(prefix.prefix_params)
+    state = {}
+    n, acc = len(spec["examples"]), spec["grad_acc"]
+    total = n // acc * spec["epochs"]
+    global_step, losses = 0, []
+    for order in spec["orders"]:
+        for step, idx in enumerate(order):
+            ids, weights, control = spec["examples"][idx]
+            loss_value, _ = prefix_step(model, prefix, ids, weights, control, spec)
+            (loss_value / acc).backward()
+            torch.nn.utils.clip_grad_norm_(params, spec["max_grad_norm"])
+            losses.append(loss_value.item())
+            if (step + 1) % acc == 0:
+                lr = spec["lr"] * max(0.0, (total - global_step) / max(1, total))
+                hf_adamw_step(params, state, lr, 1e-8, spec["weight_decay"])
+                for p in params:
+                    p.grad = None
+                global_step += 1
+                if global_step >= spec["max_steps"]:
+                    break
+        if global_step >= spec["max_steps"]:
+            break
+    print(json.dumps({
+        "losses": losses,
+        "params": {f"prefix_params.{i}": p.detach().flatten().tolist() for i, p in enumerate(params)},
     }))
 
 
@@ -199,4 +262,4 @@ def data(spec):
 
 
 if __name__ == "__main__":
-    {"loss": loss, "generate": generate, "data": data}[sys.argv[1]](json.load(open(sys.argv[2])))
+    {"loss": loss, "generate": generate, "data": data, "train": train}[sys.argv[1]](json.load(open(sys.argv[2])))

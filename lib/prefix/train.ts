@@ -8,8 +8,8 @@
  *   batch 1; per example the {@link prefixLoss} of three forwards (right prefix, opposite prefix,
  *   no prefix without gradient), divided by the accumulation 2 (L110-114);
  * - after EVERY backward the global gradient norm is clipped to 1.0 (L116);
- * - every 2nd example of an epoch: AdamW (lr 1e-2, eps 1e-8, weight decay 0.01 on every prefix
- *   tensor) with HF's linear schedule, no warm-up, to 0 at `len(data) // 2 · epochs` (L72-88);
+ * - every 2nd example of an epoch: transformers' AdamW ({@link HfAdamW}: lr 1e-2, eps 1e-8,
+ *   weight decay 0.01 on every prefix tensor) with HF's linear schedule, no warm-up, to 0 at `len(data) // 2 · epochs` (L72-88);
  * - after each epoch the validation loss (dropout off, logged) and the prefix saved to
  *   `out/checkpoint-epoch-N` and `out/checkpoint-last` (L130-151, `do_eval` L153-160);
  * - n_prefix / epochs / kl ratio by model size ({@link sizeDefaults}); seed 1.
@@ -19,11 +19,12 @@ import { type Device, manualSeed, noGrad, type Tensor, tensor, tidy } from "../.
 import { KVCache } from "../model/kv_cache.ts";
 import { loadPretrained } from "../model/load.ts";
 import type { DecoderLM } from "../model/qwen_llama.ts";
-import { AdamW, linearWarmupDecay } from "../nn/optim.ts";
+import { linearWarmupDecay } from "../nn/optim.ts";
 import { DataError } from "../train/data.ts";
 import { epochOrder } from "../train/rng.ts";
 import { loadPrefixSplit, type PrefixExample } from "./data.ts";
 import { prefixLoss, type PrefixLossRatios } from "./loss.ts";
+import { HfAdamW } from "./optim.ts";
 import { PrefixParams, type PrefixPast } from "./params.ts";
 
 /** Upstream's settings that do not depend on the model size (runs/train.py L29-38, L42, L104-106). */
@@ -186,7 +187,7 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
       baseModel: o.model,
     });
     const p = prefix;
-    const opt = new AdamW(p.namedParameters(), { lr: c.lr, eps: 1e-8, weightDecay: c.weightDecay });
+    const opt = new HfAdamW(p.namedParameters(), { eps: 1e-8, weightDecay: c.weightDecay });
     const n = data.examples.length;
     const total = Math.floor(n / c.gradAcc) * settings.epochs;
     const vocab = tokenizer.vocabSize;
