@@ -20,7 +20,10 @@ export class HfAdamW {
   constructor(params: [string, Tensor][], o: { eps: number; weightDecay: number }) {
     this.#params = params;
     this.#o = { beta1: 0.9, beta2: 0.999, ...o };
-    this.#moments = params.map(([, p]) => [zeros(p.shape).keep(), zeros(p.shape).keep()]);
+    this.#moments = params.map(([, p]) => {
+      const on = { device: p.device };
+      return [zeros(p.shape, on).keep(), zeros(p.shape, on).keep()];
+    });
   }
 
   /** Clips the global gradient norm to `maxNorm` (`clip_grad_norm_`); returns the norm before. */

@@ -11,7 +11,16 @@
  * `pytorch_model.bin` instead (`save_model`, L408-419).
  * @module
  */
-import { dropout, type DType, fromBytes, noGrad, type Tensor, tidy, zeros } from "../../ffi/mod.ts";
+import {
+  type Device,
+  dropout,
+  type DType,
+  fromBytes,
+  noGrad,
+  type Tensor,
+  tidy,
+  zeros,
+} from "../../ffi/mod.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { readHeader, readTensorBytes, stToTorchDType, writeSafetensors } from "../model/mod.ts";
 
@@ -107,7 +116,7 @@ export class PrefixParams {
   /** Fresh zero parameters (upstream's init), requiring gradients, for `model` (its config). */
   static create(
     model: ModelConfig,
-    o: { nPrefix: number; dropout: number; baseModel: string; nControl?: number },
+    o: { nPrefix: number; dropout: number; baseModel: string; nControl?: number; device?: Device },
   ): PrefixParams {
     const config: PrefixConfig = {
       method: "sven-prefix",
@@ -121,7 +130,11 @@ export class PrefixParams {
     };
     const shape = [model.numKvHeads, o.nPrefix, model.headDim];
     const n = config.n_control * model.numLayers * 2;
-    const tensors = Array.from({ length: n }, () => zeros(shape).requiresGrad_().keep());
+    const device = o.device ?? "cpu";
+    const tensors = Array.from(
+      { length: n },
+      () => zeros(shape, { device }).requiresGrad_().keep(),
+    );
     return new PrefixParams(config, tensors);
   }
 

@@ -185,6 +185,7 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
       nPrefix: settings.nPrefix,
       dropout: c.dropout,
       baseModel: o.model,
+      device: model.device,
     });
     const p = prefix;
     const opt = new HfAdamW(p.namedParameters(), { eps: 1e-8, weightDecay: c.weightDecay });
