@@ -5,13 +5,14 @@
  * prefill-once path) match one.
  */
 import assert from "node:assert/strict";
-import { noGrad, PROJECT_ROOT, randn } from "../ffi/mod.ts";
+import { noGrad, randn } from "../ffi/mod.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { makeTiny, type TinyArch } from "../lib/model/tiny.ts";
 import { PrefixParams } from "../lib/prefix/params.ts";
 import { loadPrefixGenerator } from "../lib/prefix/generator.ts";
-import { haveVenvPython, venvPythonJson } from "../lib/util/python.ts";
+import { haveVenvPython } from "../lib/util/python.ts";
+import { prefixOracle } from "./prefix_oracle.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "prefix_generate_" });
 const PROMPT = "def read_file(path):\n    with open(";
@@ -47,22 +48,13 @@ for (const arch of ["qwen2", "llama"] as TinyArch[]) {
           assert.deepEqual(two, [ours, ours]);
           const plain = generate(gen.model, gen.tokenizer, [promptIds], greedy).tokens[0];
           assert.notDeepEqual(ours, plain, "the prefix should change the continuation");
-          const spec = `${dir}/${arch}_${control}.json`;
-          await Deno.writeTextFile(
-            spec,
-            JSON.stringify({
-              model: m,
-              prefix: `${dir}/${arch}_prefix`,
-              control,
-              prompt_ids: promptIds,
-              max_new_tokens: NEW,
-            }),
-          );
-          const py = await venvPythonJson<{ tokens: number[] }>("prefix_ref.py generate", [
-            `${PROJECT_ROOT}/tools/prefix_ref.py`,
-            "generate",
-            spec,
-          ]);
+          const py = await prefixOracle<{ tokens: number[] }>("generate", {
+            model: m,
+            prefix: `${dir}/${arch}_prefix`,
+            control,
+            prompt_ids: promptIds,
+            max_new_tokens: NEW,
+          });
           assert.deepEqual(ours, py.tokens);
         } finally {
           gen.dispose();

@@ -16,7 +16,8 @@ import { PrefixParams } from "../lib/prefix/params.ts";
 import { exampleLoss, trainPrefix } from "../lib/prefix/train.ts";
 import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
 import { epochOrder } from "../lib/train/rng.ts";
-import { haveVenvPython, venvPythonJson } from "../lib/util/python.ts";
+import { haveVenvPython } from "../lib/util/python.ts";
+import { prefixOracle } from "./prefix_oracle.ts";
 import { maxAbsDiff } from "./util_ffi.ts";
 
 interface Ref {
@@ -63,26 +64,17 @@ for (const control of [0, 1] as const) {
             kl: l.kl.item(),
           };
         });
-        const spec = `${dir}/spec${control}.json`;
-        await Deno.writeTextFile(
-          spec,
-          JSON.stringify({
-            model: `${dir}/model`,
-            prefix: `${dir}/prefix${control}`,
-            ids,
-            weights,
-            control,
-            lm_ratio: 1,
-            contrastive_ratio: 400,
-            kl_ratio: 1600,
-            grad_acc: 2,
-          }),
-        );
-        const py = await venvPythonJson<Ref>("prefix_ref.py loss", [
-          `${PROJECT_ROOT}/tools/prefix_ref.py`,
-          "loss",
-          spec,
-        ]);
+        const py = await prefixOracle<Ref>("loss", {
+          model: `${dir}/model`,
+          prefix: `${dir}/prefix${control}`,
+          ids,
+          weights,
+          control,
+          lm_ratio: 1,
+          contrastive_ratio: 400,
+          kl_ratio: 1600,
+          grad_acc: 2,
+        });
         for (const k of ["loss", "lm", "contrastive", "kl"] as const) {
           assert.ok(py[k] > 0, `${k} should be positive, got ${py[k]}`);
           const d = Math.abs(ours[k] - py[k]) / Math.abs(py[k]);
@@ -105,6 +97,10 @@ for (const control of [0, 1] as const) {
   });
 }
 
+/** A vulnerable (V) and a secure (S) function for the data tests. */
+const V = "def q(c, n):\n    c.execute(\"SELECT * FROM t WHERE n = '%s'\" % n)\n";
+const S = 'def q(c, n):\n    c.execute("SELECT * FROM t WHERE n = %s", (n,))\n';
+
 /** A SVEN-style pair with both change lists. */
 function pair(before: string, after: string, added: number[][], deleted: number[][]): string {
   const spans = (s: string, l: number[][]) =>
@@ -122,8 +118,6 @@ Deno.test({
   name: "prefix examples equal upstream's sven/dataset.py (edge cases and the SVEN train split)",
   ignore: !haveVenvPython(),
   fn: async () => {
-    const V = "def q(c, n):\n    c.execute(\"SELECT * FROM t WHERE n = '%s'\" % n)\n";
-    const S = 'def q(c, n):\n    c.execute("SELECT * FROM t WHERE n = %s", (n,))\n';
     const lines = [
       pair(V, S, [[S.indexOf("%s"), S.indexOf("%s") + 2]], [[13, V.length]]),
       pair(V, S, [[S.length - 2, S.length + 5]], [[0, 0]]), // span past the end; empty span
@@ -144,14 +138,9 @@ Deno.test({
     for (const [dataDir, files] of [[`${dir}/data`, [file]], [sven, svenFiles]] as const) {
       if (!files.length) continue;
       const ours = await loadPrefixSplit(dataDir, "train", tokenizer, 1024);
-      const spec = `${dir}/data_spec.json`;
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({ model: `${dir}/model`, files, max_num_tokens: 1024 }),
-      );
-      const ref = await venvPythonJson<{ examples: ([number[], number[], number] | null)[] }>(
-        "prefix_ref.py data",
-        [`${PROJECT_ROOT}/tools/prefix_ref.py`, "data", spec],
+      const ref = await prefixOracle<{ examples: ([number[], number[], number] | null)[] }>(
+        "data",
+        { model: `${dir}/model`, files, max_num_tokens: 1024 },
       );
       const kept = ref.examples.filter((e) => e !== null);
       assert.equal(ours.pairs * 2, ref.examples.length);
@@ -168,8 +157,6 @@ Deno.test({
   name: "prefix training trajectory equals upstream's loop (transformers AdamW, schedule, clip)",
   ignore: !haveVenvPython(),
   fn: async () => {
-    const V = "def q(c, n):\n    c.execute(\"SELECT * FROM t WHERE n = '%s'\" % n)\n";
-    const S = 'def q(c, n):\n    c.execute("SELECT * FROM t WHERE n = %s", (n,))\n';
     const at = S.indexOf("%s");
     const data = `${dir}/traj`;
     for (const split of ["train", "val"]) {
@@ -203,29 +190,21 @@ Deno.test({
     const split = await loadPrefixSplit(data, "train", tokenizer, 1024);
     const n = split.examples.length;
     assert.equal(n, 6);
-    const spec = `${dir}/traj_spec.json`;
-    await Deno.writeTextFile(
-      spec,
-      JSON.stringify({
-        model: `${dir}/model`,
-        prefix: `${dir}/traj_start`,
-        examples: split.examples.map((e) => [e.ids, e.weights, e.control]),
-        orders: [epochOrder(n, 1, 0), epochOrder(n, 1, 1)],
-        lr: opts.lr,
-        weight_decay: opts.weightDecay,
-        grad_acc: 2,
-        max_grad_norm: 1.0,
-        max_steps: 4,
-        epochs: 2,
-        lm_ratio: 1,
-        contrastive_ratio: 400,
-        kl_ratio: r.settings.klRatio,
-      }),
-    );
-    const py = await venvPythonJson<{ losses: number[]; params: Record<string, number[]> }>(
-      "prefix_ref.py train",
-      [`${PROJECT_ROOT}/tools/prefix_ref.py`, "train", spec],
-    );
+    const py = await prefixOracle<{ losses: number[]; params: Record<string, number[]> }>("train", {
+      model: `${dir}/model`,
+      prefix: `${dir}/traj_start`,
+      examples: split.examples.map((e) => [e.ids, e.weights, e.control]),
+      orders: [epochOrder(n, 1, 0), epochOrder(n, 1, 1)],
+      lr: opts.lr,
+      weight_decay: opts.weightDecay,
+      grad_acc: 2,
+      max_grad_norm: 1.0,
+      max_steps: 4,
+      epochs: 2,
+      lm_ratio: 1,
+      contrastive_ratio: 400,
+      kl_ratio: r.settings.klRatio,
+    });
     const first = (py.losses[0] + py.losses[1]) / 2;
     assert.ok(Math.abs(r.firstLoss! - first) <= 1e-5 * first, `${r.firstLoss} vs ${first}`);
     const header = await readHeader(`${r.checkpoint}/prefix.safetensors`);

@@ -24,10 +24,11 @@ import {
 import type { ModelConfig } from "../model/config.ts";
 import { readHeader, readTensorBytes, stToTorchDType, writeSafetensors } from "../model/mod.ts";
 
-/** `prefix_config.json`. */
-export const PREFIX_CONFIG_FILE = "prefix_config.json";
-/** `prefix.safetensors`. */
-export const PREFIX_WEIGHTS_FILE = "prefix.safetensors";
+/** The two files of a prefix directory. */
+export const PREFIX_FILES = Object.freeze({
+  config: "prefix_config.json",
+  weights: "prefix.safetensors",
+});
 
 /** A prefix directory that cannot be used (missing, malformed, or for another model). */
 export class PrefixError extends Error {
@@ -60,14 +61,14 @@ export interface PrefixConfig {
  * before loading a model); throws a {@link PrefixError} naming the file and field.
  */
 export async function readPrefixConfig(dir: string): Promise<PrefixConfig> {
-  const cfgPath = `${dir}/${PREFIX_CONFIG_FILE}`;
+  const cfgPath = `${dir}/${PREFIX_FILES.config}`;
   let config: PrefixConfig;
   try {
     config = JSON.parse(await Deno.readTextFile(cfgPath));
   } catch (e) {
     throw new PrefixError(
       e instanceof Deno.errors.NotFound
-        ? `${dir} is not a prefix directory: no ${PREFIX_CONFIG_FILE} (from \`train --method prefix\`)`
+        ? `${dir} is not a prefix directory: no ${PREFIX_FILES.config} (from \`train --method prefix\`)`
         : `${cfgPath}: not valid JSON (${(e as Error).message})`,
     );
   }
@@ -141,7 +142,7 @@ export class PrefixParams {
   /** Reads `dir` (see the module doc) and checks it fits `model`; throws a {@link PrefixError}. */
   static async load(dir: string, model: ModelConfig): Promise<PrefixParams> {
     const config = await readPrefixConfig(dir);
-    const cfgPath = `${dir}/${PREFIX_CONFIG_FILE}`;
+    const cfgPath = `${dir}/${PREFIX_FILES.config}`;
     const want: [keyof PrefixConfig, number][] = [
       ["num_hidden_layers", model.numLayers],
       ["num_key_value_heads", model.numKvHeads],
@@ -155,7 +156,7 @@ export class PrefixParams {
         );
       }
     }
-    const file = `${dir}/${PREFIX_WEIGHTS_FILE}`;
+    const file = `${dir}/${PREFIX_FILES.weights}`;
     let header;
     try {
       header = await readHeader(file);
@@ -221,14 +222,14 @@ export class PrefixParams {
   async save(dir: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
     await Deno.writeTextFile(
-      `${dir}/${PREFIX_CONFIG_FILE}`,
+      `${dir}/${PREFIX_FILES.config}`,
       JSON.stringify(this.config, null, 2) + "\n",
     );
     const host = tidy(() =>
       this.namedParameters().map(([name, t]) => ({ name, tensor: t.detach().keep() }))
     );
     try {
-      await writeSafetensors(`${dir}/${PREFIX_WEIGHTS_FILE}`, host);
+      await writeSafetensors(`${dir}/${PREFIX_FILES.weights}`, host);
     } finally {
       for (const h of host) h.tensor.dispose();
     }
