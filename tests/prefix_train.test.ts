@@ -1,15 +1,21 @@
 /**
  * SVEN prefix end to end on a tiny checkpoint: `train --method prefix` for a few steps writes
- * prefix checkpoints that `eval --method prefix --adapter` samples from into a summary (the project's demo scenarios); training
- * moves the prefix off its zero init and lowers the loss; per-size defaults; bad flags and bad
- * prefix directories are clear errors before anything heavy runs.
+ * prefix checkpoints that `eval --method prefix --adapter` samples from into a summary (on the
+ * project's demo scenarios); training moves the prefix off its zero init and lowers the loss;
+ * per-size defaults; bad flags and bad prefix directories are clear errors before anything heavy
+ * runs; no tensor leaks per step.
  */
 import assert from "node:assert/strict";
-import { PROJECT_ROOT } from "../ffi/mod.ts";
+import { liveTensors, PROJECT_ROOT, tidy } from "../ffi/mod.ts";
+import { generate } from "../lib/model/generate.ts";
+import { loadPretrained } from "../lib/model/load.ts";
+import { loadPrefixSplit } from "../lib/prefix/data.ts";
+import { HfAdamW } from "../lib/prefix/optim.ts";
+import { PrefixParams } from "../lib/prefix/params.ts";
 import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
 import { DEMO_SCENARIOS } from "../lib/pipeline/demo_data.ts";
-import { sizeDefaults } from "../lib/prefix/train.ts";
+import { exampleLoss, sizeDefaults } from "../lib/prefix/train.ts";
 import { runWithTimeout } from "../lib/util/spawn.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "prefix_train_" });
@@ -117,4 +123,36 @@ Deno.test("bad prefix flags, data and directories are clear errors", async () =>
     2,
   );
   assert.match(e3.stderr, /is not a prefix directory: no prefix_config\.json/);
+});
+
+Deno.test("a prefix training step and prefix sampling leave no live tensors behind", async () => {
+  const { model, tokenizer } = await loadPretrained(`${dir}/model`);
+  const prefix = PrefixParams.create(model.config, { nPrefix: 2, dropout: 0.1, baseModel: "m" });
+  const opt = new HfAdamW(prefix.namedParameters(), { eps: 1e-8, weightDecay: 0.01 });
+  try {
+    const { examples } = await loadPrefixSplit(`${dir}/data`, "train", tokenizer, 1024);
+    const ratios = { lm: 1, contrastive: 400, kl: 1600 };
+    const round = () => {
+      for (const ex of examples.slice(0, 2)) {
+        tidy(() =>
+          exampleLoss(model, prefix, ex, tokenizer.vocabSize, ratios, true).loss.backward()
+        );
+        opt.clipGradNorm(1);
+      }
+      opt.step(1e-2);
+      opt.zeroGrad();
+      const past = tidy(() => prefix.past(0, false));
+      generate(model, tokenizer, ["def f("], { maxNewTokens: 3, doSample: false, past });
+      for (const t of [...past.k, ...past.v]) t.dispose();
+    };
+    round(); // first step allocates the optimizer moments and gradients
+    const live = liveTensors();
+    round();
+    round();
+    assert.equal(liveTensors(), live);
+  } finally {
+    opt.dispose();
+    prefix.dispose();
+    model.dispose();
+  }
 });
