@@ -23,7 +23,7 @@ import { linearWarmupDecay } from "../nn/optim.ts";
 import { DataError } from "../train/data.ts";
 import { epochOrder } from "../train/rng.ts";
 import { loadPrefixSplit, type PrefixExample } from "./data.ts";
-import { prefixLoss, type PrefixLossRatios } from "./loss.ts";
+import { type PrefixLoss, prefixLoss, type PrefixLossRatios } from "./loss.ts";
 import { HfAdamW } from "./optim.ts";
 import { PrefixParams, type PrefixPast } from "./params.ts";
 
@@ -131,8 +131,10 @@ export function forwardWithPast(model: DecoderLM, ids: Tensor, past: PrefixPast 
 }
 
 /**
- * The loss of one example (upstream `PrefixTrainer.step`): `training` turns the prefix dropout
- * on. Call inside a `tidy`.
+ * The loss of one example (upstream `PrefixTrainer.step`): `training` puts the model in training
+ * mode for the two prefixed forwards (prefix dropout; the model's attention dropout, 0 in the
+ * supported checkpoints) and the reference forward in eval mode, as upstream (L237-240). Call
+ * inside a `tidy`.
  */
 export function exampleLoss(
   model: DecoderLM,
@@ -141,7 +143,7 @@ export function exampleLoss(
   vocab: number,
   ratios: PrefixLossRatios,
   training: boolean,
-) {
+): PrefixLoss {
   const ids = tensor(BigInt64Array.from(ex.ids.map(BigInt)), [1, ex.ids.length], {
     dtype: "i64",
     device: model.device,
@@ -149,8 +151,10 @@ export function exampleLoss(
   const w = tensor(Float32Array.from(ex.weights), [1, ex.ids.length], { device: model.device });
   const logits = (control: number) =>
     forwardWithPast(model, ids, prefix.past(control, training, model.dtype));
+  model.train(training);
   const correct = logits(ex.control);
   const incorrect = logits(1 - ex.control);
+  model.train(false);
   const ref = noGrad(() => forwardWithPast(model, ids, null));
   return prefixLoss(correct, incorrect, ref, ids, w, vocab, ratios);
 }
@@ -162,6 +166,7 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
   manualSeed(c.seed);
   const { model, tokenizer } = await loadPretrained(o.model, c);
   let prefix: PrefixParams | null = null;
+  let opt: HfAdamW | null = null;
   try {
     const data = await loadPrefixSplit(o.data, "train", tokenizer, c.maxTokens);
     const val = await loadPrefixSplit(o.data, "val", tokenizer, c.maxTokens);
@@ -188,7 +193,8 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
       device: model.device,
     });
     const p = prefix;
-    const opt = new HfAdamW(p.namedParameters(), { eps: 1e-8, weightDecay: c.weightDecay });
+    const optimizer = new HfAdamW(p.namedParameters(), { eps: 1e-8, weightDecay: c.weightDecay });
+    opt = optimizer;
     const n = data.examples.length;
     const total = Math.floor(n / c.gradAcc) * settings.epochs;
     const vocab = tokenizer.vocabSize;
@@ -217,10 +223,10 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
       const order = epochOrder(n, c.seed, epoch);
       for (let i = 0; i < n && !stop(); i++) {
         acc = add(acc, parts(data.examples[order[i]], true, true), 1 / c.gradAcc);
-        opt.clipGradNorm(c.maxGradNorm);
+        optimizer.clipGradNorm(c.maxGradNorm);
         if ((i + 1) % c.gradAcc !== 0) continue;
-        opt.step(c.lr * linearWarmupDecay(step, 0, total));
-        opt.zeroGrad();
+        optimizer.step(c.lr * linearWarmupDecay(step, 0, total));
+        optimizer.zeroGrad();
         step++;
         first ??= acc.loss;
         last = acc.loss;
@@ -239,7 +245,6 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
       await p.save(`${o.out}/checkpoint-epoch-${epoch + 1}`);
       await p.save(checkpoint);
     }
-    opt.dispose();
     return {
       steps: step,
       totalSteps: total,
@@ -252,6 +257,7 @@ export async function trainPrefix(o: PrefixTrainOptions): Promise<PrefixTrainRes
       checkpoint,
     };
   } finally {
+    opt?.dispose();
     prefix?.dispose();
     model.dispose();
   }
