@@ -2,7 +2,7 @@
  * Generation after a SVEN prefix equals transformers fed the same past keys/values
  * (tools/prefix_ref.py `generate`, greedy), for both controls, on tiny Qwen2 and Llama
  * checkpoints; the prefix changes the continuation; several sequences of one prompt (the
- * prefill-once path) match one.
+ * prefill-once path) and a left-padded batch of two prompts match the single runs.
  */
 import assert from "node:assert/strict";
 import { noGrad, randn } from "../ffi/mod.ts";
@@ -46,6 +46,10 @@ for (const arch of ["qwen2", "llama"] as TinyArch[]) {
             numReturnSequences: 2,
           }).tokens;
           assert.deepEqual(two, [ours, ours]);
+          const short = gen.tokenizer.encode("x = (");
+          const alone = gen.generate(gen.model, gen.tokenizer, [short], greedy).tokens[0];
+          const batch = gen.generate(gen.model, gen.tokenizer, [promptIds, short], greedy).tokens;
+          assert.deepEqual(batch, [ours, alone]); // left padding after the past
           const plain = generate(gen.model, gen.tokenizer, [promptIds], greedy).tokens[0];
           assert.notDeepEqual(ours, plain, "the prefix should change the continuation");
           const py = await prefixOracle<{ tokens: number[] }>("generate", {
