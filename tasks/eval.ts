@@ -24,15 +24,17 @@ const cli = defineFlags({
   adapter: {
     type: "path",
     kind: "dir",
-    help: "adapter directory (DeepGuard from `train`, needed by --method deepguard)",
+    help: "adapter directory (DeepGuard from `train`, needed by --method deepguard;\n" +
+      "for --method prefix the prefix from `train --method prefix`)",
   },
   method: {
     type: "choice",
-    choices: ["lm", "deepguard", "text", "cosec"],
+    choices: ["lm", "deepguard", "text", "cosec", "prefix"],
     required: true,
     help: "lm: plain sampling (LoRA if --adapter); deepguard: adapter + guided decoding;\n" +
       'text: base model prompted with "# The following code is secure" (SVEN baseline);\n' +
-      "cosec: co-decoding with --expert (temperature/top-p then do not apply)",
+      "cosec: co-decoding with --expert (temperature/top-p then do not apply);\n" +
+      "prefix: SVEN's security prefix (--adapter DIR), secure control",
   },
   expert: {
     type: "path",

@@ -18,13 +18,15 @@ import {
 import { AGGREGATIONS } from "../lib/aggregator/mod.ts";
 import { defineFlags, type FlagValues, runMain, UsageError } from "../lib/util/cli.ts";
 import { runCoSecTrain } from "./train_cosec.ts";
+import { runPrefixTrain } from "./train_prefix.ts";
 
 const spec = {
   method: {
     type: "choice",
-    choices: ["deepguard", "cosec"],
+    choices: ["deepguard", "cosec", "prefix"],
     default: "deepguard",
-    help: "deepguard: this adapter; cosec: the CoSec expert (own flags: --method cosec --help)",
+    help: "deepguard: this adapter; cosec: the CoSec expert; prefix: SVEN's prefix\n" +
+      "(cosec and prefix have their own flags: --method cosec --help)",
   },
   model: {
     type: "path",
@@ -169,11 +171,12 @@ function flagConfig(v: FlagValues<typeof spec>): Parameters<typeof resolveConfig
 // Ranges are checked by resolveConfig (TrainConfigError names the flag) before the file system.
 const cli = defineFlags(spec, { name: "train", check: (v) => void configOf(v) });
 
-/** `--method cosec` has its own flags and defaults (tasks/train_cosec.ts). */
+/** `--method cosec` / `prefix` have their own flags (tasks/train_cosec.ts, train_prefix.ts). */
 const methodArg = Deno.args.find((_, i) => Deno.args[i - 1] === "--method") ??
   Deno.args.find((a) => a.startsWith("--method="))?.slice("--method=".length);
 
 if (methodArg === "cosec") await runCoSecTrain(Deno.args);
+else if (methodArg === "prefix") await runPrefixTrain(Deno.args);
 else await runMain(cli.usage, trainDeepGuard);
 
 async function trainDeepGuard(): Promise<void> {

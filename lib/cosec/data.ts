@@ -15,8 +15,7 @@
  */
 import { bytesToUnicode } from "../model/tiny.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
-import { DataError, parseJsonl, splitFiles } from "../train/data.ts";
-import { parseJsonLines } from "../util/jsonl.ts";
+import { changeSpans, DataError, splitRecords } from "../train/data.ts";
 
 /** One training example. */
 export interface CoSecExample {
@@ -112,39 +111,22 @@ export async function loadCoSecSplit(
   maxTokens: number,
 ): Promise<CoSecSplit> {
   const out: CoSecSplit = { examples: [], tooLong: 0, noSignal: 0, total: 0 };
-  for (const file of await splitFiles(dataDir, split)) {
-    const text = await Deno.readTextFile(file);
-    parseJsonl(text, file); // the shared format checks, with file:line errors
-    const lines = parseJsonLines(text, file, (w, m) => new DataError(`${w}: ${m}`));
-    for (const { value, where } of lines) {
-      const r = value as Record<string, unknown>;
-      const src = r.func_src_after as string;
-      const cc = r.char_changes as
-        | { added: { char_start: unknown; char_end: unknown }[] }
-        | undefined;
-      if (!cc) throw new DataError(`${where}: CoSec needs "char_changes" (SVEN data)`);
-      const added = cc.added.map((a, i) => {
-        if (!Number.isInteger(a.char_start) || !Number.isInteger(a.char_end)) {
-          throw new DataError(
-            `${where}: char_changes.added[${i}] needs integer char_start and char_end`,
-          );
-        }
-        return { char_start: a.char_start as number, char_end: a.char_end as number };
-      });
-      out.total++;
-      const ids = tokenizer.encode(src);
-      if (ids.length > maxTokens) {
-        out.tooLong++;
-        continue;
-      }
-      const weights = cosecWeights(
-        tokenCharSpans(tokenizer, src, ids, where),
-        added,
-        [...src].length,
-      );
-      if (weights === null) out.noSignal++;
-      else out.examples.push({ ids, weights, origin: where });
+  for (const { value: r, where } of await splitRecords(dataDir, split)) {
+    const src = r.func_src_after as string;
+    const added = changeSpans(r, "char_changes.added", where);
+    out.total++;
+    const ids = tokenizer.encode(src);
+    if (ids.length > maxTokens) {
+      out.tooLong++;
+      continue;
     }
+    const weights = cosecWeights(
+      tokenCharSpans(tokenizer, src, ids, where),
+      added,
+      [...src].length,
+    );
+    if (weights === null) out.noSignal++;
+    else out.examples.push({ ids, weights, origin: where });
   }
   return out;
 }

@@ -26,6 +26,16 @@ export interface CoSecLoss {
 }
 
 /**
+ * Log-probabilities of the next token at positions 0 … T−2 of `logits` [1, T, V], over the first
+ * `vocab` ids, in float32: the shifted, vocabulary-narrowed softmax both baselines' losses use.
+ */
+export function shiftedLogSoftmax(logits: Tensor, vocab: number): Tensor {
+  const T = logits.shape[1];
+  const v = logits.narrow(1, 0, T - 1).narrow(2, 0, Math.min(vocab, logits.shape[2]));
+  return (v.dtype === "f32" ? v : v.to("f32")).logSoftmax(-1);
+}
+
+/**
  * @param logits [1, T, V] of the model being trained
  * @param refLogits [1, T, V] of the frozen base (no gradient)
  * @param ids [1, T] i64 token ids
@@ -41,12 +51,8 @@ export function cosecLoss(
 ): CoSecLoss {
   const T = ids.shape[1];
   if (T < 2) throw new RangeError("CoSec loss: a sequence needs at least 2 tokens");
-  const shift = (x: Tensor) => {
-    const v = x.narrow(1, 0, T - 1).narrow(2, 0, Math.min(vocab, x.shape[2]));
-    return (v.dtype === "f32" ? v : v.to("f32")).logSoftmax(-1);
-  };
-  const logp = shift(logits);
-  const refLogp = shift(refLogits).detach();
+  const logp = shiftedLogSoftmax(logits, vocab);
+  const refLogp = shiftedLogSoftmax(refLogits, vocab).detach();
   const targets = ids.narrow(1, 1, T - 1);
   const changed = weights.narrow(1, 1, T - 1).ne(0).to("f32");
   const unchanged = changed.rsub(1);

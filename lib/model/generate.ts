@@ -70,6 +70,12 @@ export interface GenerateOptions extends SamplingOptions {
   addSpecialTokens?: boolean;
   /** Guided-decoding hook, see {@link LogitsProcessor}. */
   logitsProcessor?: LogitsProcessor;
+  /**
+   * Past keys/values every row starts from (SVEN's learned prefix): per layer [K, P, d]. The
+   * prompt then sits at positions P, P+1, … and attends to all P past positions, as HF's
+   * forward places input after a `past_key_values` of length P.
+   */
+  past?: { k: readonly Tensor[]; v: readonly Tensor[] };
 }
 
 /** Output of {@link generate}. */
@@ -84,10 +90,15 @@ export interface GenerateResult {
   finished: boolean[];
 }
 
-/** 1/0 mask [rows, width]: `pads[r]` leading zeros (left padding) per row, then ones. */
-function paddingMask(pads: readonly number[], width: number, device: Device): Tensor {
+/** 1/0 mask [rows, width]: per row `past` ones, `pads[r]` zeros (left padding), then ones. */
+function paddingMask(
+  pads: readonly number[],
+  width: number,
+  device: Device,
+  past = 0,
+): Tensor {
   const host = new BigInt64Array(pads.length * width).fill(1n);
-  pads.forEach((p, r) => host.fill(0n, r * width, r * width + p));
+  pads.forEach((p, r) => host.fill(0n, r * width + past, r * width + past + p));
   return tensor(host, [pads.length, width], { dtype: "i64", device });
 }
 
@@ -128,30 +139,40 @@ export function generate(
   const lens = promptIds.map((e) => e.length);
   if (opts.seed !== undefined) manualSeed(opts.seed);
 
+  const P0 = opts.past ? opts.past.k[0].shape[1] : 0;
+  const start = (c: KVCache) => {
+    if (opts.past) c.prefill(opts.past.k, opts.past.v);
+  };
   const generated: number[][] = promptIds.map(() => []);
   const finished = new Array<boolean>(B).fill(false);
   const dev = model.device;
-  const padded = lens.some((l) => l < T);
-  const cache = new KVCache(model.config, B, T + maxNew, model.dtype, dev);
-  // attention mask over the whole capacity (prompt padding, then ones); only needed with padding
-  const amFull = padded
-    ? paddingMask(promptIds.map((e) => T - e.length), T + maxNew, dev).keep()
-    : null;
+  // With a learned past (SVEN's prefix) the prompt starts at position P0; the mask then always
+  // spans past + prompt, so the forward takes its masked path.
+  const padded = P0 > 0 || lens.some((l) => l < T);
+  const W = P0 + T + maxNew;
+  const cache = new KVCache(model.config, B, W, model.dtype, dev);
+  // attention mask over the whole capacity (past, prompt padding, then ones); only when needed
+  const amFull = padded ? paddingMask(promptIds.map((e) => T - e.length), W, dev, P0).keep() : null;
   const lastLogits = (out: { logits: Tensor }) => out.logits.select(1, out.logits.shape[1] - 1);
   /** Prefill each distinct prompt once; returns last-position logits for all B rows. */
   const prefill = (): Tensor => {
     const ids = encoded.map((e) => [...new Array(T - e.length).fill(pad), ...e]);
-    const pos = encoded.map((e) => [...new Array(T - e.length).fill(0), ...e.map((_, i) => i)]);
+    const pos = encoded.map((e) => [
+      ...new Array(T - e.length).fill(P0),
+      ...e.map((_, i) => P0 + i),
+    ]);
     if (n === 1) {
-      const attentionMask = amFull?.narrow(1, 0, T);
+      start(cache);
+      const attentionMask = amFull?.narrow(1, 0, P0 + T);
       return lastLogits(
         model.forward(ids, { cache, positionIds: pos, attentionMask, padded, logitsToKeep: 1 }),
       );
     }
-    const prefix = new KVCache(model.config, encoded.length, T, model.dtype, dev);
+    const prefix = new KVCache(model.config, encoded.length, P0 + T, model.dtype, dev);
     try {
+      start(prefix);
       const attentionMask = padded
-        ? paddingMask(encoded.map((e) => T - e.length), T, dev)
+        ? paddingMask(encoded.map((e) => T - e.length), P0 + T, dev, P0)
         : undefined;
       const out = model.forward(ids, {
         cache: prefix,
@@ -208,7 +229,7 @@ export function generate(
         positions = swap(
           positions,
           positions === null
-            ? tensor(lens.map((l) => BigInt(l)), [B, 1], { dtype: "i64", device: dev })
+            ? tensor(lens.map((l) => BigInt(P0 + l)), [B, 1], { dtype: "i64", device: dev })
             : positions.add(one),
         );
       }

@@ -73,6 +73,27 @@ export class KVCache implements Disposable {
   }
 
   /**
+   * Start the cache with given past keys/values (a learned prefix, SVEN's): per layer `k[l]`,
+   * `v[l]` of shape [K, P, d] (shared by every row) or [B, K, P, d] go to positions [0, P), and
+   * the length becomes P. The copy is differentiable, so a forward after it trains the past.
+   */
+  prefill(k: readonly Tensor[], v: readonly Tensor[]): void {
+    if (k.length !== this.k.length || v.length !== this.v.length) {
+      throw new RangeError(`prefill: ${k.length} layers of past, the cache has ${this.k.length}`);
+    }
+    const len = k[0].shape[k[0].shape.length - 2];
+    if (len > this.maxLen) throw new RangeError(`prefill: ${len} positions > ${this.maxLen}`);
+    for (const [dst, src] of [[this.k, k], [this.v, v]] as const) {
+      dst.forEach((buf, layer) => {
+        const view = buf.narrow(2, 0, len);
+        view.copy_(src[layer]);
+        view.dispose();
+      });
+    }
+    this.length = len;
+  }
+
+  /**
    * Fill positions [0, prefix.length) of this cache with `prefix`'s rows, each repeated `n`
    * times consecutively (row r of `prefix` → rows r·n … r·n+n−1), and take over its length.
    * Used to prefill each distinct prompt once and then decode n samples of it.

@@ -17,6 +17,8 @@ import type { Scenario } from "../eval/types.ts";
 import { formatSeconds, ProgressBar } from "../util/progress.ts";
 import type { CoDecodeKnobs } from "../cosec/codecoding.ts";
 import { loadCoSec } from "../cosec/expert.ts";
+import { loadPrefixGenerator } from "../prefix/generator.ts";
+import { readPrefixConfig } from "../prefix/params.ts";
 import { loadGenerator } from "./generator.ts";
 import { sampleScenarios, type SampleSettings, scenarioPrompt, textPrompt } from "./samples.ts";
 
@@ -26,9 +28,9 @@ export type EvalType = "base" | "untrain" | "all";
 /**
  * Evaluation methods: plain sampling, DeepGuard (adapter + security-guided decoding), SVEN's
  * text baseline (the untrained base model with a "secure" comment before the function context),
- * or CoSec (co-decoding with a security expert).
+ * CoSec (co-decoding with a security expert), or SVEN's prefix (`--adapter` = the prefix).
  */
-export type Method = "lm" | "deepguard" | "text" | "cosec";
+export type Method = "lm" | "deepguard" | "text" | "cosec" | "prefix";
 
 /** Options of {@link runEvaluation}. */
 export interface EvalOptions {
@@ -94,6 +96,9 @@ export function methodInputsError(
   if (o.method === "deepguard" && !o.adapter) {
     return "--method deepguard needs --adapter DIR (a DeepGuard adapter from `train`)";
   }
+  if (o.method === "prefix" && !o.adapter) {
+    return "--method prefix needs --adapter DIR (from `train --method prefix`)";
+  }
   if (o.method === "text" && o.adapter) {
     return "--method text runs the untrained base model (upstream's text baseline); drop --adapter";
   }
@@ -116,6 +121,11 @@ export function methodInputsError(
 export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
   const bad = methodInputsError(opts);
   if (bad) throw new RangeError(bad);
+  if (opts.method === "prefix") {
+    await readPrefixConfig(opts.adapter!).catch((e) => {
+      throw new RangeError(e.message);
+    });
+  }
   const judges = parseJudges(opts.judges, Object.values(await defaultBackends()));
   const scope: ScenarioScope = {
     evalType: opts.evalType,
@@ -205,6 +215,8 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
 
   const gen = opts.method === "cosec"
     ? { ...(await loadCoSec({ ...opts, expert: opts.expert!, knobs: opts.cosec })), guidance: null }
+    : opts.method === "prefix"
+    ? { ...(await loadPrefixGenerator({ ...opts, prefix: opts.adapter! })), guidance: null }
     : await loadGenerator({
       model: opts.model,
       adapter: opts.adapter,

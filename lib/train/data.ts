@@ -123,6 +123,54 @@ export async function loadSplit(dataDir: string, split: "train" | "val"): Promis
   return out;
 }
 
+/**
+ * Every JSON object of a split with its `file:line` (files in name order, lines in file order),
+ * after the format checks of {@link parseJsonl}: for readers of fields beyond the two sources
+ * (the change lists of CoSec and the SVEN prefix).
+ */
+export async function splitRecords(
+  dataDir: string,
+  split: "train" | "val",
+): Promise<{ value: Record<string, unknown>; where: string }[]> {
+  const out: { value: Record<string, unknown>; where: string }[] = [];
+  for (const file of await splitFiles(dataDir, split)) {
+    const text = await Deno.readTextFile(file);
+    parseJsonl(text, file);
+    for (const l of parseJsonLines(text, file, (w, m) => new DataError(`${w}: ${m}`))) {
+      out.push({ value: l.value as Record<string, unknown>, where: l.where });
+    }
+  }
+  return out;
+}
+
+/** A change span of SVEN's data: code-point offsets [char_start, char_end) of the function. */
+export interface ChangeSpan {
+  char_start: number;
+  char_end: number;
+}
+
+/**
+ * The spans of `field` ("char_changes.added", "line_changes.deleted", …) of one record; a
+ * {@link DataError} naming `where` and the field when it is missing or a span lacks integer
+ * offsets.
+ */
+export function changeSpans(
+  r: Record<string, unknown>,
+  field: string,
+  where: string,
+): ChangeSpan[] {
+  const [group, side] = field.split(".");
+  const list = (r[group] as Record<string, unknown> | undefined)?.[side];
+  if (!Array.isArray(list)) throw new DataError(`${where}: this method needs "${field}"`);
+  return list.map((c, i) => {
+    const o = c as Record<string, unknown>;
+    if (!Number.isInteger(o.char_start) || !Number.isInteger(o.char_end)) {
+      throw new DataError(`${where}: ${field}[${i}] needs integer char_start and char_end`);
+    }
+    return { char_start: o.char_start as number, char_end: o.char_end as number };
+  });
+}
+
 /** Tokenised pairs of a split and how many were skipped or truncated for length. */
 export interface TokenizedSplit {
   examples: PairExample[];
