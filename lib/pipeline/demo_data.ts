@@ -1,6 +1,7 @@
 /**
  * The project's own demo training pairs (data_eval/demo/pairs.jsonl), written out at run time in
- * the SVEN layout the trainer reads (train/ and val/ with one JSONL file each).
+ * the SVEN layout the trainers read (train/ and val/ with one JSONL file each), with SVEN's
+ * `char_changes` so that the CoSec expert (which weights the added characters) can train on them.
  * @module
  */
 import { PROJECT_ROOT } from "../util/paths.ts";
@@ -39,6 +40,40 @@ export async function readDemoPairs(
   };
 }
 
+/** A changed span in SVEN's `char_changes` layout (code-point offsets, end exclusive). */
+export interface CharChange {
+  char_start: number;
+  char_end: number;
+  chars: string;
+}
+
+/**
+ * SVEN's `char_changes` of a pair as one span per side: what lies between the longest common
+ * prefix and the longest common suffix (code points) is deleted from `before` and added in `after`.
+ * A side with nothing changed has no span.
+ */
+export function charChanges(
+  before: string,
+  after: string,
+): { deleted: CharChange[]; added: CharChange[] } {
+  const a = [...before], b = [...after];
+  let pre = 0;
+  while (pre < a.length && pre < b.length && a[pre] === b[pre]) pre++;
+  let suf = 0;
+  while (
+    suf < a.length - pre && suf < b.length - pre && a[a.length - 1 - suf] === b[b.length - 1 - suf]
+  ) suf++;
+  const span = (cs: string[]) =>
+    cs.length - suf > pre
+      ? [{
+        char_start: pre,
+        char_end: cs.length - suf,
+        chars: cs.slice(pre, cs.length - suf).join(""),
+      }]
+      : [];
+  return { deleted: span(a), added: span(b) };
+}
+
 /** Writes `dir/train/demo.jsonl` and `dir/val/demo.jsonl` in SVEN's field layout. */
 export async function writeDemoTrainingData(dir: string, path = DEMO_PAIRS): Promise<number> {
   const { train, val } = await readDemoPairs(path);
@@ -50,6 +85,7 @@ export async function writeDemoTrainingData(dir: string, path = DEMO_PAIRS): Pro
         func_src_before: p.vulnerable,
         func_src_after: p.secure,
         vul_type: p.cwe.toLowerCase(),
+        char_changes: charChanges(p.vulnerable, p.secure),
       })
     );
     await Deno.writeTextFile(`${dir}/${split}/demo.jsonl`, lines.join("\n") + "\n");
