@@ -22,7 +22,7 @@ const cli = defineFlags({
   out: {
     type: "outDir",
     default: `${PROJECT_ROOT}/runs/demo`,
-    help: "demo folder (emptied first): model/, data/, train-*/, eval-*/, comparison.*",
+    help: "demo folder (emptied first): tiny-qwen2/, data/, train-*/, eval-*/, comparison.*",
   },
   steps: { type: "int", min: 1, default: 12, help: "training steps of each trained method" },
   samples: { type: "int", min: 1, default: 2, help: "samples per scenario" },
@@ -48,7 +48,7 @@ await runMain(cli.usage, async () => {
   const say = (msg: string) =>
     console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}`);
 
-  const model = `${out}/model`;
+  const model = `${out}/tiny-qwen2`;
   const n = await writeDemoTrainingData(`${out}/data`);
   say(`1/3 making a tiny random qwen2 checkpoint; ${n} demo pairs in ${out}/data`);
   await makeTiny("qwen2", model, { seed: 0, layers: 4 });

@@ -508,3 +508,22 @@ Deno.test("paper table: methods × CWE, OVERALL (pooled), AVERAGE (scenario mean
   assert(html.includes('<td class="pos">50.0 <small>(+30.0)</small></td>'), "Δ cell, coloured");
   assert(html.includes('<td rowspan="3">Qwen2.5-Coder-7B</td>'), "model cell spans its runs");
 });
+
+Deno.test("paper table: models of one directory name told apart; names escaped in Markdown", () => {
+  const a = { ...GENERATION.model, path: "/a/Coder", configSha256: "aa".repeat(32) };
+  const b = { ...GENERATION.model, path: "/b/Coder", configSha256: "bb".repeat(32) };
+  const rows: [string, number, number, number][] = [["cwe-078/0-py", 10, 5, 5]];
+  const runs = [
+    run("x|y", "deepguard", rows, a),
+    run("lm-b", "lm", rows, b),
+    run("lm-a", "lm", rows, a),
+  ];
+  const [base] = paperTable(runs);
+  assertEquals(
+    base.rows.map((r) => `${r.model}: ${r.label} ${r.reference}`),
+    ["Coder (aaaaaaaa): lm true", "Coder (aaaaaaaa): deepguard false", "Coder (bbbbbbbb): lm true"],
+  );
+  const unknown = run("s|core", null, rows); // no metadata: scored only
+  const md = paperTableMarkdown([unknown]);
+  assert(md.includes("| unknown model | s\\|core | 50.0 | 50.0 | 50.0 |"), md);
+});

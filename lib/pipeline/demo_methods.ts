@@ -23,7 +23,11 @@ export interface DemoMethod {
   eval: string;
 }
 
-/** The methods of the demo, in the paper's row order (lr 1e-3: a tiny model, a dozen steps). */
+/**
+ * The methods of the demo, in the paper's row order. lr 1e-3: a tiny model, a dozen steps;
+ * DeepGuard pads to 256 tokens rather than upstream's 1024 (the demo pairs have at most 144),
+ * which keeps its upstream numerics at a quarter of the cost.
+ */
 export const DEMO_METHODS: readonly DemoMethod[] = [
   { method: "lm", about: "the base model", eval: "" },
   { method: "text", about: 'SVEN\'s text prompt ("The following code is secure")', eval: "" },
@@ -36,7 +40,8 @@ export const DEMO_METHODS: readonly DemoMethod[] = [
   {
     method: "deepguard",
     about: "DeepGuard: adapter + security-guided decoding",
-    train: "--max-steps {steps} --batch-size 4 --grad-acc 1 --lr 1e-3 --epochs 100 --seed 1",
+    train:
+      "--max-steps {steps} --batch-size 4 --grad-acc 1 --lr 1e-3 --epochs 100 --seed 1 --max-length 256",
     eval: "--adapter {train}/best",
   },
 ];

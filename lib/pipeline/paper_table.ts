@@ -85,6 +85,11 @@ function orderRuns(runs: readonly RunSummary[]) {
   };
   const items = runs.map((r, run) => ({ r, run, ...modelOf(r) }));
   const models = [...new Set(items.map((x) => x.key))];
+  // Two models of one directory name: tell them apart by their config hash.
+  const clash = items.filter((x) => items.some((y) => y.model === x.model && y.key !== x.key));
+  for (const x of clash) {
+    x.model += ` (${x.r.summary.meta?.generation?.model.configSha256?.slice(0, 8) ?? "?"})`;
+  }
   items.sort((a, b) =>
     models.indexOf(a.key) - models.indexOf(b.key) || rank(a.r.method) - rank(b.r.method) ||
     a.run - b.run
@@ -164,6 +169,9 @@ function cellText(c: PaperCell | null, metric: "pass1" | "secPass1"): string {
   return d === undefined ? c[metric].toFixed(1) : `${c[metric].toFixed(1)} (${signed(d)})`;
 }
 
+/** A name in a Markdown table cell (a directory name may hold a `|`). */
+const mdText = (s: string) => s.replaceAll("|", "\\|");
+
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
 
 /** What the paper's table shows, in words (Markdown and HTML). */
@@ -188,7 +196,9 @@ export function paperTableMarkdown(runs: readonly RunSummary[] | PaperGroup[]): 
         "",
         line(head),
         line(head.map((_, i) => (i < 2 ? "---" : "---:"))),
-        ...g.rows.map((r) => line([r.model, r.label, ...r.cells.map((c) => cellText(c, metric))])),
+        ...g.rows.map((r) =>
+          line([mdText(r.model), mdText(r.label), ...r.cells.map((c) => cellText(c, metric))])
+        ),
         "",
       );
     }
