@@ -6,22 +6,37 @@
  */
 import assert from "node:assert/strict";
 import { PROJECT_ROOT } from "../ffi/mod.ts";
-import { charChanges, readDemoPairs } from "../lib/pipeline/demo_data.ts";
+import { charChanges, lineChanges, readDemoPairs } from "../lib/pipeline/demo_data.ts";
 import { DEMO_METHODS, expandFlags } from "../lib/pipeline/demo_methods.ts";
 import { loadRun } from "../lib/pipeline/compare.ts";
 import { paperTable } from "../lib/pipeline/paper_table.ts";
 
-Deno.test("demo pairs: char_changes are the span between the common prefix and suffix", async () => {
+Deno.test("demo pairs: char_changes and line_changes between the common prefix and suffix", async () => {
+  // Common prefix "f(", common suffix ")": "x" became "esc(x)".
   assert.deepEqual(charChanges("f(x)", "f(esc(x))"), {
-    deleted: [],
-    added: [{ char_start: 2, char_end: 7, chars: "esc(x" }],
+    deleted: [{ char_start: 2, char_end: 3, chars: "x" }],
+    added: [{ char_start: 2, char_end: 8, chars: "esc(x)" }],
   });
   assert.deepEqual(charChanges("ü = a + b", "ü = a"), {
     deleted: [{ char_start: 5, char_end: 9, chars: " + b" }], // code points, not UTF-16 units
     added: [],
   });
+  assert.deepEqual(lineChanges("a\nü\nc\n", "a\nx\ny\nc\n"), {
+    deleted: [{ line_no: 2, char_start: 2, char_end: 4, line: "ü\n" }],
+    added: [
+      { line_no: 2, char_start: 2, char_end: 4, line: "x\n" },
+      { line_no: 3, char_start: 4, char_end: 6, line: "y\n" },
+    ],
+  });
   const { train, val } = await readDemoPairs();
   for (const p of [...train, ...val]) {
+    const lines = lineChanges(p.vulnerable, p.secure);
+    for (const [side, text] of [["deleted", p.vulnerable], ["added", p.secure]] as const) {
+      for (const l of lines[side]) {
+        assert.equal([...text].slice(l.char_start, l.char_end).join(""), l.line, p.description);
+        assert.equal(text.split("\n")[l.line_no - 1] + "\n", l.line, p.description);
+      }
+    }
     const { deleted, added } = charChanges(p.vulnerable, p.secure);
     assert.ok(added.length === 1, `${p.description}: the secure side adds something`);
     const [v, s] = [[...p.vulnerable], [...p.secure]];
