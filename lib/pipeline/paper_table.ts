@@ -207,12 +207,15 @@ export function paperTableMarkdown(runs: readonly RunSummary[] | PaperGroup[]): 
   return parts.join("\n");
 }
 
+/** The method column is text: left-aligned (the page aligns only first cells left). */
+const LEFT = ' style="text-align:left"';
+
 /** The paper's table as an HTML section (model cells span their runs; Δ coloured). */
 export function paperTableHtml(runs: readonly RunSummary[] | PaperGroup[]): string {
   const groups = isTable(runs) ? runs : paperTable(runs);
   const tables = groups.flatMap((g) =>
     METRICS.map(([metric, name]) => {
-      const head = `<tr><th>model</th><th>method</th>${
+      const head = `<tr><th>model</th><th${LEFT}>method</th>${
         g.columns.map((c) => `<th>${esc(c)}</th>`).join("")
       }</tr>`;
       const body = g.rows.map((r, i) => {
@@ -231,7 +234,7 @@ export function paperTableHtml(runs: readonly RunSummary[] | PaperGroup[]): stri
             : "–";
           return `<td${cls}>${text}</td>`;
         }).join("");
-        return `<tr>${model}<td>${esc(r.label)}${
+        return `<tr>${model}<td${LEFT}>${esc(r.label)}${
           r.reference ? " <small>(Δ base)</small>" : ""
         }</td>${cells}</tr>`;
       }).join("");
