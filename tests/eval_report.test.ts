@@ -380,20 +380,17 @@ Deno.test("comparison.html: the paper's numbers beside ours for a paper model", 
 Deno.test("paper table: methods × CWE, OVERALL (pooled), AVERAGE (scenario mean), Δ vs the model's lm", () => {
   const qwen = GENERATION.model;
   const ds = { ...qwen, path: "/models/DeepSeek-Coder-1.3B/", configSha256: "cd".repeat(32) };
-  const U = "untrain" as const;
-  // [scenario, N, functional, secure-and-functional, group]
-  const lm = run("lm-q", "lm", [
-    ["cwe-078/0-py", 10, 6, 2],
-    ["cwe-078/1-py", 10, 4, 2],
-    ["cwe-089/0-py", 20, 10, 5],
-    ["cwe-020/0-py", 10, 5, 1, U],
-  ], qwen);
-  const dg = run("dg", "deepguard", [
-    ["cwe-078/0-py", 10, 8, 6],
-    ["cwe-078/1-py", 10, 6, 4],
-    ["cwe-089/0-py", 20, 12, 10],
-    ["cwe-020/0-py", 10, 5, 3, U],
-  ], qwen);
+  // Four scenarios (N 10, 10, 20 and an untrain one of 10); per run [functional, sec-and-func].
+  const all = (counts: [number, number][]) =>
+    counts.map(([f, sf], i): [string, number, number, number, "base" | "untrain"] => [
+      ["cwe-078/0-py", "cwe-078/1-py", "cwe-089/0-py", "cwe-020/0-py"][i],
+      [10, 10, 20, 10][i],
+      f,
+      sf,
+      i === 3 ? "untrain" : "base",
+    ]);
+  const lm = run("lm-q", "lm", all([[6, 2], [4, 2], [10, 5], [5, 1]]), qwen);
+  const dg = run("dg", "deepguard", all([[8, 6], [6, 4], [12, 10], [5, 3]]), qwen);
   const dg2 = run(
     "dg2",
     "deepguard",
