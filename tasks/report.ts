@@ -1,8 +1,9 @@
 /**
- * `deno task report DIR… [--out DIR]`: puts several evaluation runs side by side (e.g. base vs
- * DeepGuard): Markdown tables on stdout, comparison.md and comparison.html — per report group,
- * CWE and scenario, pass@1 and sec-pass@1 with 95 % bootstrap intervals and the Δ against the
- * `lm` run, charts, the runs' metadata and the paper's numbers when the model is one of the
+ * `deno task report DIR… [--out DIR]`: puts several evaluation runs side by side (e.g. every
+ * method on one model): Markdown on stdout, comparison.md and comparison.html — first the paper's
+ * table (runs by model and method × CWE, OVERALL, AVERAGE; base and untrain; Δ against the model's
+ * `lm` run), then per report group, CWE and scenario pass@1 and sec-pass@1 with 95 % bootstrap
+ * intervals, charts, the runs' metadata and the paper's numbers when the model is one of the
  * paper's. (Each run's own report.html is written by `eval`/`score`.)
  * @module
  */
@@ -23,8 +24,10 @@ const cli = defineFlags({
   name: "report",
   positionals: "RUN_DIR [RUN_DIR…]",
   about: "RUN_DIR: an output directory of `deno task eval` (or `score`) holding summary.json.\n" +
-    "Δ is taken against the first run whose method is lm (else the first run); intervals are 95%\n" +
-    "bootstrap intervals over samples (seeded: the same runs always give the same numbers).",
+    "The paper's table comes first: a row per run (by model, labelled by method), Δ against the\n" +
+    "lm run of the same model. In the interval tables Δ is against the first lm run (else the\n" +
+    "first run); intervals are 95% bootstrap intervals over samples (seeded: the same runs always\n" +
+    "give the same numbers).",
   check: (_v, positionals) => {
     if (!positionals.length) throw new UsageError("give at least one run directory");
   },

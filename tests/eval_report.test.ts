@@ -3,7 +3,8 @@
  * (a vulnerable sample's code and finding message are in the page; hostile completions are
  * escaped and cannot run, checked in headless Chromium when it is installed), run metadata in
  * summary.json through the scorer, and comparison.html (Δ vs the lm run, intervals, all-zero
- * runs, legend, the paper's numbers).
+ * runs, legend, the paper's numbers), and the paper's table (runs × CWE/OVERALL/AVERAGE per group,
+ * Δ against the lm run of the same model) against hand-computed numbers.
  */
 import { assert, assertEquals, assertThrows } from "./eval_assert.ts";
 import {
@@ -26,6 +27,7 @@ import {
   comparisonMarkdown,
   type RunSummary,
 } from "../lib/pipeline/compare.ts";
+import { paperTable, paperTableMarkdown } from "../lib/pipeline/paper_table.ts";
 
 // ---------------------------------------------------------------- pass@k
 
@@ -291,10 +293,11 @@ Deno.test({
 
 // ---------------------------------------------------------------- comparison.html
 
+/** A run of `rows` = [scenario id, N, functional, secure-and-functional, group (default base)]. */
 function run(
   label: string,
   method: string | null,
-  rows: [string, number, number, number][],
+  rows: [string, number, number, number, ("base" | "untrain")?][],
   model?: GenerationMeta["model"],
 ): RunSummary {
   const results: SampleResult[] = rows.flatMap(([id, n, f, sf]) =>
@@ -309,7 +312,7 @@ function run(
       error: null,
     }))
   );
-  const summary = summarize(results, rows.map(([id]) => scenario(id)));
+  const summary = summarize(results, rows.map(([id, , , , group]) => scenario(id, group)));
   if (model) {
     summary.meta = {
       tool: { name: "x", version: "0", deno: "2", commit: null, dirty: false },
@@ -370,4 +373,154 @@ Deno.test("comparison.html: the paper's numbers beside ours for a paper model", 
   const paper = html.slice(html.indexOf("The paper's numbers"));
   assert(paper.includes("<td>Qwen2.5-Coder-7B</td>") && paper.includes("<td>83.18</td>"), paper);
   assert(paper.includes("<td>+18.54</td>") && paper.includes("<td>+40.0 (vs lm)</td>"), paper);
+});
+
+// ---------------------------------------------------------------- the paper's table
+
+Deno.test("paper table: methods × CWE, OVERALL (pooled), AVERAGE (scenario mean), Δ vs the model's lm", () => {
+  const qwen = GENERATION.model;
+  const ds = { ...qwen, path: "/models/DeepSeek-Coder-1.3B/", configSha256: "cd".repeat(32) };
+  // Four scenarios (N 10, 10, 20 and an untrain one of 10); per run [functional, sec-and-func].
+  const all = (counts: [number, number][]) =>
+    counts.map(([f, sf], i): [string, number, number, number, "base" | "untrain"] => [
+      ["cwe-078/0-py", "cwe-078/1-py", "cwe-089/0-py", "cwe-020/0-py"][i],
+      [10, 10, 20, 10][i],
+      f,
+      sf,
+      i === 3 ? "untrain" : "base",
+    ]);
+  const lm = run("lm-q", "lm", all([[6, 2], [4, 2], [10, 5], [5, 1]]), qwen);
+  const dg = run("dg", "deepguard", all([[8, 6], [6, 4], [12, 10], [5, 3]]), qwen);
+  const dg2 = run(
+    "dg2",
+    "deepguard",
+    [["cwe-078/0-py", 10, 10, 10], ["cwe-078/1-py", 10, 0, 0]],
+    qwen,
+  );
+  const text = run(
+    "text-q",
+    "text",
+    [["cwe-078/0-py", 10, 5, 3], ["cwe-078/1-py", 10, 5, 3]],
+    qwen,
+  );
+  const cosec = run("cosec-q", "cosec", [
+    ["cwe-078/0-py", 10, 6, 4],
+    ["cwe-078/1-py", 10, 4, 4],
+    ["cwe-089/0-py", 20, 10, 5],
+  ], qwen);
+  const prefix = run("prefix-q", "prefix", [["cwe-089/0-py", 20, 20, 0]], qwen);
+  const lmDs = run("lm-ds", "lm", [["cwe-089/0-py", 10, 2, 1]], ds);
+  const dgDs = run("dg-ds", "deepguard", [["cwe-089/0-py", 10, 4, 4]], ds);
+  const groups = paperTable([dg, lmDs, text, cosec, lm, dgDs, dg2, prefix]);
+
+  assertEquals(groups.map((g) => g.group), ["base", "untrain"]);
+  const [base, untrain] = groups;
+  assertEquals(base.columns, ["CWE-078", "CWE-089", "OVERALL", "AVERAGE"]);
+  assertEquals(
+    base.rows.map((r) => `${r.model}: ${r.label}`),
+    [
+      "Qwen2.5-Coder-7B: lm",
+      "Qwen2.5-Coder-7B: text",
+      "Qwen2.5-Coder-7B: prefix",
+      "Qwen2.5-Coder-7B: cosec",
+      "Qwen2.5-Coder-7B: deepguard (dg)",
+      "Qwen2.5-Coder-7B: deepguard (dg2)",
+      "DeepSeek-Coder-1.3B: lm",
+      "DeepSeek-Coder-1.3B: deepguard",
+    ],
+  );
+  assertEquals(base.rows.map((r) => r.reference), [
+    true,
+    false,
+    false,
+    false,
+    false,
+    false,
+    true,
+    false,
+  ]);
+  const near = (a: number | undefined, b: number, what: string) =>
+    assert(a !== undefined && Math.abs(a - b) < 1e-9, `${what}: ${a} vs ${b}`);
+  /** Checks a row's [pass@1, sec-pass@1] per column and its Δs (null = no Δ). */
+  const check = (
+    label: string,
+    want: ([number, number] | null)[],
+    deltas: ([number, number] | null)[],
+    g = base,
+  ) => {
+    const r = g.rows.find((x) => x.label === label && x.model === "Qwen2.5-Coder-7B")!;
+    want.forEach((w, i) => {
+      const c = r.cells[i];
+      if (w === null) return assertEquals(c, null, `${label} ${g.columns[i]}`);
+      near(c?.pass1, w[0], `${label} ${g.columns[i]} pass@1`);
+      near(c?.secPass1, w[1], `${label} ${g.columns[i]} sec-pass@1`);
+      const d = deltas[i];
+      if (d === null) return assertEquals(c?.delta, null, `${label} ${g.columns[i]} Δ`);
+      near(c?.delta?.pass1, d[0], `${label} ${g.columns[i]} Δ pass@1`);
+      near(c?.delta?.secPass1, d[1], `${label} ${g.columns[i]} Δ sec-pass@1`);
+    });
+  };
+  // lm: CWE-078 pools 10/20 functional, 4/20 secure; OVERALL 20/40, 9/40; AVERAGE (60+40+50)/3,
+  // (20+20+25)/3.
+  check("lm", [[50, 20], [50, 25], [50, 22.5], [50, 65 / 3]], [null, null, null, null]);
+  // deepguard (dg): 14/20, 10/20 | 12/20, 10/20 | 26/40, 20/40 | (80+60+60)/3, (60+40+50)/3.
+  check(
+    "deepguard (dg)",
+    [[70, 50], [60, 50], [65, 50], [200 / 3, 50]],
+    [[20, 30], [10, 25], [15, 27.5], [200 / 3 - 50, 50 - 65 / 3]],
+  );
+  // text covers CWE-078 only: its OVERALL/AVERAGE are over other scenarios than lm's → no Δ.
+  check("text", [[50, 30], null, [50, 30], [50, 30]], [[0, 10], null, null, null]);
+  // cosec: CWE-078 8/20 secure; AVERAGE sec-pass@1 (40+40+25)/3 = 35.
+  const cosecDelta = [[0, 20], [0, 0], [0, 10], [0, 35 - 65 / 3]] as [number, number][];
+  check("cosec", [[50, 40], [50, 25], [50, 32.5], [50, 35]], cosecDelta);
+  check("prefix", [null, [100, 0], [100, 0], [100, 0]], [null, [50, -25], null, null]);
+  // The second model's deepguard run is compared with that model's lm run, not Qwen's.
+  const ddg = base.rows.find((r) => r.model === "DeepSeek-Coder-1.3B" && r.label === "deepguard")!;
+  assertEquals(ddg.cells[0], null);
+  near(ddg.cells[1]?.delta?.pass1, 20, "deepseek Δ pass@1");
+  near(ddg.cells[1]?.delta?.secPass1, 30, "deepseek Δ sec-pass@1");
+  // untrain: only the runs with untrain scenarios, CWE-020.
+  assertEquals(untrain.columns, ["CWE-020", "OVERALL", "AVERAGE"]);
+  assertEquals(untrain.rows.map((r) => r.label), ["lm", "deepguard (dg)"]);
+  check("deepguard (dg)", [[50, 30], [50, 30], [50, 30]], [[0, 20], [0, 20], [0, 20]], untrain);
+
+  const md = paperTableMarkdown(groups);
+  assert(md.includes("### base (trained CWEs): sec-pass@1"), md);
+  assert(md.includes("| model | method | CWE-078 | CWE-089 | OVERALL | AVERAGE |"), md);
+  assert(
+    md.includes(
+      "| Qwen2.5-Coder-7B | deepguard (dg) | 50.0 (+30.0) | 50.0 (+25.0) | 50.0 (+27.5) | 50.0 (+28.3) |",
+    ),
+    md,
+  );
+  assert(md.includes("| Qwen2.5-Coder-7B | lm | 50.0 | 50.0 | 50.0 | 50.0 |"), md); // pass@1 table
+  assert(md.includes("| Qwen2.5-Coder-7B | prefix | – | 100.0 (+50.0) | 100.0 | 100.0 |"), md);
+  assert(md.includes("| Qwen2.5-Coder-7B | text | 50.0 (+0.0) | – | 50.0 | 50.0 |"), md);
+  assert(md.includes("### untrain (CWEs held out of training): pass@1"), md);
+  const full = comparisonMarkdown([lm, dg]);
+  assert(full.indexOf("## The paper's table") < full.indexOf("## Report groups"), full);
+  const html = comparisonHtml([lm, dg, text]);
+  assert(html.includes("<h2>The paper's table</h2>"));
+  assert(html.includes('<td class="pos">50.0 <small>(+30.0)</small></td>'), "Δ cell, coloured");
+  assert(html.includes('<td rowspan="3">Qwen2.5-Coder-7B</td>'), "model cell spans its runs");
+});
+
+Deno.test("paper table: models of one directory name told apart; names escaped in Markdown", () => {
+  const a = { ...GENERATION.model, path: "/a/Coder", configSha256: "aa".repeat(32) };
+  const b = { ...GENERATION.model, path: "/b/Coder", configSha256: "bb".repeat(32) };
+  const rows: [string, number, number, number][] = [["cwe-078/0-py", 10, 5, 5]];
+  const runs = [
+    run("x|y", "deepguard", rows, a),
+    run("lm-b", "lm", rows, b),
+    run("lm-a", "lm", rows, a),
+  ];
+  const [base] = paperTable(runs);
+  assertEquals(
+    base.rows.map((r) => `${r.model}: ${r.label} ${r.reference}`),
+    ["Coder (aaaaaaaa): lm true", "Coder (aaaaaaaa): deepguard false", "Coder (bbbbbbbb): lm true"],
+  );
+  const unknown = run("s|core", null, rows); // no metadata: scored only
+  const md = paperTableMarkdown([unknown]);
+  assert(md.includes("| unknown model | s\\|core | 50.0 | 50.0 | 50.0 |"), md);
 });

@@ -21,6 +21,7 @@ import {
 import type { Summary } from "../eval/metrics.ts";
 import { PAPER_RESULTS, PAPER_SOURCE, paperResultFor } from "../eval/paper_results.ts";
 import { barChartSvg, esc } from "../eval/report_svg.ts";
+import { paperTableHtml, paperTableMarkdown } from "./paper_table.ts";
 
 /** One run directory's summary and label. */
 export interface RunSummary {
@@ -244,7 +245,10 @@ export function legendText(c: Comparison): string {
     `resampled independently). "–" = the run has no such row.`;
 }
 
-/** Markdown: runs, legend, then the group, per-CWE and per-scenario tables. */
+/**
+ * Markdown: runs, the paper's table (lib/pipeline/paper_table.ts), then the legend of the interval
+ * tables and the group, per-CWE and per-scenario tables.
+ */
 export function comparisonMarkdown(runs: readonly RunSummary[] | Comparison): string {
   const c = "ref" in runs ? runs : compareRuns(runs);
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
@@ -261,6 +265,9 @@ export function comparisonMarkdown(runs: readonly RunSummary[] | Comparison): st
     "# Comparison",
     "",
     `Runs: ${c.runs.map((r) => `${r.label} = ${r.dir}`).join("; ")}.`,
+    "",
+    paperTableMarkdown(c.runs),
+    "## With 95 % intervals",
     "",
     legendText(c),
     "",
@@ -363,7 +370,10 @@ function paperHtml(c: Comparison): string {
     `</tbody></table>` + note;
 }
 
-/** A self-contained HTML page: runs, legend, charts per CWE with intervals, tables, paper. */
+/**
+ * A self-contained HTML page: runs, the paper's table, legend, charts per CWE with intervals, the
+ * interval tables, the paper's published numbers.
+ */
 export function comparisonHtml(runs: readonly RunSummary[] | Comparison): string {
   const c = "ref" in runs ? runs : compareRuns(runs);
   const chart = (metric: "pass1" | "secPass1", title: string) =>
@@ -391,6 +401,8 @@ td.pos{background:#e6f4ea}td.neg{background:#fde8e8}.note{color:#555;font-size:9
 </head><body><h1>Comparison</h1>
 <h2>Runs</h2>
 ${runsTable(c)}
+<h2>The paper's table</h2>
+${paperTableHtml(c.runs)}
 <h2>Legend</h2>
 <p class="note">${esc(legendText(c))} Green: Δ above zero; red: below zero. Bars: the point
 estimate, its value printed on the bar; whiskers: the 95% interval.</p>
