@@ -1,0 +1,67 @@
+/**
+ * Sampling on several devices at once: one worker process per device (its own libtorch and
+ * model), each sampling a contiguous slice of the scenarios into its own cache under
+ * OUT/workers/I/, merged afterwards into OUT/completions.jsonl in the canonical order. Processes
+ * rather than Deno Workers: libtorch's random generator is one per process, and each call is
+ * seeded, so separate processes cannot disturb each other's draws. A killed run resumes each
+ * worker from its own cache.
+ * @module
+ */
+import type { Device } from "../../ffi/mod.ts";
+import { PROJECT_ROOT } from "../util/paths.ts";
+import { runWithTimeout } from "../util/spawn.ts";
+import { formatSeconds } from "../util/progress.ts";
+import type { EvalOptions } from "./evaluate.ts";
+import { mergeCompletionCaches } from "./shards.ts";
+
+const WORKER = new URL("./eval_worker.ts", import.meta.url).href;
+
+/** A worker process failed; its partial samples stay in its directory for a resumed run. */
+export class WorkerError extends Error {
+  override name = "WorkerError";
+}
+
+/**
+ * Runs one sampling worker per device on slice I of N (I = the device's position), waits for all,
+ * and merges their caches (after what `cache` already held) into `cache` in the order of
+ * `scenarioIds`. Throws a {@link WorkerError} naming every worker that failed.
+ */
+export async function sampleOnWorkers(
+  opts: EvalOptions,
+  devices: readonly Device[],
+  scenarioIds: readonly string[],
+  cache: string,
+): Promise<void> {
+  const log = opts.progress === false ? () => {} : (s: string) => console.error(s);
+  log(`eval: sampling on ${devices.length} workers (${devices.join(", ")})`);
+  const dirs = devices.map((_, i) => `${opts.out}/workers/${i}`);
+  const started = performance.now();
+  const failed = await Promise.all(devices.map(async (device, index) => {
+    const worker: EvalOptions = {
+      ...opts,
+      device,
+      devices: undefined,
+      shard: { index, count: devices.length },
+      out: dirs[index],
+      progress: false,
+    };
+    const r = await runWithTimeout(
+      Deno.execPath(),
+      ["run", "-A", "--quiet", "--config", `${PROJECT_ROOT}/deno.json`, WORKER],
+      { stdin: JSON.stringify(worker), stdout: "inherit", stderr: "inherit" },
+    );
+    const took = formatSeconds((performance.now() - started) / 1000);
+    log(`eval: worker ${index} (${device}) ${r.success ? "done" : "failed"} after ${took}`);
+    return r.success ? null : `worker ${index} (${device}, exit ${r.code ?? r.signal})`;
+  }));
+  const bad = failed.filter((f) => f !== null);
+  if (bad.length) {
+    throw new WorkerError(
+      `sampling failed on ${bad.join(", ")}; the samples done so far are kept under ` +
+        `${opts.out}/workers/ and re-running the same command resumes`,
+    );
+  }
+  const files = [cache, ...dirs.map((d) => `${d}/completions.jsonl`)];
+  const n = mergeCompletionCaches(files, scenarioIds, cache);
+  log(`eval: merged ${n} completions from ${devices.length} workers into ${cache}`);
+}
