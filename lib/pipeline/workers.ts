@@ -4,7 +4,7 @@
  * OUT/workers/I/, merged afterwards into OUT/completions.jsonl in the canonical order. Processes
  * rather than Deno Workers: libtorch's random generator is one per process, and each call is
  * seeded, so separate processes cannot disturb each other's draws. A killed run resumes each
- * worker from its own cache.
+ * worker from its own cache; a slice already complete in OUT/completions.jsonl starts no worker.
  * @module
  */
 import type { Device } from "../../ffi/mod.ts";
@@ -12,7 +12,8 @@ import { PROJECT_ROOT } from "../util/paths.ts";
 import { runWithTimeout } from "../util/spawn.ts";
 import { formatSeconds } from "../util/progress.ts";
 import type { EvalOptions } from "./evaluate.ts";
-import { mergeCompletionCaches } from "./shards.ts";
+import { readCompletionCache } from "./samples.ts";
+import { mergeCompletionCaches, shardSlice } from "./shards.ts";
 
 const WORKER = new URL("./eval_worker.ts", import.meta.url).href;
 
@@ -36,7 +37,14 @@ export async function sampleOnWorkers(
   log(`eval: sampling on ${devices.length} workers (${devices.join(", ")})`);
   const dirs = devices.map((_, i) => `${opts.out}/workers/${i}`);
   const started = performance.now();
+  const done = new Set(readCompletionCache(cache).map((r) => `${r.scenario}\u0000${r.call}`));
+  const calls = Math.ceil(opts.sampling.samples / opts.sampling.perCall);
+  const complete = (index: number) =>
+    shardSlice(scenarioIds, { index, count: devices.length }).every((id) =>
+      [...Array(calls).keys()].every((c) => done.has(`${id}\u0000${c}`))
+    );
   const failed = await Promise.all(devices.map(async (device, index) => {
+    if (complete(index)) return null; // resumed: this slice is already merged
     const worker: EvalOptions = {
       ...opts,
       device,
