@@ -9,6 +9,7 @@ import { type EvalOptions, sampleEvaluation } from "../lib/pipeline/evaluate.ts"
 import { DEMO_SCENARIOS } from "../lib/pipeline/demo_data.ts";
 import { mergeCompletionCaches, parseShard, shardSlice } from "../lib/pipeline/shards.ts";
 import { sandboxProblem } from "../lib/eval/sandbox.ts";
+import { TEST_DEVICE } from "./util_device.ts";
 
 const SAMPLING = { samples: 3, perCall: 2, temperature: 0.8, topP: 0.95, maxNewTokens: 6, seed: 5 };
 
@@ -21,7 +22,7 @@ function options(model: string, out: string, extra: Partial<EvalOptions> = {}): 
     scenarioIds: ["cwe-078", "cwe-089", "cwe-079", "cwe-022", "cwe-125"],
     sampling: SAMPLING,
     dtype: "f32",
-    device: "cpu",
+    device: TEST_DEVICE,
     out,
     judges: "none",
     progress: false,
@@ -74,12 +75,14 @@ Deno.test("shards: merging caches orders by scenario then call, first file wins 
   }
 });
 
-Deno.test("eval --devices cpu,cpu: two workers give the one-device completions.jsonl byte for byte", async () => {
+Deno.test("eval --devices D,D: two workers give the one-device completions.jsonl byte for byte", async () => {
   const dir = await Deno.makeTempDir({ prefix: "dg-workers-" });
   try {
     await makeTiny("qwen2", `${dir}/model`, { seed: 0, layers: 2 });
     await sampleEvaluation(options(`${dir}/model`, `${dir}/one`));
-    await sampleEvaluation(options(`${dir}/model`, `${dir}/two`, { devices: ["cpu", "cpu"] }));
+    await sampleEvaluation(
+      options(`${dir}/model`, `${dir}/two`, { devices: [TEST_DEVICE, TEST_DEVICE] }),
+    );
     const one = await Deno.readTextFile(`${dir}/one/completions.jsonl`);
     const two = await Deno.readTextFile(`${dir}/two/completions.jsonl`);
     assert.equal(one.trimEnd().split("\n").length, 5 * SAMPLING.samples);
@@ -92,7 +95,9 @@ Deno.test("eval --devices cpu,cpu: two workers give the one-device completions.j
     );
     // Resuming after the merge starts no worker (their caches are gone) and changes nothing.
     await Deno.remove(`${dir}/two/workers`, { recursive: true });
-    await sampleEvaluation(options(`${dir}/model`, `${dir}/two`, { devices: ["cpu", "cpu"] }));
+    await sampleEvaluation(
+      options(`${dir}/model`, `${dir}/two`, { devices: [TEST_DEVICE, TEST_DEVICE] }),
+    );
     assert.equal(await Deno.readTextFile(`${dir}/two/completions.jsonl`), one);
     assert.equal(await Deno.stat(`${dir}/two/workers`).catch(() => null), null);
   } finally {

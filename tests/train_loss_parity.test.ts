@@ -10,6 +10,7 @@ import { makeTiny, type TinyArch } from "../lib/model/tiny.ts";
 import { readHeader, readTensorBytes } from "../lib/model/safetensors.ts";
 import { batchJson, makeBatch, sideTensors } from "../lib/train/batch.ts";
 import { SecurityAwareLoRAModel } from "../lib/train/security_model.ts";
+import { TEST_DEVICE } from "./util_device.ts";
 
 const PY = `${PROJECT_ROOT}/.venv/bin/python`;
 const hasVenv = await Deno.stat(PY).then(() => true, () => false);
@@ -58,6 +59,7 @@ async function setup(arch: TinyArch, layers: number, aggregation: Aggregation, L
     layers: L,
     lora: { dropout: 0 },
     analyzerDropout: 0,
+    device: TEST_DEVICE,
   });
   m.train(false);
   // nonzero LoRA B (and non-trivial weighted logits) so the adapter matters
@@ -119,8 +121,8 @@ for (const [arch, layers, aggregation, L] of CASES) {
           for (const [, t] of m.trainableParameters()) t.zeroGrad();
           const v = tidy(() => {
             const b = {
-              secure: sideTensors(host.secure),
-              vulnerable: sideTensors(host.vulnerable),
+              secure: sideTensors(host.secure, TEST_DEVICE),
+              vulnerable: sideTensors(host.vulnerable, TEST_DEVICE),
             };
             return m.lossAndBackward(b, 1, ck);
           });
