@@ -54,13 +54,13 @@ step() {
     return 0
   fi
   local left=$((budget - (SECONDS - start)))
-  [ "$limit" -gt "$left" ] && limit=$left
-  if [ "$limit" -lt 5 ]; then
+  if [ "$left" -lt 5 ]; then
     printf '%s\tskipped\t0\t%s\t%s\n' "$name" "$limit" "$*" >>"$steps"
     echo "gpu-check: $name skipped (budget spent)"
     failed=1
     return 1
   fi
+  [ "$limit" -gt "$left" ] && limit=$left
   local t0=$SECONDS rc=0
   echo "=== $name (limit ${limit}s): $*" >>"$log"
   timeout --kill-after=5 "$limit" "$@" >>"$log" 2>&1 || rc=$?
@@ -118,7 +118,7 @@ if [ "$dry" = 1 ]; then
   echo "total of the limits: $planned s (budget $budget s)"
   exit 0
 fi
-"$deno" run -A tasks/gpu_report.ts --steps "$steps" --results "$results" --doc docs/gpu.md ||
-  failed=1
+{ "$deno" run -A tasks/gpu_report.ts --steps "$steps" --results "$results" --doc docs/gpu.md &&
+  "$deno" fmt -q docs/gpu.md; } || failed=1
 echo "gpu-check: done in $((SECONDS - start)) s; log $log"
 exit "$failed"
