@@ -47,7 +47,8 @@ if [ -z "$shim" ]; then
   log "FAIL: doctor did not load the shim (exit $status)"
   exit 1
 fi
-log "shim links: $(ldd "$shim" | grep -E 'libtorch|libc10|libcudart' | awk '{print $1 " => " $3}' | tr '\n' ' ')"
+log "the shim's CUDA libraries (ldd):"
+ldd "$shim" | grep -E 'libtorch_cuda|libc10_cuda|libcudart' | awk '{print "  " $1 " => " $3}' >&2
 missing=$(ldd "$shim" | grep -c 'not found' || true)
 log "unresolved libraries: $missing"
 
