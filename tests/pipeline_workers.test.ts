@@ -1,6 +1,6 @@
 /**
  * Multi-device evaluation: `eval --devices cpu,cpu` (two sampling workers) writes the same
- * completions.jsonl, byte for byte, as one device; `--shard I/N` runs and `report --merge` join
+ * completions.jsonl, byte for byte, as one device, and a failed worker is named; `--shard I/N` runs and `report --merge` join
  * into the run one job gives; shards of other settings are refused.
  */
 import assert from "node:assert/strict";
@@ -100,6 +100,10 @@ Deno.test("eval --devices D,D: two workers give the one-device completions.jsonl
     );
     assert.equal(await Deno.readTextFile(`${dir}/two/completions.jsonl`), one);
     assert.equal(await Deno.stat(`${dir}/two/workers`).catch(() => null), null);
+    // A worker that fails (no such GPU) is named; the other worker's samples are kept.
+    const bad = options(`${dir}/model`, `${dir}/bad`, { devices: [TEST_DEVICE, "cuda:63"] });
+    await assert.rejects(sampleEvaluation(bad), /sampling failed on worker 1 \(cuda:63\)/);
+    assert.ok((await Deno.readTextFile(`${dir}/bad/workers/0/completions.jsonl`)).length > 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -9,13 +9,37 @@
  */
 import type { Device } from "../../ffi/mod.ts";
 import { PROJECT_ROOT } from "../util/paths.ts";
-import { runWithTimeout } from "../util/spawn.ts";
 import { formatSeconds } from "../util/progress.ts";
 import type { EvalOptions } from "./evaluate.ts";
 import { readCompletionCache } from "./samples.ts";
 import { mergeCompletionCaches, shardSlice } from "./shards.ts";
 
 const WORKER = new URL("./eval_worker.ts", import.meta.url).href;
+
+/**
+ * Runs one worker on `opts` and waits for it. Its stderr (progress lines: a pipe gets one every
+ * few seconds; errors) is passed on line by line behind `prefix`, so the workers' output stays
+ * readable together. Returns whether it succeeded.
+ */
+async function runWorker(opts: EvalOptions, prefix: string): Promise<boolean> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--config", `${PROJECT_ROOT}/deno.json`, WORKER],
+    stdin: "piped",
+    stdout: "inherit",
+    stderr: "piped",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  await stdin.write(new TextEncoder().encode(JSON.stringify(opts)));
+  await stdin.close();
+  let rest = "";
+  for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + chunk).split(/\r?\n|\r/);
+    rest = lines.pop()!;
+    for (const line of lines) if (line.trim()) console.error(prefix + line);
+  }
+  if (rest.trim()) console.error(prefix + rest);
+  return (await child.status).success;
+}
 
 /** A worker process failed; its partial samples stay in its directory for a resumed run. */
 export class WorkerError extends Error {
@@ -51,16 +75,11 @@ export async function sampleOnWorkers(
       devices: undefined,
       shard: { index, count: devices.length },
       out: dirs[index],
-      progress: false,
     };
-    const r = await runWithTimeout(
-      Deno.execPath(),
-      ["run", "-A", "--quiet", "--config", `${PROJECT_ROOT}/deno.json`, WORKER],
-      { stdin: JSON.stringify(worker), stdout: "inherit", stderr: "inherit" },
-    );
+    const ok = await runWorker(worker, `[worker ${index} ${device}] `);
     const took = formatSeconds((performance.now() - started) / 1000);
-    log(`eval: worker ${index} (${device}) ${r.success ? "done" : "failed"} after ${took}`);
-    return r.success ? null : `worker ${index} (${device}, exit ${r.code ?? r.signal})`;
+    log(`eval: worker ${index} (${device}) ${ok ? "done" : "failed"} after ${took}`);
+    return ok ? null : `worker ${index} (${device})`;
   }));
   const bad = failed.filter((f) => f !== null);
   if (bad.length) {

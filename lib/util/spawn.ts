@@ -70,9 +70,8 @@ export async function runWithTimeout(
     return {
       code: out.signal ? null : out.code,
       signal: out.signal,
-      // Deno throws on reading a stream that was not piped.
-      stdout: (opts.stdout ?? "piped") === "piped" ? out.stdout : new Uint8Array(),
-      stderr: (opts.stderr ?? "piped") === "piped" ? out.stderr : new Uint8Array(),
+      stdout: out.stdout ?? new Uint8Array(),
+      stderr: out.stderr ?? new Uint8Array(),
       timedOut,
       success: out.success,
     };
