@@ -171,6 +171,15 @@ export function describePlan(plan: EvalPlan, opts: EvalOptions, rates: PlanRates
       : "time unknown for this model and device"),
     `scoring: judges ${plan.judges.join(", ") || "none"}` +
     (score ? `; about ${formatSeconds(plan.samples / score)} at ${score}/s (bench:score)` : ""),
+    ...(opts.shard ? [`shard ${shardName(opts.shard)}: only this slice of the selection`] : []),
+    ...((opts.devices?.length ?? 0) > 1
+      ? [
+        `workers: ${opts.devices!.length} (${opts.devices!.join(", ")}), scenarios each: ` +
+        opts.devices!.map((_, index) =>
+          shardSlice(plan.scenarios, { index, count: opts.devices!.length }).length
+        ).join(", "),
+      ]
+      : []),
     `output: ${opts.out}`,
   ];
   return lines.join("\n");
