@@ -28,9 +28,7 @@ async function runWorker(opts: EvalOptions, prefix: string): Promise<boolean> {
     stdout: "inherit",
     stderr: "piped",
   }).spawn();
-  const stdin = child.stdin.getWriter();
-  await stdin.write(new TextEncoder().encode(JSON.stringify(opts)));
-  await stdin.close();
+  await ReadableStream.from([new TextEncoder().encode(JSON.stringify(opts))]).pipeTo(child.stdin);
   let rest = "";
   for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
     const lines = (rest + chunk).split(/\r?\n|\r/);
