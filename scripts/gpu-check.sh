@@ -94,7 +94,8 @@ if [ "$dry" = 0 ]; then
     echo "no nvidia-smi" >"$results/gpu-machine.txt"
 fi
 # The tests that honour DG_TEST_DEVICE (docs/gpu.md).
-device_tests="tests/model_generate.test.ts tests/pipeline_samples.test.ts tests/pipeline_workers.test.ts tests/train_loss_parity.test.ts"
+device_tests="tests/model_generate.test.ts tests/guided_decoding.test.ts tests/lora_adapter.test.ts
+  tests/pipeline_samples.test.ts tests/pipeline_workers.test.ts tests/train_loss_parity.test.ts"
 
 step machine-venv 30 bash scripts/gpu-check.sh --machine-venv
 step setup 130 env DG_SETUP_EVAL=0 bash scripts/setup.sh
