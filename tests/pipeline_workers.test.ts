@@ -120,7 +120,8 @@ Deno.test("eval CLI: a bad --devices or --shard is a usage error before anything
 });
 
 Deno.test({
-  name: "eval --shard I/N + report --merge: the one-job run; other settings are refused",
+  name: "eval --shard I/N + report --merge, eval --devices cpu,cpu: the one-job run; other " +
+    "settings are refused",
   ignore: sandboxProblem() !== null,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "dg-shards-" });
@@ -132,23 +133,25 @@ Deno.test({
         ...["--per-call", "2", "--max-new-tokens", "5", "--temperature", "0.8", "--out", out],
         ...extra,
       ];
-      for (
-        const [out, extra] of [["whole", []], ["s0", ["--shard", "0/2"]], ["s1", [
-          "--shard",
-          "1/2",
-        ]]]
-      ) {
+      const runs: [string, string[]][] = [
+        ["whole", []],
+        ["s0", ["--shard", "0/2"]],
+        ["s1", ["--shard", "1/2"]],
+        ["multi", ["--devices", "cpu,cpu"]],
+      ];
+      for (const [out, extra] of runs) {
         const r = await cli("eval", args(`${dir}/${out}`, ...extra));
         assert.equal(r.code, 0, r.stderr);
       }
       const r = await cli("report", ["--merge", `${dir}/merged`, `${dir}/s1`, `${dir}/s0`]);
       assert.equal(r.code, 0, r.stderr);
+      const text = (d: string, file: string) => Deno.readTextFile(`${dir}/${d}/${file}`);
       for (const file of ["completions.jsonl", "results.jsonl", "run.json"]) {
-        assert.equal(
-          await Deno.readTextFile(`${dir}/merged/${file}`),
-          await Deno.readTextFile(`${dir}/whole/${file}`),
-          file,
-        );
+        assert.equal(await text("merged", file), await text("whole", file), file);
+      }
+      // The CLI's --devices end to end: sampled by two workers, then scored once.
+      for (const file of ["completions.jsonl", "results.jsonl"]) {
+        assert.equal(await text("multi", file), await text("whole", file), `--devices ${file}`);
       }
       const summary = async (d: string) => {
         const { meta: _m, ...rest } = JSON.parse(await Deno.readTextFile(`${d}/summary.json`));

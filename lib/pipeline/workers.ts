@@ -15,6 +15,8 @@ import { readCompletionCache } from "./samples.ts";
 import { mergeCompletionCaches, shardSlice } from "./shards.ts";
 
 const WORKER = new URL("./eval_worker.ts", import.meta.url).href;
+/** A checkout's import map and lock file (an https import carries its own). */
+const CONFIG = WORKER.startsWith("file:") ? ["--config", `${PROJECT_ROOT}/deno.json`] : [];
 
 /**
  * Runs one worker on `opts` and waits for it. Its stderr (progress lines: a pipe gets one every
@@ -23,7 +25,7 @@ const WORKER = new URL("./eval_worker.ts", import.meta.url).href;
  */
 async function runWorker(opts: EvalOptions, prefix: string): Promise<boolean> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--config", `${PROJECT_ROOT}/deno.json`, WORKER],
+    args: ["run", "-A", "--quiet", ...CONFIG, WORKER],
     stdin: "piped",
     stdout: "inherit",
     stderr: "piped",
