@@ -1,7 +1,7 @@
 /**
  * Multi-device evaluation: `eval --devices cpu,cpu` (two sampling workers) writes the same
- * completions.jsonl, byte for byte, as one device, and a failed worker is named; `--shard I/N` runs and `report --merge` join
- * into the run one job gives; shards of other settings are refused.
+ * completions.jsonl, byte for byte, as one device, and a failed worker is named; `--shard I/N`
+ * runs and `report --merge` join into the run one job gives; shards of other settings are refused.
  */
 import assert from "node:assert/strict";
 import { makeTiny } from "../lib/model/tiny.ts";
