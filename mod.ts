@@ -165,6 +165,7 @@ export {
   type Method,
   runEvaluation,
 } from "./lib/pipeline/evaluate.ts";
+export type { Shard } from "./lib/pipeline/shards.ts";
 export {
   type GuidanceFactory,
   PAPER_SAMPLING,

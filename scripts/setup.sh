@@ -27,7 +27,8 @@ if [ "$(cat .venv/.requirements-hash 2>/dev/null)" != "$req_hash" ]; then
   echo "$req_hash" > .venv/.requirements-hash
 fi
 
-if [ -f scripts/setup-eval.sh ]; then
+# DG_SETUP_EVAL=0 skips them (scripts/gpu-check.sh: a GPU machine only benchmarks and tests).
+if [ "${DG_SETUP_EVAL:-1}" != 0 ] && [ -f scripts/setup-eval.sh ]; then
   bash scripts/setup-eval.sh
 fi
 

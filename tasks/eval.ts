@@ -13,6 +13,9 @@ import {
   runEvaluation,
 } from "../lib/pipeline/evaluate.ts";
 import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
+import { parseShard } from "../lib/pipeline/shards.ts";
+import { parseDevice } from "../lib/util/device.ts";
+import type { Device } from "../ffi/mod.ts";
 import { UPSTREAM_COSEC } from "../lib/cosec/codecoding.ts";
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 import { summaryMarkdown } from "../lib/eval/report_md.ts";
@@ -80,6 +83,18 @@ const cli = defineFlags({
   "max-new-tokens": { type: "int", min: 1, default: P.maxNewTokens, help: "new-token budget" },
   seed: { type: "int", min: 0, default: P.seed, help: "base seed; call i uses seed + i" },
   device: { type: "device", help: "where the model runs" },
+  devices: {
+    type: "list",
+    arg: "LIST",
+    help: "sample on these devices at once (e.g. cuda:0,cuda:1): one worker per device, the\n" +
+      "same completions.jsonl as one device; overrides --device for sampling",
+  },
+  shard: {
+    type: "string",
+    arg: "I/N",
+    help: "run only slice I (0-based) of N of the selected scenarios, for cluster jobs;\n" +
+      "`report --merge OUT SHARD_DIR…` joins the shard directories into one run",
+  },
   dtype: { type: "choice", choices: ["f32", "bf16"], default: "f32", help: "weights dtype" },
   judges: {
     type: "string",
@@ -107,8 +122,23 @@ const cli = defineFlags({
       expertBase: v["expert-base"],
     });
     if (bad) throw new UsageError(bad);
+    devicesOf(v.devices);
+    try {
+      if (v.shard !== undefined) parseShard(v.shard);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
   },
 });
+
+/** `--devices` as devices; a UsageError names the entry that is not cpu, cuda or cuda:N. */
+function devicesOf(list: readonly string[] | undefined): Device[] | undefined {
+  return list?.map((d) => {
+    const device = parseDevice(d);
+    if (!device) throw new UsageError(`--devices: "${d}" is not cpu, cuda or cuda:N`);
+    return device;
+  });
+}
 
 await runMain(cli.usage, async () => {
   const { values: v } = cli.parse(Deno.args);
@@ -139,6 +169,8 @@ await runMain(cli.usage, async () => {
     },
     dtype: v.dtype,
     device: v.device,
+    devices: devicesOf(v.devices),
+    shard: v.shard === undefined ? undefined : parseShard(v.shard),
     out: v.out,
     judges: v.judges,
     jobs: v.jobs,

@@ -14,11 +14,18 @@ import {
   loadRun,
 } from "../lib/pipeline/compare.ts";
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
+import { mergeShardRuns } from "../lib/pipeline/merge_shards.ts";
+import { summaryMarkdown } from "../lib/eval/report_md.ts";
 
 const cli = defineFlags({
   out: {
     type: "outDir",
     help: "where comparison.md and comparison.html go (default: the first RUN_DIR)",
+  },
+  merge: {
+    type: "outDir",
+    help: "instead: join the RUN_DIRs, shards of one `eval --shard I/N` run, into this run\n" +
+      "directory (completions, results, summary, report.html)",
   },
 }, {
   name: "report",
@@ -35,6 +42,12 @@ const cli = defineFlags({
 
 await runMain(cli.usage, async () => {
   const { values, positionals } = cli.parse(Deno.args);
+  if (values.merge) {
+    const summary = await mergeShardRuns(values.merge, positionals);
+    console.log(summaryMarkdown(summary));
+    console.log(`report: ${values.merge}/report.html`);
+    return;
+  }
   const runs = await Promise.all(positionals.map(loadRun));
   const out = values.out ?? positionals[0];
   await Deno.mkdir(out, { recursive: true });

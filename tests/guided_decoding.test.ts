@@ -7,6 +7,7 @@ import {
   normalizeStats,
   securityLogitsProcessor,
 } from "../lib/deepguard/mod.ts";
+import { TEST_DEVICE } from "./util_device.ts";
 
 const stats = [0.5, -1, 0, 0.25]; // max|stats| = 1
 const close = (a: ArrayLike<number>, b: number[]) =>
@@ -32,15 +33,23 @@ Deno.test("bias: strength·n every step, plus max(n, 0) at positions 1 and 2 onl
 Deno.test("the logits processor adds the bias per row and per step", () => {
   T.tidy(() => {
     const proc = securityLogitsProcessor(stats, [4, 2]);
-    const logits = T.tensor([0, 0, 0, 0, 1, 1, 1, 1], [2, 4]);
+    const logits = T.tensor([0, 0, 0, 0, 1, 1, 1, 1], [2, 4], { device: TEST_DEVICE });
     close(proc([[], []], logits, 0).toNumbers(), [2, -4, 0, 1, 2, -1, 1, 1.5]);
     close(proc([[5], [5]], logits, 1).toNumbers(), [2.5, -4, 0, 1.25, 2.5, -1, 1, 1.75]);
     close(proc([[5, 6, 7], [5, 6, 7]], logits, 3).toNumbers(), [2, -4, 0, 1, 2, -1, 1, 1.5]);
     proc.dispose();
     const custom = securityLogitsProcessor(stats, 1, { boostPositions: [0], strengthScale: 2 });
-    close(custom([[]], T.zeros([1, 4]), 0).toNumbers(), [1.5, -2, 0, 0.75]);
+    close(custom([[]], T.zeros([1, 4], { device: TEST_DEVICE }), 0).toNumbers(), [
+      1.5,
+      -2,
+      0,
+      0.75,
+    ]);
     custom.dispose();
     const bad = securityLogitsProcessor(stats, 1);
-    assert.throws(() => bad([[]], T.zeros([1, 5]), 0), /cover 4 token ids but the logits have 5/);
+    assert.throws(
+      () => bad([[]], T.zeros([1, 5], { device: TEST_DEVICE }), 0),
+      /cover 4 token ids but the logits have 5/,
+    );
   });
 });

@@ -13,6 +13,7 @@ import {
 import { loadModel } from "../lib/model/load.ts";
 import { readHeader } from "../lib/model/safetensors.ts";
 import { tinyModels } from "./util_tiny.ts";
+import { TEST_DEVICE } from "./util_device.ts";
 
 const dir = await tinyModels("dg_lora_", { qwen: "qwen2", llama: "llama" }, { layers: 2 });
 const IDS = [[5, 17, 40, 99, 3, 250, 7]];
@@ -53,7 +54,7 @@ Deno.test("LoraLinear: y = xWᵀ + b + (α/r)·B·A·x; disabled = base; merge/u
 
 Deno.test("applyLora: wraps exactly the targets by HF name; fresh adapter leaves logits unchanged", async () => {
   for (const arch of ["qwen", "llama"] as const) {
-    const lm = await loadModel(`${dir}/${arch}`);
+    const lm = await loadModel(`${dir}/${arch}`, { device: TEST_DEVICE });
     const before = noGrad(() => tidy(() => lm.forward(IDS).logits.toNumbers()));
     const cfg = defaultLoraConfig(lm.config.modelType);
     assert.deepEqual(
@@ -79,7 +80,7 @@ Deno.test("applyLora: wraps exactly the targets by HF name; fresh adapter leaves
 
 Deno.test("LoRA save/load: PEFT files, exact keys and names; reload gives the same logits", async () => {
   manualSeed(9);
-  const lm = await loadModel(`${dir}/llama`);
+  const lm = await loadModel(`${dir}/llama`, { device: TEST_DEVICE });
   const ad = applyLora(lm, { ...defaultLoraConfig("llama"), r: 4, alpha: 8 });
   noGrad(() =>
     tidy(() => ad.namedParameters().forEach(([, t]) => t.copy_(randn(t.shape).mul(0.1))))
@@ -127,7 +128,7 @@ Deno.test("LoRA save/load: PEFT files, exact keys and names; reload gives the sa
   assert.equal(h.tensors.size, 2 * 4 * 2);
   lm.dispose();
 
-  const lm2 = await loadModel(`${dir}/llama`);
+  const lm2 = await loadModel(`${dir}/llama`, { device: TEST_DEVICE });
   const ad2 = await loadLora(lm2, `${dir}/adapter`);
   assert.equal(ad2.config.r, 4);
   const again = noGrad(() => tidy(() => lm2.forward(IDS).logits.toNumbers()));
@@ -136,7 +137,7 @@ Deno.test("LoRA save/load: PEFT files, exact keys and names; reload gives the sa
 });
 
 Deno.test("LoRA errors: unmatched targets, non-Linear targets, unsupported PEFT configs", async () => {
-  const lm = await loadModel(`${dir}/qwen`);
+  const lm = await loadModel(`${dir}/qwen`, { device: TEST_DEVICE });
   assert.throws(
     () => applyLora(lm, { r: 2, alpha: 4, dropout: 0, targetModules: ["x_proj"] }),
     /\[x_proj\] match no Linear layer/,
@@ -164,7 +165,7 @@ Deno.test("LoRA errors: unmatched targets, non-Linear targets, unsupported PEFT 
 });
 
 Deno.test("LoRA over a bf16 base: adapters stay f32, activations stay bf16", async () => {
-  const lm = await loadModel(`${dir}/qwen`, { dtype: "bf16" });
+  const lm = await loadModel(`${dir}/qwen`, { dtype: "bf16", device: TEST_DEVICE });
   const ad = applyLora(lm, defaultLoraConfig("qwen2"));
   assert.ok(ad.namedParameters().every(([, t]) => t.dtype === "f32"));
   const out = noGrad(() =>

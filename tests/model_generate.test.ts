@@ -4,6 +4,7 @@ import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { topKWarp, topPWarp } from "../lib/model/sampling.ts";
 import { makeTiny } from "../lib/model/tiny.ts";
+import { TEST_DEVICE } from "./util_device.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "dg_gen_" });
 await makeTiny("qwen2", `${dir}/q`, { seed: 1 });
@@ -27,7 +28,7 @@ function argmaxLoop(
 
 for (const arch of ["q", "l"]) {
   Deno.test(`generate(${arch}): cached greedy = uncached argmax loop; left-padded batch = single rows`, async () => {
-    const { model, tokenizer } = await loadPretrained(`${dir}/${arch}`);
+    const { model, tokenizer } = await loadPretrained(`${dir}/${arch}`, { device: TEST_DEVICE });
     const prompts = [
       "def add(a, b):\n    return",
       "int main(void) {\n    char buf[64];\n    strncpy(buf,",
@@ -61,7 +62,7 @@ for (const arch of ["q", "l"]) {
 }
 
 Deno.test("generate: sampling is seeded and reproducible; num_return_sequences rows are prompt-major", async () => {
-  const { model, tokenizer } = await loadPretrained(`${dir}/q`);
+  const { model, tokenizer } = await loadPretrained(`${dir}/q`, { device: TEST_DEVICE });
   const o = {
     doSample: true,
     temperature: 1.5,
@@ -87,7 +88,7 @@ Deno.test("generate: sampling is seeded and reproducible; num_return_sequences r
 });
 
 Deno.test("generate: per-row EOS stop, logits hook sees step and generated ids, no tensor leaks", async () => {
-  const { model, tokenizer } = await loadPretrained(`${dir}/l`);
+  const { model, tokenizer } = await loadPretrained(`${dir}/l`, { device: TEST_DEVICE });
   const eos = tokenizer.eosTokenId!;
   const start = liveTensors();
   const seen: number[] = [];
@@ -100,7 +101,7 @@ Deno.test("generate: per-row EOS stop, logits hook sees step and generated ids, 
     const forced = new Float32Array(B * V).fill(0);
     const rowStop = [2, 4];
     for (let b = 0; b < B; b++) if (rowStop[b] === step) forced[b * V + eos] = 1e9;
-    return logits.add(tensor(forced, [B, V]));
+    return logits.add(tensor(forced, [B, V], { device: TEST_DEVICE }));
   };
   const r = generate(model, tokenizer, ["def a():", "for i in"], {
     maxNewTokens: 8,

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { makeTiny } from "../lib/model/tiny.ts";
 import { loadPretrained } from "../lib/model/load.ts";
+import { TEST_DEVICE } from "./util_device.ts";
 import { loadScenarios, selectScenarios } from "../lib/eval/scenarios.ts";
 import { DEMO_SCENARIOS } from "../lib/pipeline/demo_data.ts";
 import {
@@ -17,7 +18,7 @@ Deno.test("sampling cache: resume reports cached calls and generates only the mi
   const dir = await Deno.makeTempDir({ prefix: "dg-samples-" });
   try {
     await makeTiny("qwen2", `${dir}/model`, { seed: 0, layers: 2 });
-    const pre = await loadPretrained(`${dir}/model`);
+    const pre = await loadPretrained(`${dir}/model`, { device: TEST_DEVICE });
     const scenarios = selectScenarios(await loadScenarios(DEMO_SCENARIOS), {
       ids: ["cwe-078", "cwe-089"],
     });

@@ -16,6 +16,7 @@ import {
   venvOrWarn,
   VULNERABLE,
 } from "./util_oracle.ts";
+import { TEST_DEVICE } from "./util_device.ts";
 
 const hasVenv = venvOrWarn("loss/PEFT parity tests");
 
@@ -28,6 +29,7 @@ async function setup(arch: TinyArch, layers: number, aggregation: Aggregation, L
     layers: L,
     lora: { dropout: 0 },
     analyzerDropout: 0,
+    device: TEST_DEVICE,
   });
   m.train(false);
   // nonzero LoRA B (and non-trivial weighted logits) so the adapter matters
@@ -65,8 +67,8 @@ for (const [arch, layers, aggregation, L] of CASES) {
           for (const [, t] of m.trainableParameters()) t.zeroGrad();
           const v = tidy(() => {
             const b = {
-              secure: sideTensors(host.secure),
-              vulnerable: sideTensors(host.vulnerable),
+              secure: sideTensors(host.secure, TEST_DEVICE),
+              vulnerable: sideTensors(host.vulnerable, TEST_DEVICE),
             };
             return m.lossAndBackward(b, 1, ck);
           });

@@ -21,6 +21,8 @@ import { loadPrefixGenerator } from "../prefix/generator.ts";
 import { readPrefixConfig } from "../prefix/params.ts";
 import { loadGenerator } from "./generator.ts";
 import { sampleScenarios, type SampleSettings, scenarioPrompt, textPrompt } from "./samples.ts";
+import { type Shard, shardName, shardSlice } from "./shards.ts";
+import { sampleOnWorkers } from "./workers.ts";
 
 /** Which scenarios an evaluation covers. */
 export type EvalType = "base" | "untrain" | "all";
@@ -64,6 +66,14 @@ export interface EvalOptions {
   dtype: "f32" | "bf16";
   /** Device. */
   device: Device;
+  /**
+   * Sample on these devices at once, one worker process per device, each on a contiguous slice
+   * of the scenarios; the completions are merged in the canonical order (the same file as one
+   * device gives). Overrides `device` for sampling.
+   */
+  devices?: readonly Device[];
+  /** Run only this slice of the selected scenarios (cluster jobs; `report --merge` joins them). */
+  shard?: Shard;
   /** Output directory (completions, results, summary, report). */
   out: string;
   /** Judges for the harness (comma-separated, `all` by default). */
@@ -126,6 +136,11 @@ export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
       throw new RangeError(e.message);
     });
   }
+  if (opts.shard && (opts.devices?.length ?? 0) > 1) {
+    throw new RangeError(
+      "--shard and several --devices do not combine: run one shard per device, or drop --shard",
+    );
+  }
   const judges = parseJudges(opts.judges, Object.values(await defaultBackends()));
   const scope: ScenarioScope = {
     evalType: opts.evalType,
@@ -134,7 +149,8 @@ export async function planEvaluation(opts: EvalOptions): Promise<EvalPlan> {
     cwes: opts.cwes,
     languages: opts.languages,
   };
-  const scenarios = selectScenarios(await loadScenarios(opts.scenarios), scope);
+  const selected = selectScenarios(await loadScenarios(opts.scenarios), scope);
+  const scenarios = opts.shard ? shardSlice(selected, opts.shard) : selected;
   const perScenario = Math.ceil(opts.sampling.samples / opts.sampling.perCall);
   return {
     scenarios,
@@ -179,17 +195,26 @@ export function describePlan(plan: EvalPlan, opts: EvalOptions, rates: PlanRates
       : "time unknown for this model and device"),
     `scoring: judges ${plan.judges.join(", ") || "none"}` +
     (score ? `; about ${formatSeconds(plan.samples / score)} at ${score}/s (bench:score)` : ""),
+    ...(opts.shard ? [`shard ${shardName(opts.shard)}: only this slice of the selection`] : []),
+    ...((opts.devices?.length ?? 0) > 1
+      ? [
+        `workers: ${opts.devices!.length} (${opts.devices!.join(", ")}), scenarios each: ` +
+        opts.devices!.map((_, index) =>
+          shardSlice(plan.scenarios, { index, count: opts.devices!.length }).length
+        ).join(", "),
+      ]
+      : []),
     `output: ${opts.out}`,
   ];
   return lines.join("\n");
 }
 
-/** Runs sampling then scoring; returns the harness summary. */
-export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
-  const startedAt = new Date();
-  const { scenarios } = await planEvaluation(opts);
-  await Deno.mkdir(opts.out, { recursive: true });
-  const runInfo = {
+/**
+ * The settings a run directory's run.json records; a resumed run must match them. Device(s) and
+ * shard are recorded only where they apply, so an unsharded one-device run.json is unchanged.
+ */
+function runSettings(opts: EvalOptions, scenarios: readonly Scenario[]) {
+  return {
     model: opts.model,
     adapter: opts.adapter ?? null,
     method: opts.method,
@@ -199,32 +224,51 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
     evalType: opts.evalType,
     scenarios: opts.scenarios ?? null,
     scenarioIds: scenarios.map((s) => s.id),
+    ...(opts.shard ? { shard: shardName(opts.shard) } : {}),
     sampling: opts.sampling,
     dtype: opts.dtype,
-    device: opts.device,
+    device: opts.devices?.length ? opts.devices.join(",") : opts.device,
     judges: opts.judges ?? "all",
   };
+}
+
+/**
+ * Checks the options, records run.json (refusing a directory holding another run) and samples
+ * every missing completion into OUT/completions.jsonl — here, or on one worker per device of
+ * `opts.devices`. Returns the run's scenarios.
+ */
+export async function sampleEvaluation(opts: EvalOptions): Promise<Scenario[]> {
+  const { scenarios } = await planEvaluation(opts);
+  await Deno.mkdir(opts.out, { recursive: true });
   const runPath = `${opts.out}/run.json`;
+  const runText = JSON.stringify(runSettings(opts, scenarios), null, 2) + "\n";
   const previous = await Deno.readTextFile(runPath).catch(() => null);
-  if (previous !== null && previous !== JSON.stringify(runInfo, null, 2) + "\n") {
+  if (previous !== null && previous !== runText) {
     throw new Error(
       `${opts.out} holds a run with other settings (see run.json); resume with the same flags or use a fresh --out`,
     );
   }
-  await Deno.writeTextFile(runPath, JSON.stringify(runInfo, null, 2) + "\n");
-
+  await Deno.writeTextFile(runPath, runText);
+  const cache = `${opts.out}/completions.jsonl`;
+  if (opts.devices && opts.devices.length > 1) {
+    await sampleOnWorkers(opts, opts.devices, scenarios.map((s) => s.id), cache);
+    return scenarios;
+  }
+  const device = opts.devices?.[0] ?? opts.device;
   const gen = opts.method === "cosec"
-    ? { ...(await loadCoSec({ ...opts, expert: opts.expert!, knobs: opts.cosec })), guidance: null }
+    ? {
+      ...(await loadCoSec({ ...opts, device, expert: opts.expert!, knobs: opts.cosec })),
+      guidance: null,
+    }
     : opts.method === "prefix"
-    ? { ...(await loadPrefixGenerator({ ...opts, prefix: opts.adapter! })), guidance: null }
+    ? { ...(await loadPrefixGenerator({ ...opts, device, prefix: opts.adapter! })), guidance: null }
     : await loadGenerator({
       model: opts.model,
       adapter: opts.adapter,
       guided: opts.method === "deepguard",
       dtype: opts.dtype,
-      device: opts.device,
+      device,
     });
-  const cache = `${opts.out}/completions.jsonl`;
   try {
     if (opts.progress !== false) console.error(`eval: ${gen.description}`);
     const calls = scenarios.length * Math.ceil(opts.sampling.samples / opts.sampling.perCall);
@@ -237,6 +281,14 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
   } finally {
     gen.dispose();
   }
+  return scenarios;
+}
+
+/** Runs sampling then scoring; returns the harness summary. */
+export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
+  const startedAt = new Date();
+  const scenarios = await sampleEvaluation(opts);
+  const cache = `${opts.out}/completions.jsonl`;
   const { summary } = await scoreCompletions({
     outDir: opts.out,
     completions: cache,
@@ -254,7 +306,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<Summary> {
         sampling: { ...opts.sampling },
         seeds: "generate call i of a scenario is seeded with seed + i",
         dtype: opts.dtype,
-        device: String(opts.device),
+        device: opts.devices?.length ? opts.devices.join(",") : String(opts.device),
       },
     },
   });
