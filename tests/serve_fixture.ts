@@ -1,6 +1,6 @@
 /**
- * Test fixtures of the server: a tiny checkpoint with a chat template (written here when make-tiny
- * does not provide one) and a DeepGuard adapter whose token statistics are random and large, so
+ * Test fixtures of the server: a tiny checkpoint with this file's chat template (replacing
+ * make-tiny's, so {@link renderTinyChat} is an independent reference for it) and a DeepGuard adapter whose token statistics are random and large, so
  * guidance visibly changes greedy text.
  */
 import { makeTiny } from "../lib/model/tiny.ts";
@@ -22,10 +22,8 @@ export async function makeServeFixture(dir: string, withAdapter: boolean): Promi
   await makeTiny("qwen2", model, { seed: 11, layers: 3 });
   const cfgFile = `${model}/tokenizer_config.json`;
   const cfg = JSON.parse(await Deno.readTextFile(cfgFile));
-  if (cfg.chat_template === undefined) {
-    cfg.chat_template = TINY_CHAT_TEMPLATE;
-    await Deno.writeTextFile(cfgFile, JSON.stringify(cfg, null, 2));
-  }
+  cfg.chat_template = TINY_CHAT_TEMPLATE;
+  await Deno.writeTextFile(cfgFile, JSON.stringify(cfg, null, 2));
   if (!withAdapter) return;
   const sm = await SecurityAwareLoRAModel.create(model, { layers: 2 });
   try {
