@@ -166,11 +166,8 @@ export {
   runEvaluation,
 } from "./lib/pipeline/evaluate.ts";
 export type { Shard } from "./lib/pipeline/shards.ts";
-export {
-  type GuidanceFactory,
-  PAPER_SAMPLING,
-  type SampleSettings,
-} from "./lib/pipeline/samples.ts";
+export type { GuidanceFactory } from "./lib/pipeline/samples.ts";
+export { PAPER_SAMPLING, type SampleSettings } from "./lib/pipeline/sampling_settings.ts";
 export type { CoDecodeKnobs } from "./lib/cosec/codecoding.ts";
 export { scoreCompletions, type ScoreOptions, type ScoreOutcome } from "./lib/eval/score.ts";
 export type { GroupSummary, MetricRow, Summary } from "./lib/eval/metrics.ts";

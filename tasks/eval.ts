@@ -12,7 +12,7 @@ import {
   planEvaluation,
   runEvaluation,
 } from "../lib/pipeline/evaluate.ts";
-import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
+import { PAPER_SAMPLING } from "../lib/pipeline/sampling_settings.ts";
 import { parseShard } from "../lib/pipeline/shards.ts";
 import { parseDevice } from "../lib/util/device.ts";
 import type { Device } from "../ffi/mod.ts";

@@ -5,7 +5,7 @@
  */
 import { generate } from "../lib/model/generate.ts";
 import { loadGenerator } from "../lib/pipeline/generator.ts";
-import { PAPER_SAMPLING } from "../lib/pipeline/samples.ts";
+import { PAPER_SAMPLING } from "../lib/pipeline/sampling_settings.ts";
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
 
 const cli = defineFlags({

@@ -1,7 +1,9 @@
 /**
  * Inference does not depend on training: the module graph (`deno info --json`) of everything that
  * only generates, scores or serves — lib/deepguard, lib/pipeline, lib/serve, and the generate /
- * eval / score / serve tasks — holds no module of lib/train.
+ * eval / score / serve tasks — holds no module of lib/train. And the judges (lib/eval) load
+ * neither the model, the libtorch bindings nor an npm package: scoring runs as another user
+ * (rootless mode) with an empty Deno cache, and type-checking an npm import would need the network.
  */
 import assert from "node:assert/strict";
 
@@ -18,7 +20,7 @@ async function entries(): Promise<string[]> {
   return out.sort();
 }
 
-/** Every local module reachable from `entry` (relative to the repository root). */
+/** Every module reachable from `entry`: local ones relative to the repository root, then others. */
 async function graph(entry: string): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", entry],
@@ -32,9 +34,20 @@ async function graph(entry: string): Promise<string[]> {
   };
   return info.modules
     .map((m) => m.specifier)
-    .filter((s) => s.startsWith(root.href))
-    .map((s) => s.slice(root.href.length));
+    .map((s) => s.startsWith(root.href) ? s.slice(root.href.length) : s);
 }
+
+async function tsFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(new URL(dir, root))) {
+    if (e.isDirectory) out.push(...await tsFiles(`${dir}/${e.name}`));
+    else if (e.isFile && e.name.endsWith(".ts")) out.push(`${dir}/${e.name}`);
+  }
+  return out.sort();
+}
+
+/** Modules of `mods` that a judge must not load. */
+const heavy = (mods: string[]) => mods.filter((m) => /^(lib\/(model|ffi)\/|npm:)/.test(m));
 
 Deno.test("layering: nothing that only generates, scores or serves imports lib/train", async () => {
   const files = await entries();
@@ -53,4 +66,16 @@ Deno.test("layering: the check sees an import of lib/train (the test can fail)",
   const mods = await graph("lib/train/mod.ts");
   assert.ok(mods.some((m) => m.startsWith("lib/train/")));
   assert.ok(mods.includes("lib/deepguard/mod.ts"), "training is a client of lib/deepguard");
+});
+
+Deno.test("layering: the judges (lib/eval) load no model, no libtorch binding, no npm package", async () => {
+  const files = await tsFiles("lib/eval");
+  assert.ok(files.includes("lib/eval/score.ts") && files.includes("lib/eval/c/mod.ts"));
+  for (const f of files) assert.deepEqual(heavy(await graph(f)), [], `${f} loads them`);
+});
+
+Deno.test("layering: the judge check sees the model and npm (the test can fail)", async () => {
+  const mods = heavy(await graph("lib/pipeline/samples.ts"));
+  assert.ok(mods.some((m) => m.startsWith("lib/model/")), mods.join());
+  assert.ok(mods.some((m) => m.startsWith("npm:")), mods.join());
 });

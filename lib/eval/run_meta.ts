@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { SampleSettings } from "../pipeline/samples.ts";
+import type { SampleSettings } from "../pipeline/sampling_settings.ts";
 import { PROJECT_ROOT, venvDir, venvPython, venvTool } from "./py/paths.ts";
 
 /** The model of a run: its directory, config.json hash and the shape that identifies it. */

@@ -20,7 +20,8 @@ import { loadCoSec } from "../cosec/expert.ts";
 import { loadPrefixGenerator } from "../prefix/generator.ts";
 import { readPrefixConfig } from "../prefix/params.ts";
 import { loadGenerator } from "./generator.ts";
-import { sampleScenarios, type SampleSettings, scenarioPrompt, textPrompt } from "./samples.ts";
+import { sampleScenarios, scenarioPrompt, textPrompt } from "./samples.ts";
+import type { SampleSettings } from "./sampling_settings.ts";
 import { type Shard, shardName, shardSlice } from "./shards.ts";
 import { sampleOnWorkers } from "./workers.ts";
 

@@ -13,32 +13,7 @@ import type { DecoderLM } from "../model/qwen_llama.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { Scenario } from "../eval/types.ts";
 import { appendJsonl, readResumableJsonl } from "../util/jsonl.ts";
-
-/** Sampling settings of an evaluation run. */
-export interface SampleSettings {
-  /** Samples per scenario (paper: 100). */
-  samples: number;
-  /** Sequences per generate call (paper: 20). */
-  perCall: number;
-  /** Temperature (paper: 0.1). */
-  temperature: number;
-  /** Nucleus top-p (paper: 0.95). */
-  topP: number;
-  /** New-token budget (paper: 300). */
-  maxNewTokens: number;
-  /** Base seed; call i uses seed + i (paper: 1). */
-  seed: number;
-}
-
-/** The paper's sampling settings. */
-export const PAPER_SAMPLING: Readonly<SampleSettings> = Object.freeze({
-  samples: 100,
-  perCall: 20,
-  temperature: 0.1,
-  topP: 0.95,
-  maxNewTokens: 300,
-  seed: 1,
-});
+import type { SampleSettings } from "./sampling_settings.ts";
 
 /** One cached completion line. */
 export interface CompletionRecord {
