@@ -25,6 +25,11 @@
  * `sdpa_backend_decode`: the kernel libtorch picks for a decode step's attention (one query
  * position, no mask); on CUDA, `ts_cuda_peak_mb`: the caching allocator's peak over the counted
  * generate.
+ * `--cuda-graphs`: the TS side is also timed with the decode step replayed as a CUDA graph, in the
+ * same interleaving (`deno_graphs_tok_s`, `graphs_speedup` = graphs / eager), and one greedy
+ * generate of each kind is compared token for token (`graphs_tokens_identical`); each run's
+ * `cuda_graphs` says "on", or "off: <reason>" (no CUDA device, a shim without graphs, a failed
+ * capture: then nothing more is timed).
  * Writes bench/results/generate.json (or `--out`).
  *
  * @module
@@ -43,7 +48,7 @@ import {
   tidy,
 } from "../ffi/mod.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
-import { cudaIndex } from "../lib/util/device.ts";
+import { CUDA_GRAPHS_FLAG, cudaIndex } from "../lib/util/device.ts";
 import { generate } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
@@ -59,6 +64,7 @@ const cli = defineFlags({
   reps: { type: "int", min: 1, default: 2, help: "alternations TS / transformers" },
   seed: { type: "int", min: 0, default: 0, help: "seed of the prompt ids, both sides" },
   ...BENCH_MODEL_FLAGS,
+  ...CUDA_GRAPHS_FLAG,
   out: {
     type: "outFile",
     default: `${ROOT}/bench/results/generate.json`,
@@ -136,21 +142,30 @@ if (import.meta.main) {
     const results = [];
     for (const batch of batches) {
       const rows = Array.from({ length: batch }, () => prompt);
-      const once = (n: number, separateRows = false) => {
+      const timed = (n: number, separateRows = false, cudaGraphs = false) => {
         const t0 = performance.now();
         const r = generate(model, null, separateRows ? rows : [prompt], {
           maxNewTokens: n,
           stopAtEos: false,
           padTokenId: tokenizer.eosTokenId!,
           numReturnSequences: separateRows ? 1 : batch,
+          cudaGraphs,
         });
         const s = (performance.now() - t0) / 1000;
         if (r.tokens.length !== batch || r.tokens.some((t) => t.length !== n)) {
           throw new Error("wrong number of tokens");
         }
-        return s;
+        return { seconds: s, tokens: r.tokens, cudaGraphs: r.cudaGraphs };
       };
+      const once = (n: number, separateRows = false) => timed(n, separateRows).seconds;
       once(Math.min(8, newTokens));
+      // CUDA graphs: warm-up, token check against eager, then timed beside the eager runs
+      let graphs: { status: string; identical: boolean; seconds: number } | null = null;
+      if (values["cuda-graphs"]) {
+        const g = timed(newTokens, false, true);
+        const identical = JSON.stringify(g.tokens) === JSON.stringify(timed(newTokens).tokens);
+        graphs = { status: g.cudaGraphs!, identical, seconds: Infinity };
+      }
       let rowsSeconds = Infinity;
       // Interleave the two sides (TS runs, then an HF process, repeated) so that neither side gets
       // all the quiet or all the busy periods of this shared machine; report each side's minimum.
@@ -159,6 +174,9 @@ if (import.meta.main) {
       for (let rep = 0; rep < reps; rep++) {
         for (let i = 0; i < runs; i++) {
           seconds = Math.min(seconds, once(newTokens));
+          if (graphs?.status === "on") {
+            graphs.seconds = Math.min(graphs.seconds, timed(newTokens, false, true).seconds);
+          }
           if (batch > 1) rowsSeconds = Math.min(rowsSeconds, once(newTokens, true));
         }
         console.error(
@@ -202,6 +220,16 @@ if (import.meta.main) {
           ts: per(counts.hostReads, newTokens),
           transformers_item: per(hf.item_reads, newTokens),
         },
+        ...(graphs === null ? {} : {
+          cuda_graphs: graphs.status,
+          graphs_tokens_identical: graphs.identical,
+          ...(graphs.status === "on"
+            ? {
+              deno_graphs_tok_s: Number((tokens / graphs.seconds).toFixed(3)),
+              graphs_speedup: Number((seconds / graphs.seconds).toFixed(3)),
+            }
+            : {}),
+        }),
         ...(batch > 1
           ? {
             deno_rows_tok_s: Number((batch * newTokens / rowsSeconds).toFixed(3)),
