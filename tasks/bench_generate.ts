@@ -27,7 +27,10 @@
  * generate.
  * `--cuda-graphs`: the TS side is also timed with the decode step replayed as a CUDA graph, in the
  * same interleaving (`deno_graphs_tok_s`, `graphs_speedup` = graphs / eager), and one greedy
- * generate of each kind is compared token for token (`graphs_tokens_identical`); each run's
+ * generate with graphs is compared token for token with the static step run eagerly (the same
+ * kernels: `graphs_tokens_identical`) and with the normal step
+ * (`graphs_tokens_identical_normal_step`: the static step attends with a mask over the whole
+ * cache, which in bf16 may pick another attention kernel, so a near-tie may flip); each run's
  * `cuda_graphs` says "on", or "off: <reason>" (no CUDA device, a shim without graphs, a failed
  * capture: then nothing more is timed).
  * Writes bench/results/generate.json (or `--out`).
@@ -49,7 +52,7 @@ import {
 } from "../ffi/mod.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
 import { CUDA_GRAPHS_FLAG, cudaIndex } from "../lib/util/device.ts";
-import { generate } from "../lib/model/generate.ts";
+import { generate, type GenerateOptions } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
 import { venvPythonJson } from "../lib/util/python.ts";
@@ -142,14 +145,14 @@ if (import.meta.main) {
     const results = [];
     for (const batch of batches) {
       const rows = Array.from({ length: batch }, () => prompt);
-      const timed = (n: number, separateRows = false, cudaGraphs = false) => {
+      const timed = (n: number, separateRows = false, extra: GenerateOptions = {}) => {
         const t0 = performance.now();
         const r = generate(model, null, separateRows ? rows : [prompt], {
           maxNewTokens: n,
           stopAtEos: false,
           padTokenId: tokenizer.eosTokenId!,
           numReturnSequences: separateRows ? 1 : batch,
-          cudaGraphs,
+          ...extra,
         });
         const s = (performance.now() - t0) / 1000;
         if (r.tokens.length !== batch || r.tokens.some((t) => t.length !== n)) {
@@ -159,12 +162,19 @@ if (import.meta.main) {
       };
       const once = (n: number, separateRows = false) => timed(n, separateRows).seconds;
       once(Math.min(8, newTokens));
-      // CUDA graphs: warm-up, token check against eager, then timed beside the eager runs
-      let graphs: { status: string; identical: boolean; seconds: number } | null = null;
+      // CUDA graphs: warm-up and token checks, then timed beside the eager runs
+      let graphs: { status: string; same: boolean; sameNormal: boolean; seconds: number } | null =
+        null;
       if (values["cuda-graphs"]) {
-        const g = timed(newTokens, false, true);
-        const identical = JSON.stringify(g.tokens) === JSON.stringify(timed(newTokens).tokens);
-        graphs = { status: g.cudaGraphs!, identical, seconds: Infinity };
+        const g = timed(newTokens, false, { cudaGraphs: true });
+        const same = (o: GenerateOptions) =>
+          JSON.stringify(g.tokens) === JSON.stringify(timed(newTokens, false, o).tokens);
+        graphs = {
+          status: g.cudaGraphs!,
+          same: same({ staticStep: true }),
+          sameNormal: same({}),
+          seconds: Infinity,
+        };
       }
       let rowsSeconds = Infinity;
       // Interleave the two sides (TS runs, then an HF process, repeated) so that neither side gets
@@ -175,7 +185,8 @@ if (import.meta.main) {
         for (let i = 0; i < runs; i++) {
           seconds = Math.min(seconds, once(newTokens));
           if (graphs?.status === "on") {
-            graphs.seconds = Math.min(graphs.seconds, timed(newTokens, false, true).seconds);
+            const t = timed(newTokens, false, { cudaGraphs: true }).seconds;
+            graphs.seconds = Math.min(graphs.seconds, t);
           }
           if (batch > 1) rowsSeconds = Math.min(rowsSeconds, once(newTokens, true));
         }
@@ -222,7 +233,8 @@ if (import.meta.main) {
         },
         ...(graphs === null ? {} : {
           cuda_graphs: graphs.status,
-          graphs_tokens_identical: graphs.identical,
+          graphs_tokens_identical: graphs.same,
+          graphs_tokens_identical_normal_step: graphs.sameNormal,
           ...(graphs.status === "on"
             ? {
               deno_graphs_tok_s: Number((tokens / graphs.seconds).toFixed(3)),

@@ -75,6 +75,7 @@ Deno.test("gpu_report: step log + benchmark reports → docs section, replaced o
           deno_graphs_tok_s: 240.25,
           graphs_speedup: 3.906,
           graphs_tokens_identical: true,
+          graphs_tokens_identical_normal_step: false,
           cuda_graphs: "on",
         }],
       }),
@@ -95,7 +96,7 @@ Deno.test("gpu_report: step log + benchmark reports → docs section, replaced o
     assert.match(doc, /\| 7b \| no result \|/);
     assert.match(
       doc,
-      /\| qwen2\.5-coder-0\.5b \| 1 \| 61\.5 \| 240\.25 \| 3\.906 \| true \| on \|/,
+      /\| qwen2\.5-coder-0\.5b \| 1 \| 61\.5 \| 240\.25 \| 3\.906 \| true \/ false \| on \|/,
     );
     const json = JSON.parse(await Deno.readTextFile(`${dir}/gpu-check.json`));
     assert.equal(json.steps[3].exit, "124");

@@ -104,6 +104,10 @@ export class StaticDecodeStep implements Disposable {
     this.#model = model;
     this.#cache = cache;
     this.#batch = B;
+    if (opts.graph) {
+      this.#graph = new CudaGraph(device); // first: it may throw, and owns no tensor
+      this.#cudaGraphs = "on";
+    }
     const i64 = { dtype: "i64", device } as const;
     [this.#ids, this.#counters, this.#one, this.#keyPositions, this.#notPadding] = tidy(() => {
       const counters = zeros([B + 1, 1], i64);
@@ -118,7 +122,7 @@ export class StaticDecodeStep implements Disposable {
         .map((t) => t?.keep() ?? null) as [Tensor, Tensor, Tensor, Tensor, Tensor | null];
     });
     this.#positions = this.#counters.narrow(0, 0, B).keep();
-    this.#slot = this.#counters.narrow(0, B, 1).view([1]).keep();
+    this.#slot = tidy(() => this.#counters.narrow(0, B, 1).view([1])).keep();
     this.#writer = {
       update: (layer, k, v) => {
         cache.k[layer].indexCopy_(2, this.#slot, k);
@@ -126,10 +130,6 @@ export class StaticDecodeStep implements Disposable {
         return [cache.k[layer], cache.v[layer]];
       },
     };
-    if (opts.graph) {
-      this.#graph = new CudaGraph(device);
-      this.#cudaGraphs = "on";
-    }
   }
 
   /**
@@ -166,10 +166,10 @@ export class StaticDecodeStep implements Disposable {
 
   /** Free the buffers and the graph (not the cache). */
   dispose(): void {
-    for (const t of [this.#graphOut, this.#positions, this.#slot, this.#ids, this.#counters]) {
+    const owned = [this.#graphOut, this.#ids, this.#counters, this.#positions, this.#slot];
+    for (const t of [...owned, this.#one, this.#keyPositions, this.#notPadding]) {
       if (t && !t.isDisposed) t.dispose();
     }
-    for (const t of [this.#one, this.#keyPositions, this.#notPadding]) t?.dispose();
     this.#graph?.dispose();
     this.#graph = this.#graphOut = null;
   }
