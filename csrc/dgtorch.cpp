@@ -23,8 +23,9 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #if __has_include(<ATen/cuda/CUDAGraph.h>)
 #define DG_CUDA_GRAPHS 1
-#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
 #endif
@@ -68,18 +69,21 @@ static void op_exit(const at::RecordFunction&, at::ObserverContext*) {
 // What a CUDA graph handle points to (see dg_cuda_graph_new).
 struct DgGraph {
   at::cuda::CUDAGraph graph;
-  at::cuda::CUDAStream side;
-  std::optional<at::cuda::CUDAStream> previous;  // the current stream before begin, until end
+  c10::cuda::CUDAStream side;
+  std::optional<c10::cuda::CUDAStream> previous;  // the current stream before begin, until end
+  c10::DeviceIndex previous_device = 0;            // the current device before begin
   bool capturing = false;
   bool captured = false;
-  explicit DgGraph(c10::DeviceIndex device) : side(at::cuda::getStreamFromPool(false, device)) {}
+  explicit DgGraph(c10::DeviceIndex device) : side(c10::cuda::getStreamFromPool(false, device)) {}
 };
 #define G(h) (*reinterpret_cast<DgGraph*>(h))
 // Makes `to` wait for the work queued on `from` so far.
-static void stream_wait(at::cuda::CUDAStream from, at::cuda::CUDAStream to) {
-  at::cuda::CUDAEvent event;
-  event.record(from);
-  event.block(to);
+static void stream_wait(c10::cuda::CUDAStream from, c10::cuda::CUDAStream to) {
+  cudaEvent_t event;
+  C10_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  C10_CUDA_CHECK(cudaEventRecord(event, from.stream()));
+  C10_CUDA_CHECK(cudaStreamWaitEvent(to.stream(), event, 0));
+  C10_CUDA_CHECK(cudaEventDestroy(event));
 }
 #endif
 
@@ -650,15 +654,18 @@ int32_t dg_cuda_graph_begin(dg_t g, int32_t capture) {
     auto& gr = G(g);
     if (gr.previous) throw std::runtime_error("CUDA graph: begin twice without end");
     if (capture != 0 && gr.captured) throw std::runtime_error("CUDA graph: already captured");
-    auto current = at::cuda::getCurrentCUDAStream(gr.side.device_index());
+    auto current = c10::cuda::getCurrentCUDAStream(gr.side.device_index());
     stream_wait(current, gr.side);
+    // capture_begin takes the current device's current stream
+    gr.previous_device = c10::cuda::ExchangeDevice(gr.side.device_index());
     gr.previous = current;
-    at::cuda::setCurrentCUDAStream(gr.side);
+    c10::cuda::setCurrentCUDAStream(gr.side);
     if (capture != 0) {
       try {
         gr.graph.capture_begin();
       } catch (...) {
-        at::cuda::setCurrentCUDAStream(current);
+        c10::cuda::setCurrentCUDAStream(current);
+        c10::cuda::set_device(gr.previous_device);
         gr.previous.reset();
         throw;
       }
@@ -685,7 +692,8 @@ int32_t dg_cuda_graph_end(dg_t g) {
         failed = e.what();
       }
     }
-    at::cuda::setCurrentCUDAStream(previous);
+    c10::cuda::setCurrentCUDAStream(previous);
+    c10::cuda::set_device(gr.previous_device);
     stream_wait(gr.side, previous);
     if (!failed.empty()) throw std::runtime_error("CUDA graph capture failed: " + failed);
   }))
