@@ -29,7 +29,7 @@ import type { DecoderLM } from "../lib/model/qwen_llama.ts";
 import { cudaGraphsOff, StaticDecodeStep } from "../lib/model/static_step.ts";
 import type { Tokenizer } from "../lib/model/tokenizer.ts";
 import { TEST_DEVICE } from "./util_device.ts";
-import { tinyModels } from "./util_tiny.ts";
+import { flags, runDeno, tinyModels } from "./util_tiny.ts";
 
 const dir = await tinyModels("dg_static_", { q: "qwen2", l: "llama" });
 const TOL = 1e-5;
@@ -226,6 +226,22 @@ Deno.test("generate cudaGraphs: graphs where the device and shim allow, else the
   }
   assert.equal(liveTensors(), live, "every tensor (and graph output) freed");
   model.dispose();
+});
+
+Deno.test("generate task --cuda-graphs: the tokens of the plain run, and the reason on stderr", async () => {
+  const args = (extra: string[]) => [
+    "tasks/generate.ts",
+    ...flags({ model: `${dir}/l`, prompt: "def f(x):", "max-new-tokens": 6, greedy: true }),
+    "--json",
+    ...extra,
+  ];
+  const plain = await runDeno(args([]));
+  const graphs = await runDeno(args(["--cuda-graphs"]));
+  assert.ok(plain.success && graphs.success, plain.stderr + graphs.stderr);
+  assert.equal(graphs.stdout, plain.stdout);
+  assert.equal(JSON.parse(plain.stdout).token_ids.length, 6);
+  assert.doesNotMatch(plain.stderr, /CUDA graphs/);
+  assert.match(graphs.stderr, /generate: CUDA graphs off: the model is on the CPU/);
 });
 
 Deno.test("cuda graphs: the shim's query answers for its build; without graphs a graph is a clear error", () => {
