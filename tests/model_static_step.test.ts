@@ -62,7 +62,10 @@ function maxDiff(a: number[][], b: number[][]): number {
   return m;
 }
 
-/** Runs `opts` with the normal step and with `extra`, and checks equal tokens and close logits. */
+/**
+ * Runs `opts` with the normal step and with `extra`, and checks equal tokens and close logits,
+ * and that `extra` took another route (other ATen op counts) exactly when `otherRoute`.
+ */
 function sameAsNormal(
   model: DecoderLM,
   tokenizer: Tokenizer,
@@ -70,9 +73,15 @@ function sameAsNormal(
   opts: GenerateOptions,
   extra: GenerateOptions,
   label: string,
+  otherRoute = true,
 ) {
-  const normal = recorded(model, tokenizer, prompts, opts);
-  const other = recorded(model, tokenizer, prompts, { ...opts, ...extra });
+  const run = (o: GenerateOptions) => {
+    const { result, counts } = countOps(() => recorded(model, tokenizer, prompts, o));
+    return { ...result, ops: counts.ops };
+  };
+  const normal = run(opts);
+  const other = run({ ...opts, ...extra });
+  assert.equal(other.ops !== normal.ops, otherRoute, `${label}: ${other.ops} vs ${normal.ops} ops`);
   assert.deepEqual(other.result.tokens, normal.result.tokens, `${label}: tokens`);
   assert.deepEqual(other.result.finished, normal.result.finished, `${label}: finished`);
   const d = maxDiff(other.logits, normal.logits);
@@ -115,10 +124,6 @@ for (const arch of ["q", "l"]) {
     sameAsNormal(model, tokenizer, PROMPTS.slice(0, 2), { ...greedy, past }, s, "learned past");
     for (const t of [...past.k, ...past.v]) t.dispose();
     assert.equal(liveTensors(), live, "every tensor freed");
-    // the static route is another route: its op count differs from the normal step's
-    const ops = (o: GenerateOptions) =>
-      countOps(() => generate(model, tokenizer, PROMPTS, { ...greedy, ...o })).counts.ops;
-    assert.notEqual(ops(s), ops({}));
     model.dispose();
   });
 
@@ -208,6 +213,7 @@ Deno.test("generate cudaGraphs: graphs where the device and shim allow, else the
       opts,
       { cudaGraphs: true },
       `cudaGraphs ${opts === greedy ? "greedy" : "sampled"}`,
+      off === null, // the fallback is exactly the normal step
     );
     assert.equal(normal.result.cudaGraphs, undefined, "no report without the option");
     assert.equal(other.result.cudaGraphs, off === null ? "on" : `off: ${off}`);
@@ -217,12 +223,6 @@ Deno.test("generate cudaGraphs: graphs where the device and shim allow, else the
       const d = maxDiff(other.logits, eager.logits);
       assert.ok(d <= TOL, `graph vs eager static step: logits differ by ${d}`);
     }
-  }
-  if (off !== null) {
-    // the fallback is exactly the normal step
-    const ops = (o: GenerateOptions) =>
-      countOps(() => generate(model, tokenizer, PROMPTS, { ...greedy, ...o })).counts.ops;
-    assert.equal(ops({ cudaGraphs: true }), ops({}));
   }
   assert.equal(liveTensors(), live, "every tensor (and graph output) freed");
   model.dispose();
