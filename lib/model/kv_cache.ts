@@ -30,7 +30,7 @@ export class KVCache implements KVWriter, Disposable {
   readonly maxLen: number;
   /** Batch size. */
   readonly batch: number;
-  /** Number of positions filled so far (advanced by the model after each forward). */
+  /** Positions filled so far (advanced after each forward: by the model, or the static step). */
   length = 0;
   /** The write index [length, length + S) of the current forward, built once for all layers. */
   #slot: { start: number; size: number; index: Tensor } | null = null;
