@@ -39,7 +39,8 @@
  *
  * Tensor internals (raw ops, autograd, the optimizer step, the shim loader) are the `./ffi`
  * sub-path export; the layers and AdamW are `./nn`. Only the building blocks the types below
- * expose (`Module`, `Linear`, `RMSNorm`, the decoder's modules, `KVCache`) are re-exported here.
+ * expose (`Module`, `Linear`, `RMSNorm`, the decoder's modules, `KVCache`, `KVWriter`) are
+ * re-exported here.
  * @module
  */
 // Tensors: the handle type, memory scopes and the errors every caller may see.
@@ -88,6 +89,7 @@ export {
   type GenerateResult,
   type GenerationConfig,
   KVCache,
+  type KVWriter,
   type LayerContext,
   type LoadOptions,
   loadPretrained,

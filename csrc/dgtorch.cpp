@@ -17,15 +17,24 @@
 #include <torch/torch.h>
 
 #ifdef DG_CUDA
-// CUDA-only extras (memory statistics). ffi/native.ts defines DG_CUDA when libtorch has its CUDA
-// libraries and the CUDA runtime headers are found; without it these functions report an error.
+// CUDA-only extras (memory statistics, CUDA graphs). ffi/native.ts defines DG_CUDA when libtorch
+// has its CUDA libraries and the CUDA runtime headers are found; without it these functions
+// report an error.
 #include <c10/cuda/CUDACachingAllocator.h>
+#if __has_include(<ATen/cuda/CUDAGraph.h>)
+#define DG_CUDA_GRAPHS 1
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
 #endif
 
 #include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +64,28 @@ static std::unique_ptr<at::ObserverContext> op_enter(const at::RecordFunction&) 
 static void op_exit(const at::RecordFunction&, at::ObserverContext*) {
   if (g_op_depth > 0) g_op_depth--;
 }
+
+#ifdef DG_CUDA_GRAPHS
+// What a CUDA graph handle points to (see dg_cuda_graph_new).
+struct DgGraph {
+  at::cuda::CUDAGraph graph;
+  c10::cuda::CUDAStream side;
+  std::optional<c10::cuda::CUDAStream> previous;  // the current stream before begin, until end
+  c10::DeviceIndex previous_device = 0;            // the current device before begin
+  bool capturing = false;
+  bool captured = false;
+  explicit DgGraph(c10::DeviceIndex device) : side(c10::cuda::getStreamFromPool(false, device)) {}
+};
+#define G(h) (*reinterpret_cast<DgGraph*>(h))
+// Makes `to` wait for the work queued on `from` so far.
+static void stream_wait(c10::cuda::CUDAStream from, c10::cuda::CUDAStream to) {
+  cudaEvent_t event;
+  C10_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  C10_CUDA_CHECK(cudaEventRecord(event, from.stream()));
+  C10_CUDA_CHECK(cudaStreamWaitEvent(to.stream(), event, 0));
+  C10_CUDA_CHECK(cudaEventDestroy(event));
+}
+#endif
 
 static void set_error(const char* msg) { g_last_error = msg ? msg : "unknown error"; }
 
@@ -221,7 +252,7 @@ extern "C" {
 
 // ---------------------------------------------------------------- runtime, errors, memory
 // cannot fail: dg_last_error, dg_live_count, dg_free, dg_torch_version, dg_cxx11_abi,
-// dg_is_grad_enabled, dg_op_name, dg_op_count, dg_host_read_count.
+// dg_is_grad_enabled, dg_op_name, dg_op_count, dg_host_read_count, dg_cuda_graphs_available.
 const char* dg_last_error() { return g_last_error.c_str(); }
 double dg_live_count() { return (double)g_live; }
 void dg_free(dg_t h) {
@@ -593,6 +624,90 @@ int32_t dg_cuda_memory(int32_t index, int32_t reset, double* out) {
   })
   return -1;
 }
+
+// ---------------------------------------------------------------- CUDA graphs
+// A graph handle is an opaque pointer to a DgGraph: one at::cuda::CUDAGraph (with its private
+// memory pool) and the side stream it is warmed up and captured on (capture needs a stream other
+// than the default one). dg_cuda_graph_begin makes the side stream current (after the work queued
+// so far), capturing into the graph when `capture` != 0; dg_cuda_graph_end ends the capture and
+// makes the previous stream current again, after the side stream's work. Replays run on the
+// current stream. In a build without DG_CUDA_GRAPHS every function but the query is an error.
+int32_t dg_cuda_graphs_available() {
+#ifdef DG_CUDA_GRAPHS
+  return 1;
+#else
+  return 0;
+#endif
+}
+#ifdef DG_CUDA_GRAPHS
+#define DG_GRAPHS_ONLY(...) __VA_ARGS__
+#else
+#define DG_GRAPHS_ONLY(...) \
+  throw std::runtime_error(                                                                \
+      "the shim was built without CUDA graphs (no DG_CUDA or no ATen/cuda/CUDAGraph.h)");
+#endif
+dg_t dg_cuda_graph_new(int32_t index) {
+  DG_TRY(DG_GRAPHS_ONLY(return new DgGraph(to_device(1, index).index());)) return nullptr;
+}
+int32_t dg_cuda_graph_begin(dg_t g, int32_t capture) {
+  RET_OK(DG_GRAPHS_ONLY({
+    auto& gr = G(g);
+    if (gr.previous) throw std::runtime_error("CUDA graph: begin twice without end");
+    if (capture != 0 && gr.captured) throw std::runtime_error("CUDA graph: already captured");
+    auto current = c10::cuda::getCurrentCUDAStream(gr.side.device_index());
+    stream_wait(current, gr.side);
+    // capture_begin takes the current device's current stream
+    gr.previous_device = c10::cuda::ExchangeDevice(gr.side.device_index());
+    gr.previous = current;
+    c10::cuda::setCurrentCUDAStream(gr.side);
+    if (capture != 0) {
+      try {
+        gr.graph.capture_begin();
+      } catch (...) {
+        c10::cuda::setCurrentCUDAStream(current);
+        c10::cuda::set_device(gr.previous_device);
+        gr.previous.reset();
+        throw;
+      }
+      gr.capturing = true;
+    }
+  }))
+}
+int32_t dg_cuda_graph_end(dg_t g) {
+  RET_OK(DG_GRAPHS_ONLY({
+    auto& gr = G(g);
+    if (!gr.previous) throw std::runtime_error("CUDA graph: end without begin");
+    auto previous = *gr.previous;
+    gr.previous.reset();
+    bool capturing = gr.capturing;
+    gr.capturing = false;
+    std::string failed;
+    if (capturing) {
+      try {
+        gr.graph.capture_end();
+        gr.captured = true;
+      } catch (const c10::Error& e) {
+        failed = e.what_without_backtrace();
+      } catch (const std::exception& e) {
+        failed = e.what();
+      }
+    }
+    c10::cuda::setCurrentCUDAStream(previous);
+    c10::cuda::set_device(gr.previous_device);
+    stream_wait(gr.side, previous);
+    if (!failed.empty()) throw std::runtime_error("CUDA graph capture failed: " + failed);
+  }))
+}
+int32_t dg_cuda_graph_replay(dg_t g) {
+  RET_OK(DG_GRAPHS_ONLY({
+    if (!G(g).captured) throw std::runtime_error("CUDA graph: replay before a capture");
+    G(g).graph.replay();
+  }))
+}
+int32_t dg_cuda_graph_free(dg_t g) {
+  RET_OK(DG_GRAPHS_ONLY(if (g != nullptr) delete reinterpret_cast<DgGraph*>(g);))
+}
+#undef DG_GRAPHS_ONLY
 
 // ---------------------------------------------------------------- autograd
 int32_t dg_set_requires_grad(dg_t t, int32_t on) { RET_OK(T(t).requires_grad_(on != 0)) }

@@ -37,6 +37,7 @@ export {
   stack,
   where,
 } from "./functional.ts";
+export { CudaGraph, cudaGraphsAvailable } from "./cuda_graph.ts";
 export { adamwStep, backwardMany, clipGradNorm, isGradEnabled, noGrad } from "./autograd.ts";
 export {
   checkDevice,

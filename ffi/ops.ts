@@ -28,6 +28,7 @@ export const RUNTIME = {
   dg_op_name: { parameters: [I, I], result: P },
   dg_op_count: { parameters: [], result: F },
   dg_host_read_count: { parameters: [], result: F },
+  dg_cuda_graphs_available: { parameters: [], result: I },
 } as const;
 
 /** Fallible shim functions: a handle (null = failed) or an int32 status (negative = failed). */
@@ -43,6 +44,11 @@ export const OPS = {
   dg_count_ops: { parameters: [I], result: I },
   dg_set_tf32: { parameters: [I], result: I },
   dg_cuda_memory: { parameters: [I, I, B], result: I },
+  dg_cuda_graph_new: { parameters: [I], result: P },
+  dg_cuda_graph_begin: { parameters: [P, I], result: I },
+  dg_cuda_graph_end: { parameters: [P], result: I },
+  dg_cuda_graph_replay: { parameters: [P], result: I },
+  dg_cuda_graph_free: { parameters: [P], result: I },
   // queries
   dg_shape: { parameters: [P, B, I], result: I },
   dg_dtype: { parameters: [P], result: I },

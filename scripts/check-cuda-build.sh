@@ -51,6 +51,16 @@ log "the shim's CUDA libraries (ldd):"
 ldd "$shim" | grep -E 'libtorch_cuda|libc10_cuda|libcudart' | awk '{print "  " $1 " => " $3}' >&2
 missing=$(ldd "$shim" | grep -c 'not found' || true)
 log "unresolved libraries: $missing"
+# CUDA graphs: compiled in (DG_CUDA and ATen/cuda/CUDAGraph.h) only when the shim references
+# at::cuda::CUDAGraph; the dg_cuda_graph_* functions are exported by every build.
+graph_fns=$(nm -D --defined-only "$shim" | awk '$3 ~ /^dg_cuda_graph/ {print $3}' | sort | tr '\n' ' ')
+graph_refs=$(nm -D --undefined-only "$shim" | c++filt | grep -c 'at::cuda::CUDAGraph::' || true)
+log "graph functions (nm -D): $graph_fns"
+log "at::cuda::CUDAGraph members referenced: $graph_refs"
+if ! echo "$report" | grep -q '^CUDA graphs *yes'; then
+  log "FAIL: the shim was built without CUDA graphs (no DG_CUDA: CUDA runtime headers not found?)"
+  status=1
+fi
 
 if [ "$clean" = 1 ]; then
   log "removing $cache/cuda-check"

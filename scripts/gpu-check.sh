@@ -2,7 +2,8 @@
 # One script for a lent GPU machine (GPU time is scarce): set up against that machine's torch,
 # report the build (doctor), run the device-aware tests on CUDA (DG_TEST_DEVICE=cuda), then
 # bench:generate and bench:train in bf16 on CUDA at the 0.5B, 1.5B and 7B shapes, each next to
-# transformers in the same process pair. Every step is time-boxed (`timeout`), the limits capped
+# transformers in the same process pair, and greedy generation at 0.5B with and without the decode
+# step replayed as a CUDA graph (tok/s of both, same tokens or not). Every step is time-boxed (`timeout`), the limits capped
 # by what is left of the whole budget (default 540 s = 9 minutes), so the script always ends in
 # time; a step that fails or times out is recorded and the rest still run.
 # Writes bench/results/gpu-*.json (one per benchmark, plus gpu-check.json: the steps) and the
@@ -94,22 +95,29 @@ if [ "$dry" = 0 ]; then
     echo "no nvidia-smi" >"$results/gpu-machine.txt"
 fi
 # The tests that honour DG_TEST_DEVICE (docs/gpu.md).
-device_tests="tests/model_generate.test.ts tests/guided_decoding.test.ts tests/lora_adapter.test.ts
-  tests/pipeline_samples.test.ts tests/pipeline_workers.test.ts tests/train_loss_parity.test.ts"
+device_tests="tests/model_generate.test.ts tests/model_static_step.test.ts tests/guided_decoding.test.ts
+  tests/lora_adapter.test.ts tests/pipeline_samples.test.ts tests/pipeline_workers.test.ts
+  tests/train_loss_parity.test.ts"
 
 step machine-venv 30 bash scripts/gpu-check.sh --machine-venv
-step setup 130 env DG_SETUP_EVAL=0 bash scripts/setup.sh
+step setup 110 env DG_SETUP_EVAL=0 bash scripts/setup.sh
 step doctor 20 "$deno" run -A tasks/doctor.ts
 if [ "$dry" = 0 ] && ! grep -q '^CUDA *available' "$log"; then
   echo "gpu-check: CUDA is not available (doctor's report is in $log); no CUDA step can run"
   budget=0 # the remaining steps are recorded as skipped
 fi
-step tests-cuda 80 env DG_TEST_DEVICE=cuda "$deno" test -A $device_tests
+step tests-cuda 85 env DG_TEST_DEVICE=cuda "$deno" test -A $device_tests
 for shape in 0.5b 1.5b 7b; do
-  case "$shape" in 7b) gen=80 train=60 ;; 1.5b) gen=40 train=40 ;; *) gen=30 train=30 ;; esac
+  case "$shape" in 7b) gen=80 train=60 ;; 1.5b) gen=35 train=40 ;; *) gen=30 train=25 ;; esac
   step "generate-$shape" "$gen" "$deno" run -A tasks/bench_generate.ts --device cuda --dtype bf16 \
     --shape "qwen2.5-coder-$shape" --batches 1,16 --new-tokens 64 --runs 1 --reps 2 \
     --out "$results/gpu-generate-$shape.json"
+  if [ "$shape" = 0.5b ]; then
+    # the decode step as a CUDA graph vs eager, batch 1 (the bench model is cached by now)
+    step graphs-0.5b 25 "$deno" run -A tasks/bench_generate.ts --device cuda --dtype bf16 \
+      --shape qwen2.5-coder-0.5b --batches 1 --new-tokens 64 --runs 2 --reps 1 --cuda-graphs \
+      --out "$results/gpu-graphs-0.5b.json"
+  fi
   step "train-$shape" "$train" "$deno" run -A tasks/bench_train.ts --device cuda --dtype bf16 \
     --shape "qwen2.5-coder-$shape" --seq-len 512 --pairs 2 --steps 2 --checkpointing \
     --out "$results/gpu-train-$shape.json"

@@ -25,6 +25,14 @@
  * `sdpa_backend_decode`: the kernel libtorch picks for a decode step's attention (one query
  * position, no mask); on CUDA, `ts_cuda_peak_mb`: the caching allocator's peak over the counted
  * generate.
+ * `--cuda-graphs`: the TS side is also timed with the decode step replayed as a CUDA graph, in the
+ * same interleaving (`deno_graphs_tok_s`, `graphs_speedup` = graphs / eager), and one greedy
+ * generate with graphs is compared token for token with the static step run eagerly (the same
+ * kernels: `graphs_tokens_identical`) and with the normal step
+ * (`graphs_tokens_identical_normal_step`: the static step attends with a mask over the whole
+ * cache, which in bf16 may pick another attention kernel, so a near-tie may flip); each run's
+ * `cuda_graphs` says "on", or "off: <reason>" (no CUDA device, a shim without graphs, a failed
+ * capture: then nothing more is timed).
  * Writes bench/results/generate.json (or `--out`).
  *
  * @module
@@ -43,8 +51,8 @@ import {
   tidy,
 } from "../ffi/mod.ts";
 import type { ModelConfig } from "../lib/model/config.ts";
-import { cudaIndex } from "../lib/util/device.ts";
-import { generate } from "../lib/model/generate.ts";
+import { CUDA_GRAPHS_FLAG, cudaIndex } from "../lib/util/device.ts";
+import { generate, type GenerateOptions } from "../lib/model/generate.ts";
 import { loadPretrained } from "../lib/model/load.ts";
 import { PROJECT_ROOT as ROOT } from "../lib/util/paths.ts";
 import { venvPythonJson } from "../lib/util/python.ts";
@@ -59,6 +67,7 @@ const cli = defineFlags({
   reps: { type: "int", min: 1, default: 2, help: "alternations TS / transformers" },
   seed: { type: "int", min: 0, default: 0, help: "seed of the prompt ids, both sides" },
   ...BENCH_MODEL_FLAGS,
+  ...CUDA_GRAPHS_FLAG,
   out: {
     type: "outFile",
     default: `${ROOT}/bench/results/generate.json`,
@@ -136,21 +145,37 @@ if (import.meta.main) {
     const results = [];
     for (const batch of batches) {
       const rows = Array.from({ length: batch }, () => prompt);
-      const once = (n: number, separateRows = false) => {
+      const timed = (n: number, separateRows = false, extra: GenerateOptions = {}) => {
         const t0 = performance.now();
         const r = generate(model, null, separateRows ? rows : [prompt], {
           maxNewTokens: n,
           stopAtEos: false,
           padTokenId: tokenizer.eosTokenId!,
           numReturnSequences: separateRows ? 1 : batch,
+          ...extra,
         });
         const s = (performance.now() - t0) / 1000;
         if (r.tokens.length !== batch || r.tokens.some((t) => t.length !== n)) {
           throw new Error("wrong number of tokens");
         }
-        return s;
+        return { seconds: s, tokens: r.tokens, cudaGraphs: r.cudaGraphs };
       };
+      const once = (n: number, separateRows = false) => timed(n, separateRows).seconds;
       once(Math.min(8, newTokens));
+      // CUDA graphs: warm-up and token checks, then timed beside the eager runs
+      let graphs: { status: string; same: boolean; sameNormal: boolean; seconds: number } | null =
+        null;
+      if (values["cuda-graphs"]) {
+        const g = timed(newTokens, false, { cudaGraphs: true });
+        const same = (o: GenerateOptions) =>
+          JSON.stringify(g.tokens) === JSON.stringify(timed(newTokens, false, o).tokens);
+        graphs = {
+          status: g.cudaGraphs!,
+          same: same({ staticStep: true }),
+          sameNormal: same({}),
+          seconds: Infinity,
+        };
+      }
       let rowsSeconds = Infinity;
       // Interleave the two sides (TS runs, then an HF process, repeated) so that neither side gets
       // all the quiet or all the busy periods of this shared machine; report each side's minimum.
@@ -159,6 +184,10 @@ if (import.meta.main) {
       for (let rep = 0; rep < reps; rep++) {
         for (let i = 0; i < runs; i++) {
           seconds = Math.min(seconds, once(newTokens));
+          if (graphs?.status === "on") {
+            const t = timed(newTokens, false, { cudaGraphs: true }).seconds;
+            graphs.seconds = Math.min(graphs.seconds, t);
+          }
           if (batch > 1) rowsSeconds = Math.min(rowsSeconds, once(newTokens, true));
         }
         console.error(
@@ -202,6 +231,17 @@ if (import.meta.main) {
           ts: per(counts.hostReads, newTokens),
           transformers_item: per(hf.item_reads, newTokens),
         },
+        ...(graphs === null ? {} : {
+          cuda_graphs: graphs.status,
+          graphs_tokens_identical: graphs.same,
+          graphs_tokens_identical_normal_step: graphs.sameNormal,
+          ...(graphs.status === "on"
+            ? {
+              deno_graphs_tok_s: Number((tokens / graphs.seconds).toFixed(3)),
+              graphs_speedup: Number((seconds / graphs.seconds).toFixed(3)),
+            }
+            : {}),
+        }),
         ...(batch > 1
           ? {
             deno_rows_tok_s: Number((batch * newTokens / rowsSeconds).toFixed(3)),

@@ -1,10 +1,17 @@
 /**
  * `deno task doctor`: reports which libtorch the toolkit uses (source, version, C++ ABI flag),
- * whether CUDA is available, and which evaluation tools are installed. Builds the shim if needed.
+ * whether CUDA is available, whether the shim has CUDA graphs, and which evaluation tools are installed. Builds the shim if needed.
  * `--quiet` prints nothing unless something is wrong (used by the setup script).
  * @module
  */
-import { cuda, ensureShim, getNumThreads, locateLibtorch, torchBuildInfo } from "../ffi/mod.ts";
+import {
+  cuda,
+  cudaGraphsAvailable,
+  ensureShim,
+  getNumThreads,
+  locateLibtorch,
+  torchBuildInfo,
+} from "../ffi/mod.ts";
 import { defineFlags, runMain } from "../lib/util/cli.ts";
 import { venvTool } from "../lib/eval/py/paths.ts";
 
@@ -33,6 +40,9 @@ await runMain(cli.usage, () => {
         `CUDA          ${
           cuda.isAvailable() ? `available, ${cuda.deviceCount()} device(s)` : "not available"
         }`,
+      );
+      console.log(
+        `CUDA graphs   ${cudaGraphsAvailable() ? "yes" : "no (shim built without them)"}`,
       );
       console.log(`threads       ${getNumThreads()}`);
       console.log(`shim          ${shimPath}`);

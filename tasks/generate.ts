@@ -7,6 +7,7 @@ import { generate } from "../lib/model/generate.ts";
 import { loadGenerator } from "../lib/pipeline/generator.ts";
 import { PAPER_SAMPLING } from "../lib/pipeline/sampling_settings.ts";
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";
+import { CUDA_GRAPHS_FLAG } from "../lib/util/device.ts";
 
 const cli = defineFlags({
   model: { type: "path", kind: "dir", required: true, help: "base model (HF layout)" },
@@ -32,6 +33,7 @@ const cli = defineFlags({
   },
   device: { type: "device", help: "where the model runs" },
   dtype: { type: "choice", choices: ["f32", "bf16"], default: "f32", help: "weights dtype" },
+  ...CUDA_GRAPHS_FLAG,
 }, {
   name: "generate",
   check: (v) => {
@@ -66,7 +68,9 @@ await runMain(cli.usage, async () => {
         topK: v["top-k"],
         seed: v.seed,
         logitsProcessor: processor,
+        cudaGraphs: v["cuda-graphs"],
       });
+      if (out.cudaGraphs) console.error(`generate: CUDA graphs ${out.cudaGraphs}`);
       out.texts.forEach((text, i) => {
         if (v.json) {
           console.log(JSON.stringify({ prompt: 0, sample: i, text, token_ids: out.tokens[i] }));

@@ -1,7 +1,7 @@
 /**
  * The last step of scripts/gpu-check.sh: turns its step log (TSV: name, exit code, seconds,
- * limit, command) and the benchmark reports it wrote (`gpu-generate-*.json`, `gpu-train-*.json`)
- * into gpu-check.json beside them and the results section of docs/gpu.md (between the
+ * limit, command) and the benchmark reports it wrote (`gpu-generate-*.json`, `gpu-graphs-*.json`,
+ * `gpu-train-*.json`) into gpu-check.json beside them and the results section of docs/gpu.md (between the
  * `gpu-check:begin` / `gpu-check:end` markers, appended when absent), so the document always
  * shows the last run's own numbers.
  * @module
@@ -69,6 +69,31 @@ function section(steps: Step[], dir: string, machine: string): string {
     if (!runs.length) lines.push(row([s.name.slice(9), "no result", "", "", ""]));
     for (const run of runs) {
       lines.push(row([r!.shape, run.batch, run.deno_tok_s, run.hf_tok_s, run.ratio]));
+    }
+  }
+  lines.push(
+    "",
+    "The decode step replayed as a CUDA graph (`--cuda-graphs`) vs eager, bf16, greedy, 64 new " +
+      "tokens (TS tok/s; same tokens: one greedy generate with graphs against the static step " +
+      "run eagerly, the same kernels / against the normal step):",
+    "",
+    row(["shape", "batch", "eager tok/s", "graphs tok/s", "speedup", "same tokens", "graphs"]),
+    row(["---", "---:", "---:", "---:", "---:", "---", "---"]),
+  );
+  for (const s of steps.filter((s) => s.name.startsWith("graphs-"))) {
+    const r = report(dir, s.name);
+    const runs = (r?.runs ?? []) as Record<string, unknown>[];
+    if (!runs.length) lines.push(row([s.name.slice(7), "no result", "", "", "", "", ""]));
+    for (const run of runs) {
+      lines.push(row([
+        r!.shape,
+        run.batch,
+        run.deno_tok_s,
+        run.deno_graphs_tok_s,
+        run.graphs_speedup,
+        `${run.graphs_tokens_identical} / ${run.graphs_tokens_identical_normal_step}`,
+        run.cuda_graphs,
+      ]));
     }
   }
   lines.push(

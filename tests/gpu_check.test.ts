@@ -22,16 +22,24 @@ Deno.test("gpu-check.sh --dry-run: every step time-boxed, the limits fit the 9-m
     "setup",
     "doctor",
     "tests-cuda",
-    ...["0.5b", "1.5b", "7b"].flatMap((s) => [`generate-${s}`, `train-${s}`]),
+    "generate-0.5b",
+    "graphs-0.5b",
+    "train-0.5b",
+    ...["1.5b", "7b"].flatMap((s) => [`generate-${s}`, `train-${s}`]),
   ]);
   const total = steps.reduce((n, m) => n + Number(m[2]), 0);
   assert.ok(total <= 540, `limits add up to ${total} s`);
   assert.match(r.stdout, new RegExp(`total of the limits: ${total} s \\(budget 540 s\\)`));
-  for (const m of steps.filter((m) => /^(generate|train)-/.test(m[1]))) {
+  for (const m of steps.filter((m) => /^(generate|graphs|train)-/.test(m[1]))) {
     assert.match(m[3], /--device cuda --dtype bf16 --shape qwen2\.5-coder-/);
     assert.match(m[3], /--out bench\/results\/gpu-/);
   }
   assert.match(steps[3][3], /DG_TEST_DEVICE=cuda .* test -A tests\//);
+  assert.match(steps[3][3], / tests\/model_static_step\.test\.ts /);
+  assert.match(
+    steps[5][3],
+    /--batches 1 .*--cuda-graphs --out bench\/results\/gpu-graphs-0\.5b\.json/,
+  );
   for (const bad of [["--bogus"], ["--budget", "soon"]]) {
     const b = await run("bash", ["scripts/gpu-check.sh", ...bad]);
     assert.equal(b.code, 2);
@@ -45,6 +53,7 @@ Deno.test("gpu_report: step log + benchmark reports → docs section, replaced o
     const steps = [
       ["doctor", "0", "4", "20", "deno run -A tasks/doctor.ts"],
       ["generate-7b", "0", "70", "80", "deno run -A tasks/bench_generate.ts"],
+      ["graphs-0.5b", "0", "21", "25", "deno run -A tasks/bench_generate.ts --cuda-graphs"],
       ["train-7b", "124", "60", "60", "deno run -A tasks/bench_train.ts"],
     ];
     await Deno.writeTextFile(`${dir}/steps.tsv`, steps.map((s) => s.join("\t") + "\n").join(""));
@@ -54,6 +63,21 @@ Deno.test("gpu_report: step log + benchmark reports → docs section, replaced o
       JSON.stringify({
         shape: "qwen2.5-coder-7b",
         runs: [{ batch: 16, deno_tok_s: 812.5, hf_tok_s: 640.25, ratio: 1.269 }],
+      }),
+    );
+    await Deno.writeTextFile(
+      `${dir}/gpu-graphs-0.5b.json`,
+      JSON.stringify({
+        shape: "qwen2.5-coder-0.5b",
+        runs: [{
+          batch: 1,
+          deno_tok_s: 61.5,
+          deno_graphs_tok_s: 240.25,
+          graphs_speedup: 3.906,
+          graphs_tokens_identical: true,
+          graphs_tokens_identical_normal_step: false,
+          cuda_graphs: "on",
+        }],
       }),
     );
     await Deno.writeTextFile(`${dir}/doc.md`, "# GPU runs\n\nintro\n");
@@ -70,8 +94,12 @@ Deno.test("gpu_report: step log + benchmark reports → docs section, replaced o
     assert.match(doc, /\| train-7b \| 124 \| 60 \| 60 \|/);
     assert.match(doc, /\| qwen2\.5-coder-7b \| 16 \| 812\.5 \| 640\.25 \| 1\.269 \|/);
     assert.match(doc, /\| 7b \| no result \|/);
+    assert.match(
+      doc,
+      /\| qwen2\.5-coder-0\.5b \| 1 \| 61\.5 \| 240\.25 \| 3\.906 \| true \/ false \| on \|/,
+    );
     const json = JSON.parse(await Deno.readTextFile(`${dir}/gpu-check.json`));
-    assert.equal(json.steps[2].exit, "124");
+    assert.equal(json.steps[3].exit, "124");
     await Deno.writeTextFile(`${dir}/steps.tsv`, "doctor\t0\n");
     const bad = await run(Deno.execPath(), report);
     assert.equal(bad.code, 2);

@@ -17,6 +17,10 @@
  * knowledge of the padding (`padded`) spares reading the attention mask back. Without padding no
  * mask is built at all: decode attention runs SDPA without a mask.
  *
+ * `cudaGraphs` runs the decode step in its static form (`static_step.ts`) captured once in a CUDA
+ * graph and replayed per token, where the device and the shim allow it; otherwise the step above
+ * runs and `GenerateResult.cudaGraphs` says why. `staticStep` runs the static form eagerly.
+ *
  * @module
  */
 
@@ -34,6 +38,7 @@ import { resolveSampling } from "./generation_config.ts";
 import { KVCache } from "./kv_cache.ts";
 import type { DecoderLM } from "./qwen_llama.ts";
 import { type SamplingOptions, selectTokens, warp } from "./sampling.ts";
+import { cudaGraphsOff, StaticDecodeStep } from "./static_step.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 /**
@@ -76,6 +81,17 @@ export interface GenerateOptions extends SamplingOptions {
    * forward places input after a `past_key_values` of length P.
    */
   past?: { k: readonly Tensor[]; v: readonly Tensor[] };
+  /**
+   * Replay the decode step as a CUDA graph (captured after one eager warm-up step; the sampling
+   * stays outside it). Needs a CUDA device and a shim built with CUDA graphs; elsewhere the
+   * normal step runs, and {@link GenerateResult.cudaGraphs} says why. Same tokens either way.
+   */
+  cudaGraphs?: boolean;
+  /**
+   * Run the decode step in the static form a CUDA graph captures, eagerly, on any device: the same
+   * tokens by another route (for checking the static step against the normal one).
+   */
+  staticStep?: boolean;
 }
 
 /** Output of {@link generate}. */
@@ -88,6 +104,8 @@ export interface GenerateResult {
   texts: string[];
   /** Per row: whether it stopped at EOS. */
   finished: boolean[];
+  /** With the `cudaGraphs` option only: "on", or "off: <reason>" when the normal step ran. */
+  cudaGraphs?: string;
 }
 
 /** 1/0 mask [rows, width]: per row `past` ones, `pads[r]` zeros (left padding), then ones. */
@@ -195,19 +213,31 @@ export function generate(
   // an i64 one: adding a number would promote the positions to float (libtorch's double Scalar)
   const one = full([], 1, { dtype: "i64", device: dev }).keep();
   const swap = (old: Tensor | null, t: Tensor) => (old?.dispose(), t.keep());
+  // The static step (made at the first decode step, from the positions then) advances its own
+  // positions; a graph only where the device and shim have them.
+  const graphsOff = opts.cudaGraphs ? cudaGraphsOff(dev) : null;
+  const graph = opts.cudaGraphs === true && graphsOff === null;
+  let fixed = null as StaticDecodeStep | null; // `as`: assigned in `decode`, not narrowed to null
+  const decode = (ids: Tensor, positions: Tensor): Tensor => {
+    if (graph || opts.staticStep) {
+      fixed ??= new StaticDecodeStep(model, cache, { positions, attentionMask: amFull, graph });
+      return fixed.step(ids);
+    }
+    return lastLogits(
+      model.forward(ids.unsqueeze(1), {
+        cache,
+        positionIds: positions,
+        attentionMask: amFull?.narrow(1, 0, cache.length + 1),
+        padded,
+        logitsToKeep: 1,
+      }),
+    );
+  };
   try {
     noGrad(() => {
       for (let step = 0; step < maxNew; step++) {
         const next = tidy(() => {
-          let scores = ids === null ? prefill() : lastLogits(
-            model.forward(ids.unsqueeze(1), {
-              cache,
-              positionIds: positions!,
-              attentionMask: amFull?.narrow(1, 0, cache.length + 1),
-              padded,
-              logitsToKeep: 1,
-            }),
-          );
+          let scores = ids === null ? prefill() : decode(ids, positions!);
           if (scores.dtype !== "f32") scores = scores.to("f32");
           if (opts.logitsProcessor) scores = opts.logitsProcessor(generated, scores, step);
           if (doSample) scores = warp(scores, sampling);
@@ -226,16 +256,15 @@ export function generate(
         if (newlyDone) {
           done = swap(done, tensor(finished.map(Number), [B], { dtype: "bool", device: dev }));
         }
-        positions = swap(
-          positions,
-          positions === null
-            ? tensor(lens.map((l) => BigInt(P0 + l)), [B, 1], { dtype: "i64", device: dev })
-            : positions.add(one),
-        );
+        if (positions === null) {
+          positions = tensor(lens.map((l) => BigInt(P0 + l)), [B, 1], { dtype: "i64", device: dev })
+            .keep();
+        } else if (!fixed) positions = swap(positions, positions.add(one));
       }
     });
   } finally {
     for (const t of [ids, positions, done, amFull, one]) t?.dispose();
+    fixed?.dispose();
     cache.dispose();
   }
   const tokens = generated.map((g) => {
@@ -250,5 +279,12 @@ export function generate(
     tokens,
     texts,
     finished: stop ? finished : new Array<boolean>(B).fill(false),
+    ...(opts.cudaGraphs
+      ? {
+        cudaGraphs: graphsOff !== null
+          ? `off: ${graphsOff}`
+          : fixed?.cudaGraphs ?? "off: no decode step ran",
+      }
+      : {}),
   };
 }

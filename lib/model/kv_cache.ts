@@ -11,8 +11,17 @@
 import { arange, type Device, type DType, empty, type Tensor } from "../../ffi/mod.ts";
 import type { ModelConfig } from "./config.ts";
 
+/** Where a forward's attention layers put their new keys/values (a KV cache). */
+export interface KVWriter {
+  /**
+   * Store `k`, `v` ([B, K, S, d]) of `layer` and return the keys and values to attend over
+   * ([B, K, L, d], the new ones included).
+   */
+  update(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor];
+}
+
 /** A preallocated KV cache for one batch. Dispose it when done. */
-export class KVCache implements Disposable {
+export class KVCache implements KVWriter, Disposable {
   /** Per-layer key buffers [B, K, maxLen, d]. */
   readonly k: Tensor[];
   /** Per-layer value buffers [B, K, maxLen, d]. */
@@ -21,7 +30,7 @@ export class KVCache implements Disposable {
   readonly maxLen: number;
   /** Batch size. */
   readonly batch: number;
-  /** Number of positions filled so far (advanced by the model after each forward). */
+  /** Positions filled so far (advanced after each forward: by the model, or the static step). */
   length = 0;
   /** The write index [length, length + S) of the current forward, built once for all layers. */
   #slot: { start: number; size: number; index: Tensor } | null = null;

@@ -44,7 +44,7 @@ export type {
   TokenizerOptions,
 } from "./tokenizer.ts";
 export { applyRope, ropeInvFreq, type RopeTables, ropeTables } from "./rope.ts";
-export { KVCache } from "./kv_cache.ts";
+export { KVCache, type KVWriter } from "./kv_cache.ts";
 export * from "./linears.ts";
 export { Attention, DecoderBody, DecoderLayer, DecoderLM, FINFO_MIN, MLP } from "./qwen_llama.ts";
 export type { ForwardOptions, ForwardOutput, LayerContext } from "./qwen_llama.ts";
@@ -67,6 +67,7 @@ export {
 export { selectTokens, temperatureWarp, topKWarp, topPWarp, warp } from "./sampling.ts";
 export type { SamplingOptions } from "./sampling.ts";
 export { generate } from "./generate.ts";
+export { cudaGraphsOff, StaticDecodeStep, type StaticStepOptions } from "./static_step.ts";
 export type { GenerateOptions, GenerateResult, LogitsProcessor } from "./generate.ts";
 export { bytesToUnicode, makeTiny, trainBpe } from "./tiny.ts";
 export type { TinyArch, TinyOptions } from "./tiny.ts";

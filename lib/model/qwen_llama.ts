@@ -31,7 +31,7 @@ import {
 import { Embedding, Linear, Module, ModuleList, RMSNorm } from "../nn/mod.ts";
 import type { ModelConfig } from "./config.ts";
 import { type GenerationConfig, generationConfigFrom } from "./generation_config.ts";
-import type { KVCache } from "./kv_cache.ts";
+import type { KVCache, KVWriter } from "./kv_cache.ts";
 import {
   allocMatrix,
   emptyLinear,
@@ -60,8 +60,8 @@ export interface LayerContext {
   mask: Tensor | null;
   /** Use SDPA's built-in causal mask (only when P = 0 and no padding). */
   isCausal: boolean;
-  /** KV cache to read/write, or null. */
-  cache: KVCache | null;
+  /** KV cache to write the new keys/values to and read the attended ones from, or null. */
+  cache: KVWriter | null;
 }
 
 /** Grouped-query self-attention with RoPE (`self_attn`). */
@@ -352,6 +352,14 @@ export class DecoderLM extends Module {
   }
 
   /**
+   * The RoPE tables for integer positions [B, S] (i64, on the model's device), every one below
+   * `bound` (see `RopeCache.tables`).
+   */
+  ropeTables(positions: Tensor, bound: number): RopeTables {
+    return this.#rope.tables(positions, bound);
+  }
+
+  /**
    * Build the per-forward context for `S` new positions of a batch of `B` rows.
    * Caller owns the returned tensors (create it inside a `tidy`).
    */
@@ -371,7 +379,7 @@ export class DecoderLM extends Module {
       pos = given as Tensor;
       bound = cache ? cache.maxLen : this.config.maxPositionEmbeddings;
     }
-    const rope = this.#rope.tables(pos, bound);
+    const rope = this.ropeTables(pos, bound);
     let mask: Tensor | null = null;
     let isCausal = false;
     const amIn = opts.attentionMask;
@@ -446,9 +454,18 @@ export class DecoderLM extends Module {
   ): { hidden: Tensor[]; S: number } {
     const idt = toIdTensor(ids, this.device);
     const [B, S] = idt.shape;
-    const ctx = this.context(B, S, opts);
+    return { hidden: this.runLayers(idt, this.context(B, S, opts), from), S };
+  }
+
+  /**
+   * Embedding, layers and final norm of ids [B,S] with a context the caller built (no cache
+   * bookkeeping: the context's cache writer decides where keys/values go). Returns hidden states
+   * `from`..N (index N final-normed; default: only that one); the others are freed as soon as the
+   * next layer has used them.
+   */
+  runLayers(ids: Tensor, ctx: LayerContext, from = this.config.numLayers): Tensor[] {
     const hidden: Tensor[] = [];
-    let h = this.embed(idt);
+    let h = this.embed(ids);
     this.layers.forEach((layer, i) => {
       if (i >= from) hidden.push(h);
       const next = layer.forward(h, ctx);
@@ -457,7 +474,7 @@ export class DecoderLM extends Module {
     });
     hidden.push(this.finalNorm(h));
     h.dispose();
-    return { hidden, S };
+    return hidden;
   }
 
   #advanceCache(ids: Tensor | readonly (readonly number[])[], opts: ForwardOptions): void {

@@ -1,6 +1,7 @@
 /**
  * Device strings (`cpu`, `cuda`, `cuda:N`): the one parser shared by the command line, the
- * training configuration and the benchmarks (the FFI keeps its own conversion to the shim's codes).
+ * training configuration and the benchmarks (the FFI keeps its own conversion to the shim's codes),
+ * and the device flags several tasks share.
  * @module
  */
 import type { Device } from "../../ffi/dtype.ts";
@@ -15,3 +16,12 @@ export function cudaIndex(d: Device): number | null {
   if (d === "cpu") return null;
   return d === "cuda" ? 0 : Number(d.slice(5));
 }
+
+/** `--cuda-graphs`, declared once for the tasks that generate (`generate`, `bench:generate`). */
+export const CUDA_GRAPHS_FLAG = {
+  "cuda-graphs": {
+    type: "boolean",
+    help: "replay the decode step as a CUDA graph (a CUDA device and a shim built with CUDA " +
+      "graphs; elsewhere the normal step runs and the reason is reported)",
+  },
+} as const;
