@@ -3,9 +3,10 @@
 # report the build (doctor), run the device-aware tests on CUDA (DG_TEST_DEVICE=cuda), then
 # bench:generate and bench:train in bf16 on CUDA at the 0.5B, 1.5B and 7B shapes, each next to
 # transformers in the same process pair, and greedy generation at 0.5B with and without the decode
-# step replayed as a CUDA graph (tok/s of both, same tokens or not). Every step is time-boxed (`timeout`), the limits capped
-# by what is left of the whole budget (default 540 s = 9 minutes), so the script always ends in
-# time; a step that fails or times out is recorded and the rest still run.
+# step replayed as a CUDA graph (tok/s of both, same tokens or not). Every step is time-boxed
+# (`timeout`), the limits capped by what is left of the whole budget (default 540 s = 9 minutes),
+# so the script always ends in time; a step that fails or times out is recorded and the rest still
+# run.
 # Writes bench/results/gpu-*.json (one per benchmark, plus gpu-check.json: the steps) and the
 # results section of docs/gpu.md (tasks/gpu_report.ts); the full log is bench/results/gpu-check.log.
 # Usage: bash scripts/gpu-check.sh [--dry-run] [--budget SECONDS]

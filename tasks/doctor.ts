@@ -1,6 +1,7 @@
 /**
  * `deno task doctor`: reports which libtorch the toolkit uses (source, version, C++ ABI flag),
- * whether CUDA is available, whether the shim has CUDA graphs, and which evaluation tools are installed. Builds the shim if needed.
+ * whether CUDA is available, whether the shim has CUDA graphs, and which evaluation tools are
+ * installed. Builds the shim if needed.
  * `--quiet` prints nothing unless something is wrong (used by the setup script).
  * @module
  */

@@ -1,9 +1,9 @@
 /**
  * The last step of scripts/gpu-check.sh: turns its step log (TSV: name, exit code, seconds,
- * limit, command) and the benchmark reports it wrote (`gpu-generate-*.json`, `gpu-graphs-*.json`,
- * `gpu-train-*.json`) into gpu-check.json beside them and the results section of docs/gpu.md (between the
- * `gpu-check:begin` / `gpu-check:end` markers, appended when absent), so the document always
- * shows the last run's own numbers.
+ * limit, command) and the benchmark reports it wrote (`gpu-generate-*.json`,
+ * `gpu-graphs-*.json`, `gpu-train-*.json`) into gpu-check.json beside them and the results section
+ * of docs/gpu.md (between the `gpu-check:begin` / `gpu-check:end` markers, appended when absent),
+ * so the document always shows the last run's own numbers.
  * @module
  */
 import { defineFlags, runMain, UsageError } from "../lib/util/cli.ts";

@@ -9,15 +9,20 @@ import assert from "node:assert/strict";
 
 const root = new URL("../", import.meta.url);
 
-async function entries(): Promise<string[]> {
+/** The .ts files under `dir` (relative to the repository root), subfolders included. */
+async function tsFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const dir of ["lib/deepguard", "lib/pipeline", "lib/serve"]) {
-    for await (const e of Deno.readDir(new URL(dir, root))) {
-      if (e.isFile && e.name.endsWith(".ts")) out.push(`${dir}/${e.name}`);
-    }
+  for await (const e of Deno.readDir(new URL(dir, root))) {
+    if (e.isDirectory) out.push(...await tsFiles(`${dir}/${e.name}`));
+    else if (e.isFile && e.name.endsWith(".ts")) out.push(`${dir}/${e.name}`);
   }
-  for (const t of ["generate", "eval", "score", "serve"]) out.push(`tasks/${t}.ts`);
   return out.sort();
+}
+
+async function entries(): Promise<string[]> {
+  const libs = await Promise.all(["lib/deepguard", "lib/pipeline", "lib/serve"].map(tsFiles));
+  const tasks = ["generate", "eval", "score", "serve"].map((t) => `tasks/${t}.ts`);
+  return [...libs.flat(), ...tasks].sort();
 }
 
 /** Every module reachable from `entry`: local ones relative to the repository root, then others. */
@@ -35,15 +40,6 @@ async function graph(entry: string): Promise<string[]> {
   return info.modules
     .map((m) => m.specifier)
     .map((s) => s.startsWith(root.href) ? s.slice(root.href.length) : s);
-}
-
-async function tsFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(new URL(dir, root))) {
-    if (e.isDirectory) out.push(...await tsFiles(`${dir}/${e.name}`));
-    else if (e.isFile && e.name.endsWith(".ts")) out.push(`${dir}/${e.name}`);
-  }
-  return out.sort();
 }
 
 /** Modules of `mods` that a judge must not load. */
