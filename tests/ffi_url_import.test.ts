@@ -58,8 +58,13 @@ async function servePackage(dir: string): Promise<{ url: string; close(): Promis
     await Deno.copyFile(`${PROJECT_ROOT}/${rel}`, to);
   }
   await new Deno.Command("chmod", { args: ["-R", "a-w", dir] }).output();
+  // A fresh path per run: Deno caches remote modules by URL without revalidating, so a port
+  // reused from an earlier run would otherwise serve that run's sources from the cache.
+  const prefix = `/${crypto.randomUUID()}`;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    const path = decodeURIComponent(new URL(req.url).pathname);
+    const full = decodeURIComponent(new URL(req.url).pathname);
+    if (!full.startsWith(`${prefix}/`)) return new Response("not found", { status: 404 });
+    const path = full.slice(prefix.length);
     if (path.includes("..")) return new Response("bad path", { status: 400 });
     try {
       const body = await Deno.readFile(`${dir}${path}`);
@@ -69,7 +74,7 @@ async function servePackage(dir: string): Promise<{ url: string; close(): Promis
       return new Response("not found", { status: 404 });
     }
   });
-  return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+  return { url: `http://127.0.0.1:${server.addr.port}${prefix}`, close: () => server.shutdown() };
 }
 
 const PROBE = (base: string) => `
